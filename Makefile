@@ -1,0 +1,51 @@
+# crosscheck: the analyst's entry points. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+DATA ?= data
+CROSSCHECK := $(BIN)/crosscheck --data-dir $(DATA)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.DEFAULT_GOAL := help
+.PHONY: help setup ffmpeg demo run test lint bench verify ingest clean-processed
+
+help: ## list the targets
+	@grep -hE '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+ffmpeg: ## install Debian's ffmpeg when ffmpeg/ffprobe are missing
+	@if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then \
+	  echo "installing ffmpeg with apt"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq ffmpeg >/dev/null; \
+	fi
+
+setup: $(VENV)/.installed ffmpeg ## virtualenv at .venv with every dependency, plus ffmpeg
+
+demo: setup ## generate the demo incident (when data/raw is empty) and run every stage on it
+	$(CROSSCHECK) demo-data
+	$(CROSSCHECK) run
+
+run: setup ## run every stage on DATA (default: data)
+	$(CROSSCHECK) run
+
+ingest verify: setup ## run one stage (ingest) or the fixity check (verify) on DATA
+	$(CROSSCHECK) $@
+
+test: setup ## run the test suite
+	$(BIN)/python -m pytest
+
+lint: setup ## ruff and mypy
+	$(BIN)/ruff check pipeline tests bench
+	$(BIN)/mypy pipeline
+
+bench: setup ## benchmarks; results go to BENCHMARKS.md
+	$(BIN)/python -m bench
+
+clean-processed: ## delete DATA/processed (derived, disposable: `make run` rebuilds it)
+	rm -rf $(DATA)/processed/*

@@ -1,0 +1,124 @@
+"""Configuration: parsed once, validated, frozen.
+
+`configs/default.yaml` documents every tunable with its source; the same defaults live here
+so that a missing file still means a known configuration. A per-incident file
+`configs/incidents/<incident>.yaml` overrides the defaults for that incident only. Unknown
+keys and out-of-range values are errors that name the file and the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class ConfigError(ValueError):
+    """A configuration file is missing, malformed or holds an invalid value."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class IngestConfig(_Section):
+    max_image_pixels: int = Field(89_478_485, gt=0)
+    read_chunk_bytes: int = Field(1 << 20, ge=4096)
+    probe_timeout_s: float = Field(60.0, gt=0)
+    workers: int = Field(0, ge=0)
+
+
+class FramesConfig(_Section):
+    interval_s: float = Field(2.0, gt=0)
+    scene_threshold: float = Field(0.3, gt=0, lt=1)
+    keyframes_only: bool = False
+    working_size_px: int = Field(512, ge=64, le=4096)
+    thumb_size_px: int = Field(320, ge=32, le=2048)
+    thumb_jpeg_quality: int = Field(85, ge=10, le=100)
+    decode_timeout_s: float = Field(600.0, gt=0)
+    workers: int = Field(0, ge=0)
+
+
+class HashConfig(_Section):
+    pdq_quality_min: int = Field(50, ge=0, le=100)
+    uniform_std_max: float = Field(6.0, ge=0)
+    border_tolerance: int = Field(16, ge=0, le=255)
+    border_max_fraction: float = Field(0.45, gt=0, lt=0.5)
+    workers: int = Field(0, ge=0)
+
+
+class RunConfig(_Section):
+    max_failure_ratio: float = Field(0.5, ge=0, le=1)
+
+
+class Config(_Section):
+    ingest: IngestConfig = IngestConfig()
+    frames: FramesConfig = FramesConfig()
+    hash: HashConfig = HashConfig()
+    run: RunConfig = RunConfig()
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections, got {type(loaded).__name__}")
+    return loaded
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _validate(raw: dict[str, Any], origin: str) -> Config:
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{origin}: {problems}") from exc
+
+
+class Settings(BaseModel):
+    """The effective configuration of a run: the defaults and each incident's overrides."""
+
+    model_config = ConfigDict(frozen=True)
+
+    default: Config
+    incidents: dict[str, Config] = {}
+
+    def for_incident(self, incident: str) -> Config:
+        return self.incidents.get(incident, self.default)
+
+    def config_hash(self) -> str:
+        """SHA-256 of the canonical JSON of the effective configuration, recorded per run."""
+        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def load_settings(config_dir: Path) -> Settings:
+    """Read `default.yaml` and `incidents/*.yaml` under config_dir; either may be absent."""
+    default_path = config_dir / "default.yaml"
+    base = _read_yaml(default_path) if default_path.is_file() else {}
+    default = _validate(base, str(default_path))
+    incidents: dict[str, Config] = {}
+    incident_dir = config_dir / "incidents"
+    if incident_dir.is_dir():
+        for path in sorted(incident_dir.glob("*.yaml")):
+            incidents[path.stem] = _validate(_merge(base, _read_yaml(path)), str(path))
+    return Settings(default=default, incidents=incidents)

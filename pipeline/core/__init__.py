@@ -1,0 +1,1 @@
+"""Pure functions: arrays, bytes and records in, new records out. No paths, no I/O."""

@@ -1,0 +1,48 @@
+"""The contract CSV files in DIR/processed (DESIGN.md, "Contract files"): their columns and
+their one writer. Rows are sorted and values formatted deterministically, so an unchanged
+catalog gives byte-identical files, and files are replaced atomically."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pipeline.io.atomic import write_bytes_atomic
+
+MEDIA_COLUMNS = (
+    "media_id", "kind", "width", "height", "duration_s", "first_seen",
+    "md5", "size_bytes", "format", "codec", "fps", "rotation", "captured_at", "creation_time",
+    "camera_make", "camera_model", "software", "gps_lat", "gps_lon", "orientation", "encoder",
+)
+OBSERVATION_COLUMNS = ("media_id", "incident", "source", "path", "posted_at", "url", "account")
+REJECT_COLUMNS = ("path", "reason")
+
+
+def format_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.6f}".rstrip("0").rstrip(".") if value == value else ""
+    return str(value)
+
+
+def render_csv(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([format_value(row.get(column)) for column in columns])
+    return buffer.getvalue().encode("utf-8")
+
+
+def write_contract_csv(path: Path, columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> str:
+    """Write one contract file atomically; return the SHA-256 of its bytes (for custody)."""
+    data = render_csv(columns, rows)
+    write_bytes_atomic(path, data)
+    return hashlib.sha256(data).hexdigest()

@@ -1,0 +1,107 @@
+"""Every ffmpeg and ffprobe call of the project: argument lists, timeouts, one-line errors.
+
+Inputs are hostile: a playlist or concat file can make a demuxer open other files or URLs,
+so each call names the demuxers it accepts (`-format_whitelist`) and only the `file`
+protocol, and paths are always absolute (a name starting with `-` is never an option).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from collections.abc import Sequence
+from typing import Any
+
+# Containers that carry footage, plus audio containers so audio-only files get a clear reason.
+DEMUXERS = (
+    "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,mpegts,mpeg,flv,asf,ogg,h264,hevc,"
+    "m4v,mpegvideo,rawvideo,mjpeg,gif,mp3,wav,aac,flac,yuv4mpegpipe,dv"
+)
+SAFE_INPUT_ARGS = ("-protocol_whitelist", "file", "-format_whitelist", DEMUXERS)
+
+
+class MediaToolError(RuntimeError):
+    """ffmpeg or ffprobe failed; the message is one line an analyst can read."""
+
+
+def tool_version(tool: str = "ffmpeg") -> str:
+    """First line of `tool -version` ('' when the tool is missing), recorded in custody entries."""
+    if shutil.which(tool) is None:
+        return ""
+    out = subprocess.run([tool, "-version"], capture_output=True, text=True, timeout=30, check=False)
+    return out.stdout.splitlines()[0] if out.stdout else ""
+
+
+def last_error_line(stderr: bytes | str) -> str:
+    text = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "no message"
+
+
+def probe_command(path: Path) -> list[str]:
+    return [
+        "ffprobe", "-v", "error", *SAFE_INPUT_ARGS, "-show_format", "-show_streams",
+        "-of", "json", str(path.absolute()),
+    ]
+
+
+def probe(path: Path, timeout_s: float) -> dict[str, Any]:
+    """ffprobe's JSON for one file; MediaToolError when it cannot be read as media."""
+    try:
+        done = subprocess.run(probe_command(path), capture_output=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise MediaToolError(f"ffprobe timed out after {timeout_s:g} s") from exc
+    if done.returncode != 0:
+        message = last_error_line(done.stderr).replace(str(path.absolute()), path.name)
+        raise MediaToolError(f"ffprobe could not read it: {message}")
+    try:
+        result = json.loads(done.stdout.decode("utf-8", "replace"))
+    except json.JSONDecodeError as exc:
+        raise MediaToolError("ffprobe gave no readable description") from exc
+    if not isinstance(result, dict):
+        raise MediaToolError("ffprobe gave no readable description")
+    return result
+
+
+def encode_frames(frames: Any, path: Path, width: int, height: int, fps: float,
+                  extra_output_args: Sequence[str] = (), timeout_s: float = 300.0) -> None:
+    """Encode an iterable of HxWx3 uint8 RGB arrays into a video file (H.264 unless
+    extra_output_args say otherwise). Used to make synthetic footage, never on evidence."""
+    command = [
+        "ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
+        "-s", f"{width}x{height}", "-r", f"{fps:g}", "-i", "pipe:0",
+        "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "veryfast", "-threads", "1",
+        *extra_output_args, str(path.absolute()),
+    ]
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdin is not None
+    try:
+        for frame in frames:
+            process.stdin.write(frame.tobytes())
+        _, stderr = process.communicate(timeout=timeout_s)  # closes stdin: end of stream
+    except BaseException:
+        process.kill()
+        process.communicate()
+        raise
+    if process.returncode != 0:
+        raise MediaToolError(f"ffmpeg could not encode {path.name}: {last_error_line(stderr)}")
+
+
+def transcode(source: Path, target: Path, args: Sequence[str], timeout_s: float = 300.0) -> None:
+    """Re-encode a synthetic video with the given ffmpeg output options (filters, codec, trims)."""
+    command = ["ffmpeg", "-v", "error", "-y", "-i", str(source.absolute()), *args,
+               str(target.absolute())]
+    done = subprocess.run(command, capture_output=True, timeout=timeout_s, check=False)
+    if done.returncode != 0:
+        raise MediaToolError(f"ffmpeg could not make {target.name}: {last_error_line(done.stderr)}")
+
+
+def lavfi_source(spec: str, target: Path, args: Sequence[str], timeout_s: float = 300.0) -> None:
+    """Render one of ffmpeg's synthetic sources (testsrc2, sine, color...) into a file."""
+    command = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", spec, *args,
+               str(target.absolute())]
+    done = subprocess.run(command, capture_output=True, timeout=timeout_s, check=False)
+    if done.returncode != 0:
+        raise MediaToolError(f"ffmpeg could not make {target.name}: {last_error_line(done.stderr)}")

@@ -1,0 +1,114 @@
+"""What a file is, decided by its content: image (Pillow + exifread) or video (ffprobe).
+
+The extension is never trusted. A file is media only when a decoder reads it; everything
+else comes back as a reason an analyst can act on.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import exifread
+import filetype
+from PIL import Image, UnidentifiedImageError
+
+from pipeline.core import metadata
+from pipeline.core.records import MediaRecord
+from pipeline.io import ffmpeg
+from pipeline.io.rawtree import FileDigest
+
+IMAGE_FORMATS = {"JPEG", "PNG", "GIF", "WEBP", "TIFF", "BMP", "MPO"}
+
+
+@dataclass(frozen=True)
+class Examined:
+    media: MediaRecord | None
+    reason: str = ""  # why it is not media, when media is None
+
+
+def examine(path: Path, digest: FileDigest, max_image_pixels: int, probe_timeout_s: float) -> Examined:
+    """Classify and describe one file whose bytes have been hashed."""
+    if digest.size_bytes == 0:
+        return Examined(None, "empty file (0 bytes)")
+    kind = filetype.guess(digest.head)
+    mime = kind.mime if kind else ""
+    if mime.startswith("image/"):
+        return _examine_image(path, digest, max_image_pixels, kind.extension if kind else "")
+    if mime.startswith("audio/"):
+        return Examined(None, f"audio-only file ({kind.extension if kind else mime}): no video stream")
+    if mime and not mime.startswith("video/"):
+        return Examined(None, f"not an image or video: content is {mime}")
+    return _examine_video(path, digest, probe_timeout_s, sniffed=bool(mime))
+
+
+def _examine_image(path: Path, digest: FileDigest, max_pixels: int, sniffed: str) -> Examined:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+                if width * height > max_pixels:
+                    return Examined(None, _bomb_reason(width, height, max_pixels))
+                fmt = image.format or sniffed.upper()
+                if fmt not in IMAGE_FORMATS:
+                    return Examined(None, f"unsupported image format {fmt}: no decoder configured")
+                image.draft("RGB", (1024, 1024))  # JPEG: decode scaled, still reads every byte
+                image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return Examined(None, f"image over the limit of {max_pixels} pixels (possible decompression bomb)")
+    except UnidentifiedImageError:
+        return Examined(None, f"unsupported or unreadable image ({sniffed or 'unknown type'})")
+    except (OSError, SyntaxError, ValueError) as exc:
+        return Examined(None, f"truncated or corrupt image: {exc}")
+    tags = _exif_tags(path)
+    fields = metadata.image_fields(tags) if tags else {"orientation": 1}
+    shown_w, shown_h = metadata.displayed_size(width, height, int(fields.get("orientation", 1)))
+    return Examined(MediaRecord(
+        media_id=digest.sha256, md5=digest.md5, size_bytes=digest.size_bytes, kind="image",
+        format=fmt.lower(), width=shown_w, height=shown_h, duration_s=None,
+        derived=fields, raw_metadata={"exif": tags},
+    ))
+
+
+def _bomb_reason(width: int, height: int, max_pixels: int) -> str:
+    return (f"image of {width}x{height} = {width * height} pixels exceeds the limit of "
+            f"{max_pixels} (possible decompression bomb)")
+
+
+def _exif_tags(path: Path) -> dict[str, str]:
+    """Every EXIF tag exifread can read, as printable text (exactly as read, nothing derived)."""
+    try:
+        with path.open("rb") as handle:
+            tags = exifread.process_file(handle, details=False, extract_thumbnail=False)
+    except Exception:  # exifread raises many kinds on malformed blocks; metadata is optional
+        return {}
+    return {str(name): str(value.printable if hasattr(value, "printable") else value)
+            for name, value in sorted(tags.items())}
+
+
+def _examine_video(path: Path, digest: FileDigest, timeout_s: float, sniffed: bool) -> Examined:
+    try:
+        probe = ffmpeg.probe(path, timeout_s)
+    except ffmpeg.MediaToolError as exc:
+        if not sniffed:
+            return Examined(None, f"not an image or video (unrecognised content; {exc})")
+        return Examined(None, f"truncated or corrupt video: {exc}")
+    probe.get("format", {}).pop("filename", None)  # our own path, not the file's metadata
+    stream = metadata.video_stream(probe)
+    if stream is None:
+        if metadata.has_audio(probe):
+            return Examined(None, "audio-only file: no video stream")
+        return Examined(None, "no video stream in the container")
+    fields = metadata.video_fields(probe)
+    if not fields["width"] or not fields["height"]:
+        return Examined(None, "video stream without a frame size (corrupt header)")
+    derived: dict[str, Any] = {k: v for k, v in fields.items() if k not in {"width", "height", "duration_s"}}
+    return Examined(MediaRecord(
+        media_id=digest.sha256, md5=digest.md5, size_bytes=digest.size_bytes, kind="video",
+        format=str(probe.get("format", {}).get("format_name", "")), width=fields["width"],
+        height=fields["height"], duration_s=fields["duration_s"], derived=derived,
+        raw_metadata={"ffprobe": probe},
+    ))

@@ -1,0 +1,1 @@
+"""Stages: thin orchestration of load -> pure functions -> save, one module per stage."""

@@ -1,0 +1,86 @@
+"""What every stage run shares: the layout, the settings, the catalog, the run record and the
+custody log. A stage gets a RunContext and never opens these on its own."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pipeline import __version__
+from pipeline.config import Settings
+from pipeline.io.catalog import Catalog
+from pipeline.io.custody_log import sync_log_file
+from pipeline.layout import DataLayout
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def code_version() -> str:
+    """Package version, plus the git commit when running from a checkout."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True, text=True, timeout=10, check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return __version__
+    commit = done.stdout.strip()
+    return f"{__version__}+g{commit}" if done.returncode == 0 and commit else __version__
+
+
+@dataclass(frozen=True)
+class Operator:
+    """Who ran the command and where: recorded in every custody entry."""
+
+    name: str
+    host: str = field(default_factory=platform.node)
+
+
+@dataclass
+class RunContext:
+    layout: DataLayout
+    settings: Settings
+    catalog: Catalog
+    operator: Operator
+    run_id: int
+    show_progress: bool = True
+    version: str = __version__
+    counts: dict[str, Any] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def custody(self, stage: str, action: str, **fields: Any) -> None:
+        """Seal a custody entry inside the current catalog transaction."""
+        self.catalog.append_custody({
+            "time_utc": utc_now(), "run_id": self.run_id, "stage": stage, "action": action,
+            "tool": "crosscheck", "tool_version": self.version,
+            "operator": self.operator.name, "host": self.operator.host, **fields,
+        })
+
+
+@contextmanager
+def open_run(layout: DataLayout, settings: Settings, command: str, operator: Operator,
+             show_progress: bool = True) -> Iterator[RunContext]:
+    """Open the catalog, record the run's start, and on exit its end, counts and errors."""
+    layout.processed.mkdir(parents=True, exist_ok=True)
+    version = code_version()
+    with Catalog(layout.catalog) as catalog:
+        with catalog.transaction():
+            run_id = catalog.start_run(command, utc_now(), settings.config_hash(), version)
+        ctx = RunContext(layout, settings, catalog, operator, run_id, show_progress, version)
+        status = "failed"
+        try:
+            yield ctx
+            status = "ok"
+        finally:
+            with catalog.transaction():
+                catalog.finish_run(run_id, utc_now(), status, ctx.counts, ctx.errors)
+            sync_log_file(catalog, layout.custody_log)

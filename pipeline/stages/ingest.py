@@ -1,0 +1,176 @@
+"""Stage `ingest`: DIR/raw -> catalog (media, observations, rejects) -> media.csv,
+observations.csv, rejects.csv.
+
+First stage of the DAG. Every file is hashed once (SHA-256 and MD5 of the bytes as received);
+a stat cache keyed by (path, size, mtime) makes a rerun hash nothing that did not change.
+Each file is committed with its custody entry in one transaction; a bad file becomes a
+reject row and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from tqdm import tqdm
+
+from pipeline.core.records import Observation, Reject
+from pipeline.core.timeparse import earliest
+from pipeline.io import contract, ffmpeg
+from pipeline.io.catalog import FileState
+from pipeline.io.mediafile import Examined, examine
+from pipeline.io.rawtree import RawFile, RawListing, digest_file, list_raw
+from pipeline.io.sidecars import Provenance, read_sidecar, read_sources_sheet
+from pipeline.stages.context import RunContext
+
+STAGE = "ingest"
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    file: RawFile
+    state: FileState
+    examined: Examined | None  # None when the bytes were already known as media
+    probe_command: list[str] | None = None
+
+
+def run_ingest(ctx: RunContext) -> dict[str, int]:
+    if not ctx.layout.raw.is_dir():
+        raise FileNotFoundError(f"no raw folder at {ctx.layout.raw}")
+    listing = list_raw(ctx.layout.raw)
+    provenance, sidecar_rejects = _provenance(listing)
+    rejects: dict[str, Reject] = {r.path: r for r in sidecar_rejects}
+    todo: list[RawFile] = []
+    cached = 0
+    for raw in listing.files:
+        if raw.problem:
+            rejects[raw.path] = Reject(raw.path, raw.problem)
+            continue
+        state = ctx.catalog.file_state(raw.path)
+        if state and (state.size_bytes, state.mtime_ns) == (raw.size_bytes, raw.mtime_ns):
+            cached += 1
+            _record(ctx, raw, state, provenance.get(raw.path), rejects)
+        else:
+            todo.append(raw)
+
+    new_media = 0
+    for outcome in _examine_all(ctx, todo):
+        with ctx.catalog.transaction():
+            media = outcome.examined.media if outcome.examined else None
+            if media and not ctx.catalog.has_media(media.media_id):
+                ctx.catalog.put_media(media)
+                new_media += 1
+            ctx.catalog.put_file_state(outcome.state)
+            _record(ctx, outcome.file, outcome.state, provenance.get(outcome.file.path), rejects)
+            ctx.custody(STAGE, "examine_file", inputs=[{
+                "path": outcome.file.path, "sha256": outcome.state.sha256,
+                "md5": outcome.state.md5, "size_bytes": outcome.state.size_bytes}],
+                outcome=outcome.state.reject_reason or "media",
+                params={"ffprobe_command": outcome.probe_command} if outcome.probe_command else {})
+
+    present = [f.path for f in listing.files] + list(rejects)
+    with ctx.catalog.transaction():
+        for reject in rejects.values():
+            ctx.catalog.put_reject(reject)
+        ctx.catalog.retain_rejects(rejects)
+        vanished = ctx.catalog.forget_paths_except(present)
+        outputs = write_ingest_contract(ctx)
+        counts = {"files_seen": len(listing.files), "files_hashed": len(todo),
+                  "files_cached": cached, "new_media": new_media, "rejects": len(rejects),
+                  "vanished": len(vanished)}
+        ctx.custody(STAGE, "ingest_run", params={"config": ctx.settings.default.ingest.model_dump(),
+                    "ffprobe": ffmpeg.tool_version("ffprobe")}, outputs=outputs,
+                    vanished_paths=vanished, counts=counts)
+    ctx.counts[STAGE] = counts
+    return counts
+
+
+def _record(ctx: RunContext, raw: RawFile, state: FileState, prov: Provenance | None,
+            rejects: dict[str, Reject]) -> None:
+    if state.reject_reason:
+        rejects[raw.path] = Reject(raw.path, state.reject_reason, state.sha256)
+        return
+    prov = prov or Provenance()
+    ctx.catalog.put_observation(Observation(
+        path=raw.path, media_id=state.sha256, incident=raw.incident, source=raw.source,
+        posted_at=prov.posted_at, url=prov.url, account=prov.account,
+        provenance_origin=prov.origin,
+    ))
+
+
+def _examine_all(ctx: RunContext, todo: list[RawFile]) -> Iterator[_Outcome]:
+    cfg = ctx.settings.default.ingest
+    workers = cfg.workers or os.cpu_count() or 1
+    known_media = ctx.catalog.media_ids()
+
+    def one(raw: RawFile) -> _Outcome:
+        try:
+            digest = digest_file(raw.abs_path, cfg.read_chunk_bytes)
+        except OSError as exc:
+            reason = f"cannot be read: {exc.strerror or exc}"
+            return _Outcome(raw, FileState(raw.path, raw.size_bytes, raw.mtime_ns, "", "", reason), None)
+        known = digest.sha256 in known_media
+        examined = None if known else examine(raw.abs_path, digest, cfg.max_image_pixels,
+                                              cfg.probe_timeout_s)
+        reason = examined.reason if examined else ""
+        command = None
+        if examined and examined.media and examined.media.kind == "video":
+            command = ffmpeg.probe_command(raw.abs_path)
+        state = FileState(raw.path, raw.size_bytes, raw.mtime_ns, digest.sha256, digest.md5, reason)
+        return _Outcome(raw, state, examined, command)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = pool.map(one, todo)  # in order, lazily: each is committed as it arrives
+        yield from tqdm(results, total=len(todo), desc="ingest", unit="file",
+                        disable=not ctx.show_progress or None)
+
+
+def _provenance(listing: RawListing) -> tuple[dict[str, Provenance], list[Reject]]:
+    """Provenance per media path: its `<file>.json` first, else its incident's sources.csv."""
+    found: dict[str, Provenance] = {}
+    rejects: list[Reject] = []
+    for incident, sheet in sorted(listing.sheets.items()):
+        sheet_path = f"{incident}/sources.csv"
+        rows, problems = read_sources_sheet(sheet, sheet_path)
+        for rel, prov in rows.items():
+            found[f"{incident}/{rel}"] = prov
+        if problems:
+            rejects.append(Reject(sheet_path, "sources sheet: " + "; ".join(problems)))
+    for media_path, sidecar in sorted(listing.sidecars.items()):
+        sidecar_path = media_path + ".json"
+        prov, problems = read_sidecar(sidecar, sidecar_path)
+        if prov:
+            found[media_path] = prov
+        if problems:
+            rejects.append(Reject(sidecar_path, "sidecar: " + "; ".join(problems)))
+    return found, rejects
+
+
+def write_ingest_contract(ctx: RunContext) -> dict[str, str]:
+    """media.csv, observations.csv and rejects.csv from the catalog; returns their SHA-256s."""
+    observations = ctx.catalog.observations()
+    posted: dict[str, list[str]] = {}
+    for obs in observations:
+        posted.setdefault(obs.media_id, []).append(obs.posted_at)
+    media_rows: list[dict[str, Any]] = []
+    for media in ctx.catalog.observed_media():
+        media_rows.append({
+            **media.derived, "media_id": media.media_id, "kind": media.kind,
+            "width": media.width, "height": media.height, "duration_s": media.duration_s,
+            "first_seen": earliest(posted.get(media.media_id, [])), "md5": media.md5,
+            "size_bytes": media.size_bytes, "format": media.format,
+        })
+    processed = ctx.layout.processed
+    return {
+        "media.csv": contract.write_contract_csv(
+            processed / "media.csv", contract.MEDIA_COLUMNS, media_rows),
+        "observations.csv": contract.write_contract_csv(
+            processed / "observations.csv", contract.OBSERVATION_COLUMNS,
+            [vars(obs) for obs in observations]),
+        "rejects.csv": contract.write_contract_csv(
+            processed / "rejects.csv", contract.REJECT_COLUMNS,
+            [vars(r) for r in ctx.catalog.rejects()]),
+    }

@@ -1,0 +1,1 @@
+"""Synthetic media for the demo, the tests and the evaluation: never real footage."""

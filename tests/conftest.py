@@ -1,0 +1,41 @@
+"""Shared fixtures: collections laid out like data/, built from generated media only."""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import Settings, load_settings
+from pipeline.layout import DataLayout
+from pipeline.stages.context import Operator, RunContext, open_run
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def layout(tmp_path: Path) -> DataLayout:
+    data = DataLayout(tmp_path / "data")
+    data.raw.mkdir(parents=True)
+    return data
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return load_settings(REPO / "configs")
+
+
+RunStage = Callable[[Callable[[RunContext], object]], object]
+
+
+@pytest.fixture
+def run_stage(layout: DataLayout, settings: Settings) -> RunStage:
+    """Run one stage function in a fresh run context over `layout`, as the CLI does."""
+
+    def run(stage: Callable[[RunContext], object], command: str = "test") -> object:
+        with open_run(layout, settings, command, Operator(getpass.getuser()), False) as ctx:
+            return stage(ctx)
+
+    return run
