@@ -40,8 +40,11 @@ def machine() -> str:
         pass
     mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     ffmpeg = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True, check=False)
-    return (f"{os.cpu_count()} cores ({cpu}), {mem_gib:.0f} GiB RAM, Python "
-            f"{platform.python_version()}, {ffmpeg.stdout.splitlines()[0] if ffmpeg.stdout else 'no ffmpeg'}")
+    tool = ffmpeg.stdout.splitlines()[0] if ffmpeg.stdout else "no ffmpeg"
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {mem_gib:.0f} GiB RAM, "
+        f"Python {platform.python_version()}, {tool}"
+    )
 
 
 def modules() -> list[str]:
@@ -50,15 +53,20 @@ def modules() -> list[str]:
 
 def replace_section(text: str, name: str, body: str) -> str:
     block = f"<!-- bench:{name} -->\n{body.strip()}\n<!-- /bench:{name} -->"
-    pattern = re.compile(rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->", re.S)
+    pattern = re.compile(
+        rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->", re.S
+    )
     if pattern.search(text):
         return pattern.sub(lambda _: block, text)
     return text.rstrip() + "\n\n" + block + "\n"
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("names", nargs="*", help=f"benchmarks to run (default: all of {modules()})")
     parser.add_argument("--scale", type=float, default=1.0, help="input size factor (default 1)")
     args = parser.parse_args()
@@ -70,9 +78,11 @@ def main() -> int:
         print(f"bench {name}: running", file=sys.stderr, flush=True)
         body = module.run(args.scale)
         stamp = time.strftime("%Y-%m-%d", time.gmtime())
-        section = (f"## {module.NAME}\n\nMachine: {machine()}. Measured {stamp}, "
-                   f"`python -m bench {name}` (scale {args.scale:g}, "
-                   f"{time.perf_counter() - started:.0f} s in all).\n\n{body}")
+        section = (
+            f"## {module.NAME}\n\nMachine: {machine()}. Measured {stamp}, "
+            f"`python -m bench {name}` (scale {args.scale:g}, "
+            f"{time.perf_counter() - started:.0f} s in all).\n\n{body}"
+        )
         text = replace_section(text, name, section)
         REPORT.write_text(text)
         print(f"bench {name}: done", file=sys.stderr, flush=True)

@@ -18,6 +18,7 @@ from pipeline import __version__
 from pipeline.config import ConfigError, load_settings
 from pipeline.layout import DataLayout
 from pipeline.stages.context import Operator, RunContext, open_run
+from pipeline.stages.frames import run_frames
 from pipeline.stages.ingest import run_ingest
 from pipeline.stages.verify import run_verify
 
@@ -26,24 +27,47 @@ EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 StageFn = Callable[[RunContext], Any]
 # The DAG in order (DESIGN.md): `run` executes these one after another.
 STAGES: dict[str, tuple[StageFn, str]] = {
-    "ingest": (run_ingest, "hash and describe every file under DIR/raw; write media.csv, "
-               "observations.csv, rejects.csv"),
+    "ingest": (
+        run_ingest,
+        "hash and describe every file under DIR/raw; write media.csv, "
+        "observations.csv, rejects.csv",
+    ),
+    "frames": (
+        run_frames,
+        "sample every video (first frame, shot changes, one every "
+        "interval_s) and every still into the frames table and JPEG thumbnails",
+    ),
 }
 
 
 def _common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     default: Any = argparse.SUPPRESS if suppress else None
-    parser.add_argument("--data-dir", type=Path, default=default if suppress else Path("data"),
-                        metavar="DIR", help="collection root holding raw/, annotations/, "
-                        "processed/ (default: data)")
-    parser.add_argument("--config-dir", type=Path,
-                        default=default if suppress else Path("configs"), metavar="DIR",
-                        help="folder with default.yaml and incidents/<incident>.yaml "
-                        "(default: configs; missing files mean built-in defaults)")
-    parser.add_argument("--operator", default=default if suppress else getpass.getuser(),
-                        help="name recorded in the custody log (default: the login name)")
-    parser.add_argument("--no-progress", action="store_true",
-                        default=default if suppress else False, help="hide progress bars")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=default if suppress else Path("data"),
+        metavar="DIR",
+        help="collection root holding raw/, annotations/, processed/ (default: data)",
+    )
+    parser.add_argument(
+        "--config-dir",
+        type=Path,
+        default=default if suppress else Path("configs"),
+        metavar="DIR",
+        help="folder with default.yaml and incidents/<incident>.yaml "
+        "(default: configs; missing files mean built-in defaults)",
+    )
+    parser.add_argument(
+        "--operator",
+        default=default if suppress else getpass.getuser(),
+        help="name recorded in the custody log (default: the login name)",
+    )
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        default=default if suppress else False,
+        help="hide progress bars",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,21 +84,28 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (_, help_text) in STAGES.items():
         stage = sub.add_parser(name, help=help_text, description=help_text)
         _common_options(stage, suppress=True)
-    run = sub.add_parser("run", help="run every stage in order: " + " -> ".join(STAGES),
-                         description="Run every stage in order; each reuses the work of "
-                         "earlier runs, so a run with nothing new changes no output.")
+    run = sub.add_parser(
+        "run",
+        help="run every stage in order: " + " -> ".join(STAGES),
+        description="Run every stage in order; each reuses the work of "
+        "earlier runs, so a run with nothing new changes no output.",
+    )
     _common_options(run, suppress=True)
     verify = sub.add_parser(
-        "verify", help="re-hash DIR/raw against the catalog and check the custody log",
+        "verify",
+        help="re-hash DIR/raw against the catalog and check the custody log",
         description="Fixity check: re-hash every raw file (ignoring the stat cache) against "
         "the SHA-256 recorded at ingest, report files changed, missing or added, and check "
-        "the custody log's hash chain. Exit 1 when anything is wrong.")
+        "the custody log's hash chain. Exit 1 when anything is wrong.",
+    )
     _common_options(verify, suppress=True)
     demo = sub.add_parser(
-        "demo-data", help="generate the demo incident into DIR/raw and DIR/annotations",
+        "demo-data",
+        help="generate the demo incident into DIR/raw and DIR/annotations",
         description="Generate a small synthetic incident (reposted stills, short videos, "
         "a byte-identical repost, bad files) from scikit-image's sample photos and ffmpeg "
-        "test sources. Does nothing when DIR/raw already holds files.")
+        "test sources. Does nothing when DIR/raw already holds files.",
+    )
     _common_options(demo, suppress=True)
     return parser
 
@@ -88,8 +119,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pipeline.synth.demo import write_demo_collection
 
         made = write_demo_collection(layout)
-        print(f"demo collection: {made} files written under {layout.data_dir}" if made
-              else f"demo collection: {layout.raw} already holds files; left as it is")
+        print(
+            f"demo collection: {made} files written under {layout.data_dir}"
+            if made
+            else f"demo collection: {layout.raw} already holds files; left as it is"
+        )
         return EXIT_OK
     try:
         settings = load_settings(args.config_dir)
@@ -97,8 +131,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"crosscheck: configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if not layout.raw.is_dir():
-        print(f"crosscheck: no raw folder at {layout.raw} (expected "
-              f"{layout.raw}/<incident>/<source>/<files>)", file=sys.stderr)
+        print(
+            f"crosscheck: no raw folder at {layout.raw} (expected "
+            f"{layout.raw}/<incident>/<source>/<files>)",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     operator = Operator(args.operator)
     with open_run(layout, settings, args.command, operator, not args.no_progress) as ctx:
@@ -106,8 +143,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             report = run_verify(ctx)
             for line in report.lines():
                 print(line)
-            print(f"verify: {report.files_checked} files checked, "
-                  f"{len(report.lines())} problems" + ("" if report.ok else " (see above)"))
+            print(
+                f"verify: {report.files_checked} files checked, "
+                f"{len(report.lines())} problems" + ("" if report.ok else " (see above)")
+            )
             return EXIT_OK if report.ok else EXIT_PROBLEMS
         names = list(STAGES) if args.command == "run" else [args.command]
         for name in names:

@@ -36,7 +36,6 @@ class FramesConfig(_Section):
     interval_s: float = Field(2.0, gt=0)
     scene_threshold: float = Field(0.3, gt=0, lt=1)
     keyframes_only: bool = False
-    working_size_px: int = Field(512, ge=64, le=4096)
     thumb_size_px: int = Field(320, ge=32, le=2048)
     thumb_jpeg_quality: int = Field(85, ge=10, le=100)
     decode_timeout_s: float = Field(600.0, gt=0)

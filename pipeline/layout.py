@@ -1,4 +1,4 @@
-"""Where a collection's folders are: DIR/raw (read-only evidence), DIR/annotations, DIR/processed."""
+"""Where a collection's folders are: DIR/raw (read-only evidence), annotations, processed."""
 
 from __future__ import annotations
 

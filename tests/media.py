@@ -27,19 +27,37 @@ def png_bomb(width: int = 100_000, height: int = 100_000) -> bytes:
     """A tiny PNG whose header declares a huge picture: a decompression bomb's shape."""
 
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(
-            ">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(body))
+            + kind
+            + body
+            + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
     rows = zlib.compress(b"\x00" * 64)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+    )
 
 
-def video(path: Path, photos: tuple[str, ...] = ("astronaut", "coffee"), seconds: float = 2.0,
-          extra_output_args: tuple[str, ...] = (), width: int = 320, height: int = 180) -> Path:
+def video(
+    path: Path,
+    photos: tuple[str, ...] = ("astronaut", "coffee"),
+    seconds: float = 2.0,
+    extra_output_args: tuple[str, ...] = (),
+    width: int = 320,
+    height: int = 180,
+) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_shots(path, [Shot(im.photo(p), seconds) for p in photos], fps=25, width=width,
-                height=height, extra_output_args=extra_output_args)
+    write_shots(
+        path,
+        [Shot(im.photo(p), seconds) for p in photos],
+        fps=25,
+        width=width,
+        height=height,
+        extra_output_args=extra_output_args,
+    )
     return path
 
 

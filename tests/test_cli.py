@@ -47,6 +47,7 @@ def test_bad_config_value_is_a_clear_error(layout: DataLayout, tmp_path: Path, c
 
 
 def test_python_dash_m_runs_the_same_cli() -> None:
-    done = subprocess.run([sys.executable, "-m", "pipeline", "--help"], capture_output=True,
-                          text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline", "--help"], capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0 and "crosscheck" in done.stdout

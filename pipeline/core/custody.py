@@ -54,5 +54,7 @@ def chain_problems(lines: Iterable[str]) -> list[str]:
         if entry.get("entry_hash") != entry_hash(entry):
             problems.append(f"line {line_no}: entry_hash does not match its content (edited)")
         prev = str(entry.get("entry_hash", ""))
-        expected_seq = int(entry["seq"]) + 1 if isinstance(entry.get("seq"), int) else expected_seq + 1
+        expected_seq = (
+            int(entry["seq"]) + 1 if isinstance(entry.get("seq"), int) else expected_seq + 1
+        )
     return problems

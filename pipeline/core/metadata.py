@@ -35,9 +35,14 @@ def gps_decimal(dms: str, ref: str) -> float | None:
 def exif_orientation(tags: dict[str, str]) -> int:
     raw = tags.get("Image Orientation", "")
     names = {
-        "Horizontal (normal)": 1, "Mirrored horizontal": 2, "Rotated 180": 3,
-        "Mirrored vertical": 4, "Mirrored horizontal then rotated 90 CCW": 5,
-        "Rotated 90 CW": 6, "Mirrored horizontal then rotated 90 CW": 7, "Rotated 90 CCW": 8,
+        "Horizontal (normal)": 1,
+        "Mirrored horizontal": 2,
+        "Rotated 180": 3,
+        "Mirrored vertical": 4,
+        "Mirrored horizontal then rotated 90 CCW": 5,
+        "Rotated 90 CW": 6,
+        "Mirrored horizontal then rotated 90 CW": 7,
+        "Rotated 90 CCW": 8,
     }
     if raw in names:
         return names[raw]
@@ -60,7 +65,9 @@ def image_fields(tags: dict[str, str]) -> dict[str, Any]:
         "gps_lon": None,
     }
     if "GPS GPSLatitude" in tags and "GPS GPSLongitude" in tags:
-        fields["gps_lat"] = gps_decimal(tags["GPS GPSLatitude"], tags.get("GPS GPSLatitudeRef", "N"))
+        fields["gps_lat"] = gps_decimal(
+            tags["GPS GPSLatitude"], tags.get("GPS GPSLatitudeRef", "N")
+        )
         fields["gps_lon"] = gps_decimal(
             tags["GPS GPSLongitude"], tags.get("GPS GPSLongitudeRef", "E")
         )
@@ -91,7 +98,7 @@ def rotation_cw(stream: dict[str, Any]) -> int:
     """Clockwise degrees a player turns the picture (display matrix or legacy `rotate` tag)."""
     for side in stream.get("side_data_list", []) or []:
         if "rotation" in side:
-            return int(round(-float(side["rotation"]))) % 360
+            return round(-float(side["rotation"])) % 360
     rotate = stream.get("tags", {}).get("rotate")
     return int(rotate) % 360 if rotate and str(rotate).lstrip("-").isdigit() else 0
 

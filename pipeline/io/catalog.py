@@ -8,6 +8,7 @@ killed run leaves either all of a unit or none of it.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from typing import Any
 
 from pipeline.core.custody import GENESIS_HASH, seal_entry
 from pipeline.core.records import MediaRecord, Observation, Reject
+from pipeline.core.shots import SampledFrame
 
 # Each migration moves the schema from version i to i + 1. Never edit a released one.
 MIGRATIONS: tuple[str, ...] = (
@@ -41,7 +43,8 @@ MIGRATIONS: tuple[str, ...] = (
         posted_at TEXT NOT NULL DEFAULT '',
         url TEXT NOT NULL DEFAULT '',
         account TEXT NOT NULL DEFAULT '',
-        provenance_origin TEXT NOT NULL DEFAULT ''
+        provenance_origin TEXT NOT NULL DEFAULT '',
+        fs_path_hex TEXT NOT NULL DEFAULT ''
     );
     CREATE INDEX observations_media ON observations(media_id);
     CREATE TABLE rejects (
@@ -72,6 +75,45 @@ MIGRATIONS: tuple[str, ...] = (
         seq INTEGER PRIMARY KEY,
         entry_hash TEXT NOT NULL,
         entry_json TEXT NOT NULL
+    );
+    """,
+    """
+    CREATE TABLE frame_state (
+        media_id TEXT PRIMARY KEY REFERENCES media(media_id),
+        params_hash TEXT NOT NULL,
+        frames INTEGER NOT NULL,
+        error TEXT NOT NULL DEFAULT '',
+        command_json TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE TABLE frames (
+        media_id TEXT NOT NULL REFERENCES media(media_id),
+        frame_index INTEGER NOT NULL,
+        pts_s REAL,
+        shot_id INTEGER NOT NULL,
+        scene_score REAL NOT NULL,
+        reason TEXT NOT NULL,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        thumb_sha256 TEXT NOT NULL,
+        PRIMARY KEY (media_id, frame_index)
+    );
+    CREATE TABLE hashes (
+        media_id TEXT NOT NULL,
+        frame_index INTEGER NOT NULL,
+        params_hash TEXT NOT NULL,
+        pdq BLOB NOT NULL,
+        pdq_mirror BLOB NOT NULL,
+        pdq_quality INTEGER NOT NULL,
+        phash BLOB NOT NULL,
+        phash_mirror BLOB NOT NULL,
+        box_left INTEGER NOT NULL,
+        box_top INTEGER NOT NULL,
+        box_right INTEGER NOT NULL,
+        box_bottom INTEGER NOT NULL,
+        uniform INTEGER NOT NULL,
+        grey_std REAL NOT NULL,
+        PRIMARY KEY (media_id, frame_index),
+        FOREIGN KEY (media_id, frame_index) REFERENCES frames(media_id, frame_index)
     );
     """,
 )
@@ -154,8 +196,14 @@ class Catalog:
     def put_file_state(self, state: FileState) -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO file_state VALUES (?, ?, ?, ?, ?, ?)",
-            (state.path, state.size_bytes, state.mtime_ns, state.sha256, state.md5,
-             state.reject_reason),
+            (
+                state.path,
+                state.size_bytes,
+                state.mtime_ns,
+                state.sha256,
+                state.md5,
+                state.reject_reason,
+            ),
         )
 
     # --- media and observations -----------------------------------------------------------
@@ -169,8 +217,18 @@ class Catalog:
     def put_media(self, media: MediaRecord) -> None:
         self._db.execute(
             "INSERT OR IGNORE INTO media VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (media.media_id, media.md5, media.size_bytes, media.kind, media.format, media.width,
-             media.height, media.duration_s, _dumps(media.derived), _dumps(media.raw_metadata)),
+            (
+                media.media_id,
+                media.md5,
+                media.size_bytes,
+                media.kind,
+                media.format,
+                media.width,
+                media.height,
+                media.duration_s,
+                _dumps(media.derived),
+                _dumps(media.raw_metadata),
+            ),
         )
 
     def media(self, media_id: str) -> MediaRecord | None:
@@ -185,20 +243,40 @@ class Catalog:
         ).fetchall()
         return [_media_from_row(row) for row in rows]
 
-    def put_observation(self, obs: Observation) -> None:
+    def put_observation(self, obs: Observation, fs_path: str) -> None:
+        """fs_path: the os-level path relative to the raw root (it differs from obs.path only
+        for names that are not valid UTF-8, whose display form escapes the bytes)."""
+        fs_hex = "" if fs_path == obs.path else os.fsencode(fs_path).hex()
         self._db.execute(
-            "INSERT OR REPLACE INTO observations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (obs.path, obs.media_id, obs.incident, obs.source, obs.posted_at, obs.url,
-             obs.account, obs.provenance_origin),
+            "INSERT OR REPLACE INTO observations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                obs.path,
+                obs.media_id,
+                obs.incident,
+                obs.source,
+                obs.posted_at,
+                obs.url,
+                obs.account,
+                obs.provenance_origin,
+                fs_hex,
+            ),
         )
-
-    def observation(self, path: str) -> Observation | None:
-        row = self._db.execute("SELECT * FROM observations WHERE path = ?", (path,)).fetchone()
-        return Observation(**dict(row)) if row else None
 
     def observations(self) -> list[Observation]:
         rows = self._db.execute("SELECT * FROM observations ORDER BY path").fetchall()
-        return [Observation(**dict(row)) for row in rows]
+        return [_observation(row) for row in rows]
+
+    def media_files(self) -> dict[str, str]:
+        """media_id -> one os-level raw path holding its bytes (the first by path)."""
+        found: dict[str, str] = {}
+        for row in self._db.execute("SELECT * FROM observations ORDER BY path"):
+            if row["media_id"] not in found:
+                found[row["media_id"]] = (
+                    os.fsdecode(bytes.fromhex(row["fs_path_hex"]))
+                    if row["fs_path_hex"]
+                    else row["path"]
+                )
+        return found
 
     # --- rejects --------------------------------------------------------------------------
     def put_reject(self, reject: Reject) -> None:
@@ -233,6 +311,86 @@ class Catalog:
                     self._db.execute(f"DELETE FROM {table} WHERE path = ?", (path,))  # noqa: S608
         return sorted(gone)
 
+    # --- frames ---------------------------------------------------------------------------
+    def frame_states(self) -> dict[str, FrameState]:
+        rows = self._db.execute("SELECT media_id, params_hash, frames, error FROM frame_state")
+        return {row["media_id"]: FrameState(**dict(row)) for row in rows}
+
+    def replace_frames(
+        self, state: FrameState, frames: list[StoredFrame], command: list[str]
+    ) -> None:
+        """Swap a media's frames (and drop their hashes) for a new sampling, atomically."""
+        self._db.execute("DELETE FROM hashes WHERE media_id = ?", (state.media_id,))
+        self._db.execute("DELETE FROM frames WHERE media_id = ?", (state.media_id,))
+        self._db.executemany(
+            "INSERT INTO frames VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    f.media_id,
+                    f.frame.frame_index,
+                    f.frame.pts_s,
+                    f.frame.shot_id,
+                    f.frame.scene_score,
+                    f.frame.reason,
+                    f.width,
+                    f.height,
+                    f.thumb_sha256,
+                )
+                for f in frames
+            ],
+        )
+        self._db.execute(
+            "INSERT OR REPLACE INTO frame_state VALUES (?, ?, ?, ?, ?)",
+            (state.media_id, state.params_hash, state.frames, state.error, _dumps(command)),
+        )
+
+    def frames(self, media_id: str | None = None) -> list[StoredFrame]:
+        query = "SELECT * FROM frames"
+        args: tuple[str, ...] = ()
+        if media_id is not None:
+            query += " WHERE media_id = ?"
+            args = (media_id,)
+        rows = self._db.execute(query + " ORDER BY media_id, frame_index", args).fetchall()
+        return [
+            StoredFrame(
+                row["media_id"],
+                SampledFrame(
+                    row["frame_index"],
+                    row["pts_s"],
+                    row["shot_id"],
+                    row["scene_score"],
+                    row["reason"],
+                ),
+                row["width"],
+                row["height"],
+                row["thumb_sha256"],
+            )
+            for row in rows
+        ]
+
+    # --- hashes ---------------------------------------------------------------------------
+    def frames_without_hashes(self, params_hash: str) -> list[tuple[str, int, str]]:
+        """(media_id, frame_index, thumb_sha256) of frames with no hash under these params."""
+        rows = self._db.execute(
+            "SELECT f.media_id, f.frame_index, f.thumb_sha256 FROM frames f LEFT JOIN hashes h"
+            " ON h.media_id = f.media_id AND h.frame_index = f.frame_index"
+            " AND h.params_hash = ? WHERE h.media_id IS NULL ORDER BY f.media_id, f.frame_index",
+            (params_hash,),
+        ).fetchall()
+        return [(row[0], row[1], row[2]) for row in rows]
+
+    def put_hash_rows(self, rows: list[tuple[Any, ...]]) -> None:
+        self._db.executemany(
+            "INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+        )
+
+    def hash_rows(self) -> list[sqlite3.Row]:
+        return self._db.execute(
+            "SELECT h.*, f.pts_s, f.shot_id FROM hashes h JOIN frames f"
+            " ON f.media_id = h.media_id AND f.frame_index = h.frame_index"
+            " ORDER BY h.media_id, h.frame_index"
+        ).fetchall()
+
     # --- runs -----------------------------------------------------------------------------
     def start_run(self, command: str, started_at: str, config_hash: str, code_version: str) -> int:
         cursor = self._db.execute(
@@ -242,8 +400,9 @@ class Catalog:
         )
         return int(cursor.lastrowid or 0)
 
-    def finish_run(self, run_id: int, finished_at: str, status: str,
-                   counts: dict[str, Any], errors: list[str]) -> None:
+    def finish_run(
+        self, run_id: int, finished_at: str, status: str, counts: dict[str, Any], errors: list[str]
+    ) -> None:
         self._db.execute(
             "UPDATE runs SET finished_at = ?, status = ?, counts_json = ?, errors_json = ?"
             " WHERE run_id = ?",
@@ -279,10 +438,41 @@ class Catalog:
         return (int(row["seq"]), str(row["entry_hash"])) if row else (0, GENESIS_HASH)
 
 
+@dataclass(frozen=True)
+class FrameState:
+    """Which sampling parameters a media's frames were made with, and what went wrong."""
+
+    media_id: str
+    params_hash: str
+    frames: int
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class StoredFrame:
+    media_id: str
+    frame: SampledFrame
+    width: int
+    height: int
+    thumb_sha256: str
+
+
+def _observation(row: sqlite3.Row) -> Observation:
+    values = dict(row)
+    values.pop("fs_path_hex", None)
+    return Observation(**values)
+
+
 def _media_from_row(row: sqlite3.Row) -> MediaRecord:
     return MediaRecord(
-        media_id=row["media_id"], md5=row["md5"], size_bytes=row["size_bytes"], kind=row["kind"],
-        format=row["format"], width=row["width"], height=row["height"],
-        duration_s=row["duration_s"], derived=json.loads(row["derived_json"]),
+        media_id=row["media_id"],
+        md5=row["md5"],
+        size_bytes=row["size_bytes"],
+        kind=row["kind"],
+        format=row["format"],
+        width=row["width"],
+        height=row["height"],
+        duration_s=row["duration_s"],
+        derived=json.loads(row["derived_json"]),
         raw_metadata=json.loads(row["raw_metadata_json"]),
     )

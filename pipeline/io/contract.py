@@ -14,9 +14,27 @@ from typing import Any
 from pipeline.io.atomic import write_bytes_atomic
 
 MEDIA_COLUMNS = (
-    "media_id", "kind", "width", "height", "duration_s", "first_seen",
-    "md5", "size_bytes", "format", "codec", "fps", "rotation", "captured_at", "creation_time",
-    "camera_make", "camera_model", "software", "gps_lat", "gps_lon", "orientation", "encoder",
+    "media_id",
+    "kind",
+    "width",
+    "height",
+    "duration_s",
+    "first_seen",
+    "md5",
+    "size_bytes",
+    "format",
+    "codec",
+    "fps",
+    "rotation",
+    "captured_at",
+    "creation_time",
+    "camera_make",
+    "camera_model",
+    "software",
+    "gps_lat",
+    "gps_lon",
+    "orientation",
+    "encoder",
 )
 OBSERVATION_COLUMNS = ("media_id", "incident", "source", "path", "posted_at", "url", "account")
 REJECT_COLUMNS = ("path", "reason")

@@ -10,9 +10,14 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Any
+
+import ffmpeg as ffmpeg_lib
+import numpy as np
 
 # Containers that carry footage, plus audio containers so audio-only files get a clear reason.
 DEMUXERS = (
@@ -30,7 +35,9 @@ def tool_version(tool: str = "ffmpeg") -> str:
     """First line of `tool -version` ('' when the tool is missing), recorded in custody entries."""
     if shutil.which(tool) is None:
         return ""
-    out = subprocess.run([tool, "-version"], capture_output=True, text=True, timeout=30, check=False)
+    out = subprocess.run(
+        [tool, "-version"], capture_output=True, text=True, timeout=30, check=False
+    )
     return out.stdout.splitlines()[0] if out.stdout else ""
 
 
@@ -42,15 +49,24 @@ def last_error_line(stderr: bytes | str) -> str:
 
 def probe_command(path: Path) -> list[str]:
     return [
-        "ffprobe", "-v", "error", *SAFE_INPUT_ARGS, "-show_format", "-show_streams",
-        "-of", "json", str(path.absolute()),
+        "ffprobe",
+        "-v",
+        "error",
+        *SAFE_INPUT_ARGS,
+        "-show_format",
+        "-show_streams",
+        "-of",
+        "json",
+        str(path.absolute()),
     ]
 
 
 def probe(path: Path, timeout_s: float) -> dict[str, Any]:
     """ffprobe's JSON for one file; MediaToolError when it cannot be read as media."""
     try:
-        done = subprocess.run(probe_command(path), capture_output=True, timeout=timeout_s, check=False)
+        done = subprocess.run(
+            probe_command(path), capture_output=True, timeout=timeout_s, check=False
+        )
     except subprocess.TimeoutExpired as exc:
         raise MediaToolError(f"ffprobe timed out after {timeout_s:g} s") from exc
     if done.returncode != 0:
@@ -65,15 +81,42 @@ def probe(path: Path, timeout_s: float) -> dict[str, Any]:
     return result
 
 
-def encode_frames(frames: Any, path: Path, width: int, height: int, fps: float,
-                  extra_output_args: Sequence[str] = (), timeout_s: float = 300.0) -> None:
+def encode_frames(
+    frames: Any,
+    path: Path,
+    width: int,
+    height: int,
+    fps: float,
+    extra_output_args: Sequence[str] = (),
+    timeout_s: float = 300.0,
+) -> None:
     """Encode an iterable of HxWx3 uint8 RGB arrays into a video file (H.264 unless
     extra_output_args say otherwise). Used to make synthetic footage, never on evidence."""
     command = [
-        "ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
-        "-s", f"{width}x{height}", "-r", f"{fps:g}", "-i", "pipe:0",
-        "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "veryfast", "-threads", "1",
-        *extra_output_args, str(path.absolute()),
+        "ffmpeg",
+        "-v",
+        "error",
+        "-y",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-s",
+        f"{width}x{height}",
+        "-r",
+        f"{fps:g}",
+        "-i",
+        "pipe:0",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-threads",
+        "1",
+        *extra_output_args,
+        str(path.absolute()),
     ]
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
     assert process.stdin is not None
@@ -91,8 +134,16 @@ def encode_frames(frames: Any, path: Path, width: int, height: int, fps: float,
 
 def transcode(source: Path, target: Path, args: Sequence[str], timeout_s: float = 300.0) -> None:
     """Re-encode a synthetic video with the given ffmpeg output options (filters, codec, trims)."""
-    command = ["ffmpeg", "-v", "error", "-y", "-i", str(source.absolute()), *args,
-               str(target.absolute())]
+    command = [
+        "ffmpeg",
+        "-v",
+        "error",
+        "-y",
+        "-i",
+        str(source.absolute()),
+        *args,
+        str(target.absolute()),
+    ]
     done = subprocess.run(command, capture_output=True, timeout=timeout_s, check=False)
     if done.returncode != 0:
         raise MediaToolError(f"ffmpeg could not make {target.name}: {last_error_line(done.stderr)}")
@@ -100,8 +151,114 @@ def transcode(source: Path, target: Path, args: Sequence[str], timeout_s: float 
 
 def lavfi_source(spec: str, target: Path, args: Sequence[str], timeout_s: float = 300.0) -> None:
     """Render one of ffmpeg's synthetic sources (testsrc2, sine, color...) into a file."""
-    command = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", spec, *args,
-               str(target.absolute())]
+    command = [
+        "ffmpeg",
+        "-v",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        spec,
+        *args,
+        str(target.absolute()),
+    ]
     done = subprocess.run(command, capture_output=True, timeout=timeout_s, check=False)
     if done.returncode != 0:
         raise MediaToolError(f"ffmpeg could not make {target.name}: {last_error_line(done.stderr)}")
+
+
+@dataclass(frozen=True)
+class SamplingPlan:
+    """How to sample one video: output size (after rotation), and what to keep."""
+
+    width: int
+    height: int
+    interval_s: float
+    scene_threshold: float
+    keyframes_only: bool = False
+    deinterlace: bool = False
+    threads: int = 1
+    timeout_s: float = 600.0
+
+
+def sampling_command(path: Path, plan: SamplingPlan) -> list[str]:
+    """The ffmpeg command that streams the kept frames as raw RGB through stdout.
+
+    ffmpeg rotates by the display matrix before our filters (autorotate), scales only the
+    kept frames, and reports each kept frame's pts and scene score on stderr
+    (`metadata=print`), so no temporary image file is ever written.
+    """
+    input_args: dict[str, Any] = {
+        "threads": plan.threads,
+        "protocol_whitelist": "file",
+        "format_whitelist": DEMUXERS,
+    }
+    if plan.keyframes_only:
+        input_args["skip_frame"] = "nokey"
+    video = ffmpeg_lib.input(str(path.absolute()), **input_args).video
+    if plan.deinterlace:
+        video = video.filter("yadif", mode=0)
+    keep = f"eq(n,0)+gt(scene,{plan.scene_threshold:g})+gte(t-prev_selected_t,{plan.interval_s:g})"
+    video = (
+        video.filter("select", keep)
+        .filter("metadata", mode="print", file="pipe:2")
+        .filter("scale", plan.width, plan.height, flags="area")
+    )
+    output = ffmpeg_lib.output(
+        video,
+        "pipe:",
+        format="rawvideo",
+        pix_fmt="rgb24",
+        fps_mode="passthrough",
+        threads=plan.threads,
+    )
+    return [*output.compile(cmd="ffmpeg"), "-v", "error", "-nostdin"]
+
+
+class FrameStream:
+    """Run a sampling command and yield its frames one at a time (memory stays flat).
+
+    After iteration: `stderr_lines` (metadata and errors), `timed_out`, `returncode`.
+    """
+
+    def __init__(self, command: list[str], width: int, height: int, timeout_s: float) -> None:
+        self.command = command
+        self.frame_bytes = width * height * 3
+        self.shape = (height, width, 3)
+        self.timeout_s = timeout_s
+        self.stderr_lines: list[str] = []
+        self.timed_out = False
+        self.returncode: int | None = None
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        process = subprocess.Popen(
+            self.command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        assert process.stdout is not None and process.stderr is not None
+        errors = process.stderr
+        reader = threading.Thread(target=self._drain, args=(errors,), daemon=True)
+        reader.start()
+        timer = threading.Timer(self.timeout_s, self._kill, args=(process,))
+        timer.start()
+        try:
+            while True:
+                chunk = process.stdout.read(self.frame_bytes)
+                if len(chunk) < self.frame_bytes:
+                    break
+                yield np.frombuffer(chunk, np.uint8).reshape(self.shape)
+        finally:
+            timer.cancel()
+            if process.poll() is None:
+                process.kill()
+            process.stdout.close()
+            self.returncode = process.wait()
+            reader.join()
+            errors.close()
+
+    def _drain(self, stream: Any) -> None:
+        self.stderr_lines.extend(line.decode("utf-8", "replace") for line in stream)
+
+    def _kill(self, process: subprocess.Popen[bytes]) -> None:
+        self.timed_out = True
+        process.kill()

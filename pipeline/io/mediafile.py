@@ -13,7 +13,8 @@ from typing import Any
 
 import exifread
 import filetype
-from PIL import Image, UnidentifiedImageError
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from pipeline.core import metadata
 from pipeline.core.records import MediaRecord
@@ -29,7 +30,9 @@ class Examined:
     reason: str = ""  # why it is not media, when media is None
 
 
-def examine(path: Path, digest: FileDigest, max_image_pixels: int, probe_timeout_s: float) -> Examined:
+def examine(
+    path: Path, digest: FileDigest, max_image_pixels: int, probe_timeout_s: float
+) -> Examined:
     """Classify and describe one file whose bytes have been hashed."""
     if digest.size_bytes == 0:
         return Examined(None, "empty file (0 bytes)")
@@ -38,7 +41,9 @@ def examine(path: Path, digest: FileDigest, max_image_pixels: int, probe_timeout
     if mime.startswith("image/"):
         return _examine_image(path, digest, max_image_pixels, kind.extension if kind else "")
     if mime.startswith("audio/"):
-        return Examined(None, f"audio-only file ({kind.extension if kind else mime}): no video stream")
+        return Examined(
+            None, f"audio-only file ({kind.extension if kind else mime}): no video stream"
+        )
     if mime and not mime.startswith("video/"):
         return Examined(None, f"not an image or video: content is {mime}")
     return _examine_video(path, digest, probe_timeout_s, sniffed=bool(mime))
@@ -58,7 +63,9 @@ def _examine_image(path: Path, digest: FileDigest, max_pixels: int, sniffed: str
                 image.draft("RGB", (1024, 1024))  # JPEG: decode scaled, still reads every byte
                 image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        return Examined(None, f"image over the limit of {max_pixels} pixels (possible decompression bomb)")
+        return Examined(
+            None, f"image over the limit of {max_pixels} pixels (possible decompression bomb)"
+        )
     except UnidentifiedImageError:
         return Examined(None, f"unsupported or unreadable image ({sniffed or 'unknown type'})")
     except (OSError, SyntaxError, ValueError) as exc:
@@ -66,16 +73,27 @@ def _examine_image(path: Path, digest: FileDigest, max_pixels: int, sniffed: str
     tags = _exif_tags(path)
     fields = metadata.image_fields(tags) if tags else {"orientation": 1}
     shown_w, shown_h = metadata.displayed_size(width, height, int(fields.get("orientation", 1)))
-    return Examined(MediaRecord(
-        media_id=digest.sha256, md5=digest.md5, size_bytes=digest.size_bytes, kind="image",
-        format=fmt.lower(), width=shown_w, height=shown_h, duration_s=None,
-        derived=fields, raw_metadata={"exif": tags},
-    ))
+    return Examined(
+        MediaRecord(
+            media_id=digest.sha256,
+            md5=digest.md5,
+            size_bytes=digest.size_bytes,
+            kind="image",
+            format=fmt.lower(),
+            width=shown_w,
+            height=shown_h,
+            duration_s=None,
+            derived=fields,
+            raw_metadata={"exif": tags},
+        )
+    )
 
 
 def _bomb_reason(width: int, height: int, max_pixels: int) -> str:
-    return (f"image of {width}x{height} = {width * height} pixels exceeds the limit of "
-            f"{max_pixels} (possible decompression bomb)")
+    return (
+        f"image of {width}x{height} = {width * height} pixels exceeds the limit of "
+        f"{max_pixels} (possible decompression bomb)"
+    )
 
 
 def _exif_tags(path: Path) -> dict[str, str]:
@@ -85,8 +103,10 @@ def _exif_tags(path: Path) -> dict[str, str]:
             tags = exifread.process_file(handle, details=False, extract_thumbnail=False)
     except Exception:  # exifread raises many kinds on malformed blocks; metadata is optional
         return {}
-    return {str(name): str(value.printable if hasattr(value, "printable") else value)
-            for name, value in sorted(tags.items())}
+    return {
+        str(name): str(value.printable if hasattr(value, "printable") else value)
+        for name, value in sorted(tags.items())
+    }
 
 
 def _examine_video(path: Path, digest: FileDigest, timeout_s: float, sniffed: bool) -> Examined:
@@ -105,10 +125,30 @@ def _examine_video(path: Path, digest: FileDigest, timeout_s: float, sniffed: bo
     fields = metadata.video_fields(probe)
     if not fields["width"] or not fields["height"]:
         return Examined(None, "video stream without a frame size (corrupt header)")
-    derived: dict[str, Any] = {k: v for k, v in fields.items() if k not in {"width", "height", "duration_s"}}
-    return Examined(MediaRecord(
-        media_id=digest.sha256, md5=digest.md5, size_bytes=digest.size_bytes, kind="video",
-        format=str(probe.get("format", {}).get("format_name", "")), width=fields["width"],
-        height=fields["height"], duration_s=fields["duration_s"], derived=derived,
-        raw_metadata={"ffprobe": probe},
-    ))
+    derived: dict[str, Any] = {
+        k: v for k, v in fields.items() if k not in {"width", "height", "duration_s"}
+    }
+    return Examined(
+        MediaRecord(
+            media_id=digest.sha256,
+            md5=digest.md5,
+            size_bytes=digest.size_bytes,
+            kind="video",
+            format=str(probe.get("format", {}).get("format_name", "")),
+            width=fields["width"],
+            height=fields["height"],
+            duration_s=fields["duration_s"],
+            derived=derived,
+            raw_metadata={"ffprobe": probe},
+        )
+    )
+
+
+def decode_still(path: Path, max_side: int) -> np.ndarray:
+    """The still as a viewer shows it (EXIF orientation applied), RGB, longest side <= max_side."""
+    with Image.open(path) as image:
+        image.draft("RGB", (max_side * 2, max_side * 2))  # JPEG: decode at a reduced scale
+        upright = ImageOps.exif_transpose(image)
+        rgb = upright.convert("RGB")
+        rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        return np.asarray(rgb)

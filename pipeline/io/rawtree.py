@@ -75,8 +75,15 @@ def list_raw(raw_root: Path) -> RawListing:
                 continue
             elif len(parts) == 2:
                 problem = "not inside a source folder (expected raw/<incident>/<source>/<file>)"
-        record = RawFile(display, Path(entry.path), display_path(incident), display_path(source),
-                         size, mtime, problem)
+        record = RawFile(
+            display,
+            Path(entry.path),
+            display_path(incident),
+            display_path(source),
+            size,
+            mtime,
+            problem,
+        )
         if not problem and display.endswith(SIDECAR_SUFFIX):
             json_files[display] = Path(entry.path)
         files.append(record)
@@ -94,7 +101,9 @@ def list_raw(raw_root: Path) -> RawListing:
     return RawListing(files=files, sidecars=sidecars, sheets=sheets)
 
 
-def _walk(directory: Path, parts: tuple[str, ...]) -> Iterator[tuple[os.DirEntry[str], tuple[str, ...]]]:
+def _walk(
+    directory: Path, parts: tuple[str, ...]
+) -> Iterator[tuple[os.DirEntry[str], tuple[str, ...]]]:
     with os.scandir(directory) as entries:
         for entry in sorted(entries, key=lambda e: os.fsencode(e.name)):
             here = (*parts, entry.name)

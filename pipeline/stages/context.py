@@ -29,7 +29,10 @@ def code_version() -> str:
     try:
         done = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
-            capture_output=True, text=True, timeout=10, check=False,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
         return __version__
@@ -59,16 +62,29 @@ class RunContext:
 
     def custody(self, stage: str, action: str, **fields: Any) -> None:
         """Seal a custody entry inside the current catalog transaction."""
-        self.catalog.append_custody({
-            "time_utc": utc_now(), "run_id": self.run_id, "stage": stage, "action": action,
-            "tool": "crosscheck", "tool_version": self.version,
-            "operator": self.operator.name, "host": self.operator.host, **fields,
-        })
+        self.catalog.append_custody(
+            {
+                "time_utc": utc_now(),
+                "run_id": self.run_id,
+                "stage": stage,
+                "action": action,
+                "tool": "crosscheck",
+                "tool_version": self.version,
+                "operator": self.operator.name,
+                "host": self.operator.host,
+                **fields,
+            }
+        )
 
 
 @contextmanager
-def open_run(layout: DataLayout, settings: Settings, command: str, operator: Operator,
-             show_progress: bool = True) -> Iterator[RunContext]:
+def open_run(
+    layout: DataLayout,
+    settings: Settings,
+    command: str,
+    operator: Operator,
+    show_progress: bool = True,
+) -> Iterator[RunContext]:
     """Open the catalog, record the run's start, and on exit its end, counts and errors."""
     layout.processed.mkdir(parents=True, exist_ok=True)
     version = code_version()

@@ -65,11 +65,20 @@ def run_ingest(ctx: RunContext) -> dict[str, int]:
                 new_media += 1
             ctx.catalog.put_file_state(outcome.state)
             _record(ctx, outcome.file, outcome.state, provenance.get(outcome.file.path), rejects)
-            ctx.custody(STAGE, "examine_file", inputs=[{
-                "path": outcome.file.path, "sha256": outcome.state.sha256,
-                "md5": outcome.state.md5, "size_bytes": outcome.state.size_bytes}],
+            ctx.custody(
+                STAGE,
+                "examine_file",
+                inputs=[
+                    {
+                        "path": outcome.file.path,
+                        "sha256": outcome.state.sha256,
+                        "md5": outcome.state.md5,
+                        "size_bytes": outcome.state.size_bytes,
+                    }
+                ],
                 outcome=outcome.state.reject_reason or "media",
-                params={"ffprobe_command": outcome.probe_command} if outcome.probe_command else {})
+                params={"ffprobe_command": outcome.probe_command} if outcome.probe_command else {},
+            )
 
     present = [f.path for f in listing.files] + list(rejects)
     with ctx.catalog.transaction():
@@ -78,27 +87,53 @@ def run_ingest(ctx: RunContext) -> dict[str, int]:
         ctx.catalog.retain_rejects(rejects)
         vanished = ctx.catalog.forget_paths_except(present)
         outputs = write_ingest_contract(ctx)
-        counts = {"files_seen": len(listing.files), "files_hashed": len(todo),
-                  "files_cached": cached, "new_media": new_media, "rejects": len(rejects),
-                  "vanished": len(vanished)}
-        ctx.custody(STAGE, "ingest_run", params={"config": ctx.settings.default.ingest.model_dump(),
-                    "ffprobe": ffmpeg.tool_version("ffprobe")}, outputs=outputs,
-                    vanished_paths=vanished, counts=counts)
+        counts = {
+            "files_seen": len(listing.files),
+            "files_hashed": len(todo),
+            "files_cached": cached,
+            "new_media": new_media,
+            "rejects": len(rejects),
+            "vanished": len(vanished),
+        }
+        ctx.custody(
+            STAGE,
+            "ingest_run",
+            params={
+                "config": ctx.settings.default.ingest.model_dump(),
+                "ffprobe": ffmpeg.tool_version("ffprobe"),
+            },
+            outputs=outputs,
+            vanished_paths=vanished,
+            counts=counts,
+        )
     ctx.counts[STAGE] = counts
     return counts
 
 
-def _record(ctx: RunContext, raw: RawFile, state: FileState, prov: Provenance | None,
-            rejects: dict[str, Reject]) -> None:
+def _record(
+    ctx: RunContext,
+    raw: RawFile,
+    state: FileState,
+    prov: Provenance | None,
+    rejects: dict[str, Reject],
+) -> None:
     if state.reject_reason:
         rejects[raw.path] = Reject(raw.path, state.reject_reason, state.sha256)
         return
     prov = prov or Provenance()
-    ctx.catalog.put_observation(Observation(
-        path=raw.path, media_id=state.sha256, incident=raw.incident, source=raw.source,
-        posted_at=prov.posted_at, url=prov.url, account=prov.account,
-        provenance_origin=prov.origin,
-    ))
+    ctx.catalog.put_observation(
+        Observation(
+            path=raw.path,
+            media_id=state.sha256,
+            incident=raw.incident,
+            source=raw.source,
+            posted_at=prov.posted_at,
+            url=prov.url,
+            account=prov.account,
+            provenance_origin=prov.origin,
+        ),
+        os.path.relpath(raw.abs_path, ctx.layout.raw),
+    )
 
 
 def _examine_all(ctx: RunContext, todo: list[RawFile]) -> Iterator[_Outcome]:
@@ -111,10 +146,15 @@ def _examine_all(ctx: RunContext, todo: list[RawFile]) -> Iterator[_Outcome]:
             digest = digest_file(raw.abs_path, cfg.read_chunk_bytes)
         except OSError as exc:
             reason = f"cannot be read: {exc.strerror or exc}"
-            return _Outcome(raw, FileState(raw.path, raw.size_bytes, raw.mtime_ns, "", "", reason), None)
+            return _Outcome(
+                raw, FileState(raw.path, raw.size_bytes, raw.mtime_ns, "", "", reason), None
+            )
         known = digest.sha256 in known_media
-        examined = None if known else examine(raw.abs_path, digest, cfg.max_image_pixels,
-                                              cfg.probe_timeout_s)
+        examined = (
+            None
+            if known
+            else examine(raw.abs_path, digest, cfg.max_image_pixels, cfg.probe_timeout_s)
+        )
         reason = examined.reason if examined else ""
         command = None
         if examined and examined.media and examined.media.kind == "video":
@@ -124,8 +164,13 @@ def _examine_all(ctx: RunContext, todo: list[RawFile]) -> Iterator[_Outcome]:
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = pool.map(one, todo)  # in order, lazily: each is committed as it arrives
-        yield from tqdm(results, total=len(todo), desc="ingest", unit="file",
-                        disable=not ctx.show_progress or None)
+        yield from tqdm(
+            results,
+            total=len(todo),
+            desc="ingest",
+            unit="file",
+            disable=not ctx.show_progress or None,
+        )
 
 
 def _provenance(listing: RawListing) -> tuple[dict[str, Provenance], list[Reject]]:
@@ -141,9 +186,9 @@ def _provenance(listing: RawListing) -> tuple[dict[str, Provenance], list[Reject
             rejects.append(Reject(sheet_path, "sources sheet: " + "; ".join(problems)))
     for media_path, sidecar in sorted(listing.sidecars.items()):
         sidecar_path = media_path + ".json"
-        prov, problems = read_sidecar(sidecar, sidecar_path)
-        if prov:
-            found[media_path] = prov
+        sidecar_prov, problems = read_sidecar(sidecar, sidecar_path)
+        if sidecar_prov:
+            found[media_path] = sidecar_prov
         if problems:
             rejects.append(Reject(sidecar_path, "sidecar: " + "; ".join(problems)))
     return found, rejects
@@ -157,20 +202,33 @@ def write_ingest_contract(ctx: RunContext) -> dict[str, str]:
         posted.setdefault(obs.media_id, []).append(obs.posted_at)
     media_rows: list[dict[str, Any]] = []
     for media in ctx.catalog.observed_media():
-        media_rows.append({
-            **media.derived, "media_id": media.media_id, "kind": media.kind,
-            "width": media.width, "height": media.height, "duration_s": media.duration_s,
-            "first_seen": earliest(posted.get(media.media_id, [])), "md5": media.md5,
-            "size_bytes": media.size_bytes, "format": media.format,
-        })
+        media_rows.append(
+            {
+                **media.derived,
+                "media_id": media.media_id,
+                "kind": media.kind,
+                "width": media.width,
+                "height": media.height,
+                "duration_s": media.duration_s,
+                "first_seen": earliest(posted.get(media.media_id, [])),
+                "md5": media.md5,
+                "size_bytes": media.size_bytes,
+                "format": media.format,
+            }
+        )
     processed = ctx.layout.processed
     return {
         "media.csv": contract.write_contract_csv(
-            processed / "media.csv", contract.MEDIA_COLUMNS, media_rows),
+            processed / "media.csv", contract.MEDIA_COLUMNS, media_rows
+        ),
         "observations.csv": contract.write_contract_csv(
-            processed / "observations.csv", contract.OBSERVATION_COLUMNS,
-            [vars(obs) for obs in observations]),
+            processed / "observations.csv",
+            contract.OBSERVATION_COLUMNS,
+            [vars(obs) for obs in observations],
+        ),
         "rejects.csv": contract.write_contract_csv(
-            processed / "rejects.csv", contract.REJECT_COLUMNS,
-            [vars(r) for r in ctx.catalog.rejects()]),
+            processed / "rejects.csv",
+            contract.REJECT_COLUMNS,
+            [vars(r) for r in ctx.catalog.rejects()],
+        ),
     }

@@ -31,7 +31,9 @@ class VerifyReport:
         return not (self.changed or self.missing or self.added or self.log_problems)
 
     def lines(self) -> list[str]:
-        out = [f"changed: {p} (bytes differ from the SHA-256 recorded at ingest)" for p in self.changed]
+        out = [
+            f"changed: {p} (bytes differ from the SHA-256 recorded at ingest)" for p in self.changed
+        ]
         out += [f"missing: {p} (ingested, no longer in the raw tree)" for p in self.missing]
         out += [f"added: {p} (in the raw tree, never ingested)" for p in self.added]
         out += [f"custody log: {p}" for p in self.log_problems]
@@ -43,7 +45,9 @@ def log_problems(ctx: RunContext) -> list[str]:
     problems = chain_problems(lines)
     recorded = ctx.catalog.custody_entries()
     if len(lines) < len(recorded):
-        problems.append(f"the file has {len(lines)} entries, the catalog {len(recorded)} (lines deleted)")
+        problems.append(
+            f"the file has {len(lines)} entries, the catalog {len(recorded)} (lines deleted)"
+        )
     for line_no, (line, kept) in enumerate(zip(lines, recorded, strict=False), start=1):
         try:
             same = json.loads(line).get("entry_hash") == json.loads(kept)["entry_hash"]
@@ -60,8 +64,12 @@ def run_verify(ctx: RunContext) -> VerifyReport:
     listing = list_raw(ctx.layout.raw) if ctx.layout.raw.is_dir() else None
     present = {f.path: f for f in listing.files if not f.problem} if listing else {}
     changed: list[str] = []
-    for path in tqdm(sorted(set(expected) & set(present)), desc="verify", unit="file",
-                     disable=not ctx.show_progress or None):
+    for path in tqdm(
+        sorted(set(expected) & set(present)),
+        desc="verify",
+        unit="file",
+        disable=not ctx.show_progress or None,
+    ):
         if digest_file(present[path].abs_path, cfg.read_chunk_bytes).sha256 != expected[path]:
             changed.append(path)
     known_rejects = {r.path for r in ctx.catalog.rejects()}
@@ -73,7 +81,8 @@ def run_verify(ctx: RunContext) -> VerifyReport:
         log_problems=log_problems(ctx),
     )
     with ctx.catalog.transaction():
-        ctx.custody("verify", "fixity_check", files_checked=report.files_checked,
-                    problems=report.lines())
+        ctx.custody(
+            "verify", "fixity_check", files_checked=report.files_checked, problems=report.lines()
+        )
     ctx.counts["verify"] = {"files_checked": report.files_checked, "problems": len(report.lines())}
     return report

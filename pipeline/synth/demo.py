@@ -24,8 +24,10 @@ def _write(path: Path, data: bytes) -> None:
 
 
 def _sidecar(path: Path, url: str, posted_at: str, account: str) -> None:
-    _write(path.with_name(path.name + ".json"),
-           json.dumps({"url": url, "posted_at": posted_at, "account": account}, indent=2).encode())
+    _write(
+        path.with_name(path.name + ".json"),
+        json.dumps({"url": url, "posted_at": posted_at, "account": account}, indent=2).encode(),
+    )
 
 
 def write_demo_collection(layout: DataLayout) -> int:
@@ -33,22 +35,34 @@ def write_demo_collection(layout: DataLayout) -> int:
     if layout.raw.is_dir() and any(p.is_file() for p in layout.raw.rglob("*")):
         return 0
     root = layout.raw / INCIDENT
-    witness, telegram, news, xacc = (root / s for s in
-                                     ("witness_upload", "telegram_channel", "news_site", "x_account"))
+    witness, telegram, news, xacc = (
+        root / s for s in ("witness_upload", "telegram_channel", "news_site", "x_account")
+    )
     astronaut, coffee = im.photo("astronaut"), im.photo("coffee")
     rocket, chelsea = im.photo("rocket"), im.photo("chelsea")
 
-    original = im.jpeg_bytes(astronaut, 92, im.exif_block(
-        "Canon", "EOS 80D", "2024:03:01 10:20:30", 36.2021, 37.1343))
+    original = im.jpeg_bytes(
+        astronaut, 92, im.exif_block("Canon", "EOS 80D", "2024:03:01 10:20:30", 36.2021, 37.1343)
+    )
     _write(witness / "IMG_0412.jpg", original)
     _write(telegram / "photo_2024-03-01.jpg", original)  # byte-identical repost
-    _sidecar(telegram / "photo_2024-03-01.jpg", "https://t.me/example_channel/101",
-             "2024-03-01T12:05:00Z", "example_channel")
+    _sidecar(
+        telegram / "photo_2024-03-01.jpg",
+        "https://t.me/example_channel/101",
+        "2024-03-01T12:05:00Z",
+        "example_channel",
+    )
     _write(telegram / "astronaut_small.jpg", im.jpeg_bytes(im.resize(astronaut, 0.5), 60))
-    _sidecar(telegram / "astronaut_small.jpg", "https://t.me/example_channel/102",
-             "2024-03-01T13:00:00Z", "example_channel")
-    _write(xacc / "mirrored_watermarked.jpg",
-           im.jpeg_bytes(im.watermark(im.mirror(astronaut), "@x_account"), 80))
+    _sidecar(
+        telegram / "astronaut_small.jpg",
+        "https://t.me/example_channel/102",
+        "2024-03-01T13:00:00Z",
+        "example_channel",
+    )
+    _write(
+        xacc / "mirrored_watermarked.jpg",
+        im.jpeg_bytes(im.watermark(im.mirror(astronaut), "@x_account"), 80),
+    )
     _write(news / "coffee_letterboxed.png", im.png_bytes(im.pad(coffee, 0.15)))
     _write(xacc / "coffee_cropped.jpg", im.jpeg_bytes(im.crop(coffee, 0.10), 85))
     _write(news / "rocket.jpg", im.jpeg_bytes(rocket, 88))
@@ -59,25 +73,46 @@ def write_demo_collection(layout: DataLayout) -> int:
     write_shots(market, [Shot(astronaut, 3.0), Shot(coffee, 3.0), Shot(rocket, 3.0)])
     _sidecar(market, "", "2024-03-01T10:40:00Z", "witness")
     telegram.mkdir(parents=True, exist_ok=True)
-    ffmpeg.transcode(market, telegram / "market_video_repost.mp4",
-                     ["-ss", "2", "-t", "6", "-vf", "scale=480:270", "-c:v", "libx264",
-                      "-crf", "34", "-preset", "veryfast", "-threads", "1"])
+    ffmpeg.transcode(
+        market,
+        telegram / "market_video_repost.mp4",
+        [
+            "-ss",
+            "2",
+            "-t",
+            "6",
+            "-vf",
+            "scale=480:270",
+            "-c:v",
+            "libx264",
+            "-crf",
+            "34",
+            "-preset",
+            "veryfast",
+            "-threads",
+            "1",
+        ],
+    )
     grab = list(shot_frames(Shot(coffee, 3.0), 25.0, 640, 360))[30]
     _write(news / "frame_grab.jpg", im.jpeg_bytes(grab, 85))
     news.mkdir(parents=True, exist_ok=True)
-    ffmpeg.lavfi_source("testsrc2=size=640x360:rate=25:duration=5", news / "studio_clip.mp4",
-                        ["-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "veryfast",
-                         "-threads", "1"])
-    _write(root / "sources.csv", (
-        "path,url,posted_at,account\n"
-        "news_site/rocket.jpg,https://news.example/story/1,2024-03-02T08:00:00+02:00,newsdesk\n"
-        "news_site/coffee_letterboxed.png,https://news.example/story/2,2024-03-02,newsdesk\n"
-    ).encode())
+    ffmpeg.lavfi_source(
+        "testsrc2=size=640x360:rate=25:duration=5",
+        news / "studio_clip.mp4",
+        ["-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "veryfast", "-threads", "1"],
+    )
+    _write(
+        root / "sources.csv",
+        (
+            b"path,url,posted_at,account\n"
+            b"news_site/rocket.jpg,https://news.example/story/1,2024-03-02T08:00:00+02:00,newsdesk\n"
+            b"news_site/coffee_letterboxed.png,https://news.example/story/2,2024-03-02,newsdesk\n"
+        ),
+    )
 
     # Bad inputs: each must end as a row in rejects.csv while the rest is ingested.
     _write(xacc / "empty.jpg", b"")
     _write(xacc / "truncated.jpg", im.jpeg_bytes(chelsea, 90)[:6000])
     _write(xacc / "clip.mp4", b"This is a text note saved with a video extension.\n")
-    ffmpeg.lavfi_source("sine=frequency=440:duration=2", xacc / "voice_note.m4a",
-                        ["-c:a", "aac"])
+    ffmpeg.lavfi_source("sine=frequency=440:duration=2", xacc / "voice_note.m4a", ["-c:a", "aac"])
     return sum(1 for p in layout.raw.rglob("*") if p.is_file())

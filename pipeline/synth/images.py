@@ -10,8 +10,16 @@ import io
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "hubble_deep_field",
-          "retina", "colorwheel")
+PHOTOS = (
+    "astronaut",
+    "coffee",
+    "chelsea",
+    "rocket",
+    "immunohistochemistry",
+    "hubble_deep_field",
+    "retina",
+    "colorwheel",
+)
 
 
 def photo(name: str) -> np.ndarray:
@@ -61,18 +69,19 @@ def crop(image: np.ndarray, fraction: float, anchor: str = "center") -> np.ndarr
     height, width = image.shape[:2]
     cut_h, cut_w = round(height * fraction), round(width * fraction)
     top, left = {"center": (cut_h // 2, cut_w // 2), "tl": (0, 0), "br": (cut_h, cut_w)}[anchor]
-    return np.ascontiguousarray(image[top: height - cut_h + top, left: width - cut_w + left])
+    return np.ascontiguousarray(image[top : height - cut_h + top, left : width - cut_w + left])
 
 
-def pad(image: np.ndarray, fraction: float, colour: tuple[int, int, int] = (0, 0, 0),
-        sides: str = "tb") -> np.ndarray:
+def pad(
+    image: np.ndarray, fraction: float, colour: tuple[int, int, int] = (0, 0, 0), sides: str = "tb"
+) -> np.ndarray:
     """Letterbox ('tb'), pillar-box ('lr') or frame ('all') with a uniform colour."""
     height, width = image.shape[:2]
     pad_h = round(height * fraction) if sides in {"tb", "all"} else 0
     pad_w = round(width * fraction) if sides in {"lr", "all"} else 0
     out = np.empty((height + 2 * pad_h, width + 2 * pad_w, 3), np.uint8)
     out[:] = colour
-    out[pad_h: pad_h + height, pad_w: pad_w + width] = image
+    out[pad_h : pad_h + height, pad_w : pad_w + width] = image
     return out
 
 
@@ -84,8 +93,9 @@ def watermark(image: np.ndarray, text: str = "@repost_channel", opacity: float =
     size = max(12, base.size[1] // 14)
     font = ImageFont.load_default(size=size)
     alpha = round(255 * opacity)
-    draw.text((base.size[0] // 20, base.size[1] - 2 * size), text, fill=(255, 255, 255, alpha),
-              font=font)
+    draw.text(
+        (base.size[0] // 20, base.size[1] - 2 * size), text, fill=(255, 255, 255, alpha), font=font
+    )
     return np.asarray(Image.alpha_composite(base, layer).convert("RGB"))
 
 
@@ -99,8 +109,9 @@ def uniform(height: int, width: int, colour: tuple[int, int, int] = (0, 0, 0)) -
     return out
 
 
-def exif_block(make: str, model: str, taken: str, lat: float, lon: float,
-               software: str = "") -> bytes:
+def exif_block(
+    make: str, model: str, taken: str, lat: float, lon: float, software: str = ""
+) -> bytes:
     """An EXIF block (camera, capture time `YYYY:MM:DD HH:MM:SS`, GPS) for a generated JPEG."""
     from PIL.TiffImagePlugin import IFDRational
 
@@ -109,7 +120,11 @@ def exif_block(make: str, model: str, taken: str, lat: float, lon: float,
         degrees = int(value)
         minutes = int((value - degrees) * 60)
         seconds = round((value - degrees - minutes / 60) * 3600, 2)
-        return IFDRational(degrees, 1), IFDRational(minutes, 1), IFDRational(round(seconds * 100), 100)
+        return (
+            IFDRational(degrees, 1),
+            IFDRational(minutes, 1),
+            IFDRational(round(seconds * 100), 100),
+        )
 
     exif = Image.Exif()
     exif[0x010F] = make

@@ -38,8 +38,14 @@ def shot_frames(shot: Shot, fps: float, width: int, height: int) -> Iterator[np.
         yield np.asarray(window.resize((width, height), Image.Resampling.BILINEAR))
 
 
-def write_shots(path: Path, shots: Sequence[Shot], fps: float = 25.0, width: int = 640,
-                height: int = 360, extra_output_args: Sequence[str] = ()) -> None:
+def write_shots(
+    path: Path,
+    shots: Sequence[Shot],
+    fps: float = 25.0,
+    width: int = 640,
+    height: int = 360,
+    extra_output_args: Sequence[str] = (),
+) -> None:
     """Encode the shots one after another (hard cuts) as an H.264 file."""
 
     def frames() -> Iterator[np.ndarray]:

@@ -28,9 +28,18 @@ def test_orientation_and_rotation_swap_displayed_size() -> None:
     assert displayed_size(640, 480, 6) == (480, 640)
     assert rotation_cw({"side_data_list": [{"rotation": -90}]}) == 90
     assert rotation_cw({"tags": {"rotate": "270"}}) == 270
-    probe = {"streams": [{"codec_type": "video", "width": 1920, "height": 1080,
-                          "side_data_list": [{"rotation": 90}], "avg_frame_rate": "30000/1001"}],
-             "format": {"duration": "12.5", "tags": {"encoder": "Lavf"}}}
+    probe = {
+        "streams": [
+            {
+                "codec_type": "video",
+                "width": 1920,
+                "height": 1080,
+                "side_data_list": [{"rotation": 90}],
+                "avg_frame_rate": "30000/1001",
+            }
+        ],
+        "format": {"duration": "12.5", "tags": {"encoder": "Lavf"}},
+    }
     fields = video_fields(probe)
     assert (fields["width"], fields["height"], fields["rotation"]) == (1080, 1920, 270)
     assert fields["fps"] == 29.97 and fields["duration_s"] == 12.5

@@ -46,22 +46,36 @@ def test_exif_capture_time_camera_and_gps_are_read(layout: DataLayout, run_stage
     run_stage(run_ingest)
     (row,) = read_csv(layout.processed / "media.csv")
     assert row["captured_at"] == "2024-03-01T10:20:30"
-    assert (row["camera_make"], row["camera_model"], row["software"]) == ("Canon", "EOS 80D", "GIMP 2.10")
+    assert (row["camera_make"], row["camera_model"], row["software"]) == (
+        "Canon",
+        "EOS 80D",
+        "GIMP 2.10",
+    )
     assert float(row["gps_lat"]) == pytest.approx(36.2021, abs=1e-4)
     assert float(row["gps_lon"]) == pytest.approx(-37.1343, abs=1e-4)
     assert (row["width"], row["height"], row["kind"]) == ("600", "400", "image")
 
 
 def test_ffprobe_fields_of_a_rotated_video(layout: DataLayout, run_stage: RunStage) -> None:
-    clip = video(layout.raw / "inc/src/plain.mp4", seconds=1.0,
-                 extra_output_args=("-metadata", "creation_time=2024-03-01T09:00:00Z"))
+    clip = video(
+        layout.raw / "inc/src/plain.mp4",
+        seconds=1.0,
+        extra_output_args=("-metadata", "creation_time=2024-03-01T09:00:00Z"),
+    )
     rotated = clip.with_name("phone.mp4")
     ffmpeg.transcode(clip, rotated, ["-c", "copy", "-metadata:s:v:0", "rotate=90"])
     run_stage(run_ingest)
     rows = {r["media_id"]: r for r in read_csv(layout.processed / "media.csv")}
-    by_path = {o["path"]: rows[o["media_id"]] for o in read_csv(layout.processed / "observations.csv")}
+    by_path = {
+        o["path"]: rows[o["media_id"]] for o in read_csv(layout.processed / "observations.csv")
+    }
     plain, phone = by_path["inc/src/plain.mp4"], by_path["inc/src/phone.mp4"]
-    assert (plain["kind"], plain["codec"], plain["width"], plain["height"]) == ("video", "h264", "320", "180")
+    assert (plain["kind"], plain["codec"], plain["width"], plain["height"]) == (
+        "video",
+        "h264",
+        "320",
+        "180",
+    )
     assert float(plain["duration_s"]) == pytest.approx(2.0, abs=0.1)
     assert float(plain["fps"]) == pytest.approx(25.0)
     assert plain["creation_time"] == "2024-03-01T09:00:00Z"
@@ -74,7 +88,7 @@ def bad_batch(layout: DataLayout, tmp_path: Path) -> dict[str, Path]:
     """One good file of each hostile-name kind plus one bad file of each kind."""
     raw = layout.raw
     good = {
-        "quote": put(raw, "inc/src/it's \"quoted\".jpg", jpeg("astronaut")),
+        "quote": put(raw, 'inc/src/it\'s "quoted".jpg', jpeg("astronaut")),
         "dash": put(raw, "inc/src/-rf --help.jpg", jpeg("coffee")),
         "newline": put(raw, "inc/src/two\nlines.jpg", jpeg("rocket")),
         "script": put(raw, "inc/src/<script>alert(1)</script>.jpg", jpeg("chelsea")),
@@ -165,31 +179,46 @@ def test_a_new_file_costs_one_hash(layout: DataLayout, run_stage: RunStage) -> N
     assert (counts["files_hashed"], counts["new_media"]) == (1, 1)
 
 
-def test_sidecar_and_sources_sheet_attach_provenance(layout: DataLayout, run_stage: RunStage) -> None:
+def test_sidecar_and_sources_sheet_attach_provenance(
+    layout: DataLayout, run_stage: RunStage
+) -> None:
     put(layout.raw, "inc/chan/a.jpg", jpeg("astronaut"))
-    put(layout.raw, "inc/chan/a.jpg.json",
-        b'{"url": "https://t.me/x/1", "posted_at": "2024-03-01T12:00:00+02:00", "account": "x"}')
+    put(
+        layout.raw,
+        "inc/chan/a.jpg.json",
+        b'{"url": "https://t.me/x/1", "posted_at": "2024-03-01T12:00:00+02:00", "account": "x"}',
+    )
     put(layout.raw, "inc/news/b.jpg", jpeg("coffee"))
-    put(layout.raw, "inc/sources.csv", b"path,url,posted_at,account\nnews/b.jpg,https://n/1,2024-03-02,desk\n")
+    put(
+        layout.raw,
+        "inc/sources.csv",
+        b"path,url,posted_at,account\nnews/b.jpg,https://n/1,2024-03-02,desk\n",
+    )
     run_stage(run_ingest)
     obs = {o["path"]: o for o in read_csv(layout.processed / "observations.csv")}
     assert obs["inc/chan/a.jpg"]["posted_at"] == "2024-03-01T10:00:00Z"
     assert obs["inc/chan/a.jpg"]["url"] == "https://t.me/x/1"
     assert (obs["inc/news/b.jpg"]["account"], obs["inc/news/b.jpg"]["posted_at"]) == (
-        "desk", "2024-03-02T00:00:00")
+        "desk",
+        "2024-03-02T00:00:00",
+    )
     assert "inc/chan/a.jpg.json" not in obs and "inc/sources.csv" not in rejects(layout)
     media = {m["media_id"]: m for m in read_csv(layout.processed / "media.csv")}
     assert media[obs["inc/chan/a.jpg"]["media_id"]]["first_seen"] == "2024-03-01T10:00:00Z"
 
 
-def test_catalog_records_md5_and_raw_metadata_as_read(layout: DataLayout, run_stage: RunStage) -> None:
+def test_catalog_records_md5_and_raw_metadata_as_read(
+    layout: DataLayout, run_stage: RunStage
+) -> None:
     import hashlib
 
-    data = im.jpeg_bytes(im.photo("coffee"), 90, im.exif_block("Nikon", "D750", "2023:01:02 03:04:05", 1.5, 2.5))
+    data = im.jpeg_bytes(
+        im.photo("coffee"), 90, im.exif_block("Nikon", "D750", "2023:01:02 03:04:05", 1.5, 2.5)
+    )
     put(layout.raw, "inc/src/a.jpg", data)
     run_stage(run_ingest)
     with Catalog(layout.catalog) as catalog:
         (media,) = catalog.observed_media()
     assert media.media_id == hashlib.sha256(data).hexdigest()
-    assert media.md5 == hashlib.md5(data).hexdigest()  # noqa: S324
+    assert media.md5 == hashlib.md5(data).hexdigest()
     assert media.raw_metadata["exif"]["EXIF DateTimeOriginal"] == "2023:01:02 03:04:05"

@@ -1,0 +1,160 @@
+"""Stage `frames`: media (catalog) -> frames table + content-addressed thumbnails.
+
+Second stage of the DAG, after ingest. Each video is decoded once by ffmpeg, streamed through
+a pipe: the first frame, a frame at every shot change and one every `interval_s` are kept,
+scaled inside ffmpeg, and stored as small JPEGs; each still becomes one frame. A media whose
+frames exist under the same parameters is skipped, so a rerun decodes nothing and a new
+upload costs its own decoding only. Each media is committed with its custody entry at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from pipeline.config import FramesConfig
+from pipeline.core.records import MediaRecord
+from pipeline.core.shots import assign_shots, parse_metadata_lines, still_frame
+from pipeline.io import ffmpeg, thumbs
+from pipeline.io.catalog import FrameState, StoredFrame
+from pipeline.io.mediafile import decode_still
+from pipeline.stages.context import RunContext
+
+STAGE = "frames"
+INTERLACED = {"tt", "bb", "tb", "bt"}
+
+
+@dataclass(frozen=True)
+class Sampled:
+    media_id: str
+    frames: list[StoredFrame]
+    error: str
+    command: list[str]
+
+
+def params_hash(cfg: FramesConfig) -> str:
+    """Frames made with other parameters are made again; workers do not change results."""
+    params = cfg.model_dump(exclude={"workers", "decode_timeout_s"})
+    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def plan_for(media: MediaRecord, cfg: FramesConfig, threads: int) -> ffmpeg.SamplingPlan:
+    width, height = thumbs.fit_size(media.width or 1, media.height or 1, cfg.thumb_size_px)
+    return ffmpeg.SamplingPlan(
+        width=width,
+        height=height,
+        interval_s=cfg.interval_s,
+        scene_threshold=cfg.scene_threshold,
+        keyframes_only=cfg.keyframes_only,
+        deinterlace=str(media.derived.get("field_order", "")) in INTERLACED,
+        threads=threads,
+        timeout_s=cfg.decode_timeout_s,
+    )
+
+
+def sample_video(
+    media: MediaRecord, path: Path, cfg: FramesConfig, store: Path, threads: int
+) -> Sampled:
+    plan = plan_for(media, cfg, threads)
+    command = ffmpeg.sampling_command(path, plan)
+    stream = ffmpeg.FrameStream(command, plan.width, plan.height, plan.timeout_s)
+    shas = [thumbs.store(store, frame, cfg.thumb_jpeg_quality) for frame in stream]
+    samples, problems = parse_metadata_lines(stream.stderr_lines)
+    kept = assign_shots(samples[: len(shas)], cfg.scene_threshold)
+    if stream.timed_out:
+        problems.insert(0, f"decoding stopped after the {plan.timeout_s:g} s timeout")
+    elif stream.returncode and not problems:
+        problems.append(f"ffmpeg exited with status {stream.returncode}")
+    if not shas:
+        problems.insert(0, "no frame could be decoded")
+    frames = [
+        StoredFrame(media.media_id, frame, plan.width, plan.height, sha)
+        for frame, sha in zip(kept, shas, strict=False)
+    ]
+    error = "; ".join(problems[:3]) + (f" (+{len(problems) - 3} more)" if len(problems) > 3 else "")
+    return Sampled(media.media_id, frames, error, command)
+
+
+def sample_still(media: MediaRecord, path: Path, cfg: FramesConfig, store: Path) -> Sampled:
+    try:
+        rgb = decode_still(path, cfg.thumb_size_px)
+    except (OSError, ValueError) as exc:
+        return Sampled(media.media_id, [], f"no frame could be decoded: {exc}", [])
+    sha = thumbs.store(store, rgb, cfg.thumb_jpeg_quality)
+    height, width = rgb.shape[:2]
+    return Sampled(
+        media.media_id, [StoredFrame(media.media_id, still_frame(), width, height, sha)], "", []
+    )
+
+
+def run_frames(ctx: RunContext) -> dict[str, int]:
+    cfg = ctx.settings.default.frames
+    wanted = params_hash(cfg)
+    states = ctx.catalog.frame_states()
+    files = ctx.catalog.media_files()
+    todo = [
+        m
+        for m in ctx.catalog.observed_media()
+        if states.get(m.media_id) is None or states[m.media_id].params_hash != wanted
+    ]
+    decoded = errors = frames_kept = 0
+    for result in _sample_all(ctx, cfg, todo, files):
+        state = FrameState(result.media_id, wanted, len(result.frames), result.error)
+        with ctx.catalog.transaction():
+            ctx.catalog.replace_frames(state, result.frames, result.command)
+            ctx.custody(
+                STAGE,
+                "sample_frames",
+                inputs=[{"sha256": result.media_id}],
+                outputs=[f.thumb_sha256 for f in result.frames],
+                params={"ffmpeg_command": result.command, "config": cfg.model_dump()},
+                error=result.error,
+            )
+        decoded += 1
+        frames_kept += len(result.frames)
+        errors += bool(result.error)
+    counts = {
+        "media_sampled": decoded,
+        "media_reused": len(files) - decoded,
+        "frames_kept": frames_kept,
+        "media_with_errors": errors,
+    }
+    ctx.counts[STAGE] = counts
+    return counts
+
+
+def _sample_all(
+    ctx: RunContext, cfg: FramesConfig, todo: list[MediaRecord], files: dict[str, str]
+) -> Iterator[Sampled]:
+    cores = os.cpu_count() or 1
+    workers = max(1, min(cfg.workers or cores, len(todo) or 1))
+    threads = max(1, cores // workers)  # one single-threaded ffmpeg per core (REFERENCES.md)
+    store = ctx.layout.thumbs
+
+    def one(media: MediaRecord) -> Sampled:
+        path = ctx.layout.raw / files[media.media_id]
+        try:
+            if media.kind == "video":
+                return sample_video(media, path, cfg, store, threads)
+            return sample_still(media, path, cfg, store)
+        except Exception as exc:  # one bad media never aborts the batch
+            ctx.errors.append(f"frames {media.media_id[:12]}: {type(exc).__name__}: {exc}")
+            return Sampled(media.media_id, [], f"internal error: {type(exc).__name__}: {exc}", [])
+
+    # Videos first (longest work), so the pool's tail is short.
+    ordered = sorted(todo, key=lambda m: (m.kind != "video", -(m.duration_s or 0), m.media_id))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        yield from tqdm(
+            pool.map(one, ordered),
+            total=len(ordered),
+            desc="frames",
+            unit="media",
+            disable=not ctx.show_progress or None,
+        )
