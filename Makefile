@@ -8,7 +8,7 @@ CROSSCHECK := $(BIN)/crosscheck --data-dir $(DATA)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup ffmpeg demo run test lint bench verify ingest clean-processed
+.PHONY: help setup ffmpeg demo run test lint bench eval verify ingest frames hash dedupe clean-processed
 
 help: ## list the targets
 	@grep -hE '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -34,7 +34,7 @@ demo: setup ## generate the demo incident (when data/raw is empty) and run every
 run: setup ## run every stage on DATA (default: data)
 	$(CROSSCHECK) run
 
-ingest verify: setup ## run one stage (ingest) or the fixity check (verify) on DATA
+ingest frames hash dedupe verify: setup ## run one stage, or the fixity check (verify), on DATA
 	$(CROSSCHECK) $@
 
 test: setup ## run the test suite
@@ -43,6 +43,13 @@ test: setup ## run the test suite
 lint: setup ## ruff and mypy
 	$(BIN)/ruff check pipeline tests bench
 	$(BIN)/mypy pipeline
+
+EVAL_DATA ?= data-eval
+EVAL_SCALE ?= 1.0
+eval: setup ## build the labelled repost corpus in EVAL_DATA, run every stage on it, score dedupe
+	$(BIN)/python -m pipeline.synth.corpus --data-dir $(EVAL_DATA) --scale $(EVAL_SCALE)
+	$(BIN)/crosscheck --data-dir $(EVAL_DATA) run
+	$(BIN)/python -m pipeline.evaluate --data-dir $(EVAL_DATA)
 
 bench: setup ## benchmarks; results go to BENCHMARKS.md
 	$(BIN)/python -m bench

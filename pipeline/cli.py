@@ -18,7 +18,9 @@ from pipeline import __version__
 from pipeline.config import ConfigError, load_settings
 from pipeline.layout import DataLayout
 from pipeline.stages.context import Operator, RunContext, open_run
+from pipeline.stages.dedupe import run_dedupe
 from pipeline.stages.frames import run_frames
+from pipeline.stages.hash import run_hash
 from pipeline.stages.ingest import run_ingest
 from pipeline.stages.verify import run_verify
 
@@ -36,6 +38,16 @@ STAGES: dict[str, tuple[StageFn, str]] = {
         run_frames,
         "sample every video (first frame, shot changes, one every "
         "interval_s) and every still into the frames table and JPEG thumbnails",
+    ),
+    "hash": (
+        run_hash,
+        "PDQ and pHash (and their mirror images) of every frame, borders trimmed, "
+        "uniform frames flagged",
+    ),
+    "dedupe": (
+        run_dedupe,
+        "find near-duplicates, stills inside videos and video overlaps through a Hamming "
+        "index; write matches.csv, clusters.csv, cluster_provenance.csv",
     ),
 }
 

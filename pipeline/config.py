@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -33,7 +33,7 @@ class IngestConfig(_Section):
 
 
 class FramesConfig(_Section):
-    interval_s: float = Field(2.0, gt=0)
+    interval_s: float = Field(1.0, gt=0)
     scene_threshold: float = Field(0.3, gt=0, lt=1)
     keyframes_only: bool = False
     thumb_size_px: int = Field(320, ge=32, le=2048)
@@ -50,6 +50,17 @@ class HashConfig(_Section):
     workers: int = Field(0, ge=0)
 
 
+class DedupeConfig(_Section):
+    pdq_max_distance: int = Field(31, ge=0, le=128)
+    index: Literal["mih", "brute_force", "faiss_multihash", "faiss_flat"] = "mih"
+    offset_tolerance_s: float = Field(1.5, gt=0)
+    min_agreeing_frames: int = Field(2, ge=1)
+    keypoint_votes: int = Field(10, ge=1)
+    descriptor_max_l2: float = Field(200.0, gt=0)
+    keypoint_min_inliers: int = Field(12, ge=4)
+    keypoint_min_ncc: float = Field(0.9, gt=0, le=1)
+
+
 class RunConfig(_Section):
     max_failure_ratio: float = Field(0.5, ge=0, le=1)
 
@@ -58,6 +69,7 @@ class Config(_Section):
     ingest: IngestConfig = IngestConfig()
     frames: FramesConfig = FramesConfig()
     hash: HashConfig = HashConfig()
+    dedupe: DedupeConfig = DedupeConfig()
     run: RunConfig = RunConfig()
 
 

@@ -32,5 +32,5 @@ def test_incident_file_overrides_only_that_incident(tmp_path: Path) -> None:
 
 def test_config_hash_changes_with_any_value(tmp_path: Path) -> None:
     before = load_settings(tmp_path).config_hash()
-    (tmp_path / "default.yaml").write_text("frames:\n  interval_s: 1.0\n")
+    (tmp_path / "default.yaml").write_text("frames:\n  interval_s: 3.0\n")
     assert load_settings(tmp_path).config_hash() != before

@@ -116,6 +116,33 @@ MIGRATIONS: tuple[str, ...] = (
         FOREIGN KEY (media_id, frame_index) REFERENCES frames(media_id, frame_index)
     );
     """,
+    """
+    CREATE TABLE index_entries (
+        entry_id INTEGER PRIMARY KEY,
+        media_id TEXT NOT NULL,
+        frame_index INTEGER NOT NULL,
+        params_hash TEXT NOT NULL,
+        UNIQUE (media_id, frame_index)
+    );
+    CREATE TABLE frame_matches (
+        media_a TEXT NOT NULL,
+        frame_a INTEGER NOT NULL,
+        media_b TEXT NOT NULL,
+        frame_b INTEGER NOT NULL,
+        distance INTEGER NOT NULL,
+        method TEXT NOT NULL,
+        PRIMARY KEY (media_a, frame_a, media_b, frame_b)
+    );
+    CREATE TABLE features (
+        media_id TEXT NOT NULL,
+        frame_index INTEGER NOT NULL,
+        params_hash TEXT NOT NULL,
+        points BLOB NOT NULL,
+        descriptors BLOB NOT NULL,
+        searched_params TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (media_id, frame_index)
+    );
+    """,
 )
 
 
@@ -321,6 +348,7 @@ class Catalog:
     ) -> None:
         """Swap a media's frames (and drop their hashes) for a new sampling, atomically."""
         self._db.execute("DELETE FROM hashes WHERE media_id = ?", (state.media_id,))
+        self._db.execute("DELETE FROM features WHERE media_id = ?", (state.media_id,))
         self._db.execute("DELETE FROM frames WHERE media_id = ?", (state.media_id,))
         self._db.executemany(
             "INSERT INTO frames VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -369,15 +397,17 @@ class Catalog:
         ]
 
     # --- hashes ---------------------------------------------------------------------------
-    def frames_without_hashes(self, params_hash: str) -> list[tuple[str, int, str]]:
-        """(media_id, frame_index, thumb_sha256) of frames with no hash under these params."""
+    def frames_without_hashes(self, params_hash: str) -> list[tuple[str, int, str, str]]:
+        """(media_id, frame_index, thumb_sha256, reason) of frames with no hash under these
+        params."""
         rows = self._db.execute(
-            "SELECT f.media_id, f.frame_index, f.thumb_sha256 FROM frames f LEFT JOIN hashes h"
+            "SELECT f.media_id, f.frame_index, f.thumb_sha256, f.reason FROM frames f"
+            " LEFT JOIN hashes h"
             " ON h.media_id = f.media_id AND h.frame_index = f.frame_index"
             " AND h.params_hash = ? WHERE h.media_id IS NULL ORDER BY f.media_id, f.frame_index",
             (params_hash,),
         ).fetchall()
-        return [(row[0], row[1], row[2]) for row in rows]
+        return [(row[0], row[1], row[2], row[3]) for row in rows]
 
     def put_hash_rows(self, rows: list[tuple[Any, ...]]) -> None:
         self._db.executemany(
@@ -390,6 +420,50 @@ class Catalog:
             " ON f.media_id = h.media_id AND f.frame_index = h.frame_index"
             " ORDER BY h.media_id, h.frame_index"
         ).fetchall()
+
+    # --- dedupe index and frame matches ----------------------------------------------------
+    def index_entries(self) -> list[tuple[int, str, int, str]]:
+        rows = self._db.execute(
+            "SELECT entry_id, media_id, frame_index, params_hash FROM index_entries"
+            " ORDER BY entry_id").fetchall()
+        return [(row[0], row[1], row[2], row[3]) for row in rows]
+
+    def reset_index(self) -> None:
+        """Forget the index and every frame match (parameters changed: start over)."""
+        self._db.execute("DELETE FROM index_entries")
+        self._db.execute("DELETE FROM frame_matches")
+        self._db.execute("UPDATE features SET searched_params = ''")
+
+    def add_index_entries(self, entries: list[tuple[int, str, int, str]]) -> None:
+        self._db.executemany("INSERT INTO index_entries VALUES (?, ?, ?, ?)", entries)
+
+    def add_frame_matches(self, matches: list[tuple[str, int, str, int, int, str]]) -> None:
+        """Insert (media_a, frame_a, media_b, frame_b, distance, method); a pair found again
+        keeps its first method and its smaller distance."""
+        self._db.executemany(
+            "INSERT INTO frame_matches VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET"
+            " distance = MIN(distance, excluded.distance)", matches)
+
+    def frame_matches(self) -> list[tuple[str, int, str, int, int, str]]:
+        rows = self._db.execute(
+            "SELECT media_a, frame_a, media_b, frame_b, distance, method FROM frame_matches"
+            " ORDER BY media_a, frame_a, media_b, frame_b").fetchall()
+        return [(row[0], row[1], row[2], row[3], row[4], row[5]) for row in rows]
+
+    # --- local features (crop path) ------------------------------------------------------
+    def put_feature_rows(self, rows: list[tuple[str, int, str, bytes, bytes]]) -> None:
+        self._db.executemany(
+            "INSERT OR REPLACE INTO features (media_id, frame_index, params_hash, points,"
+            " descriptors) VALUES (?, ?, ?, ?, ?)", rows)
+
+    def feature_rows(self) -> list[sqlite3.Row]:
+        return self._db.execute(
+            "SELECT * FROM features ORDER BY media_id, frame_index").fetchall()
+
+    def mark_features_searched(self, keys: list[tuple[str, int]], params: str) -> None:
+        self._db.executemany(
+            "UPDATE features SET searched_params = ? WHERE media_id = ? AND frame_index = ?",
+            [(params, media_id, frame) for media_id, frame in keys])
 
     # --- runs -----------------------------------------------------------------------------
     def start_run(self, command: str, started_at: str, config_hash: str, code_version: str) -> int:

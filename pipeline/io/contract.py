@@ -64,3 +64,13 @@ def write_contract_csv(path: Path, columns: Sequence[str], rows: Iterable[dict[s
     data = render_csv(columns, rows)
     write_bytes_atomic(path, data)
     return hashlib.sha256(data).hexdigest()
+
+MATCH_COLUMNS = (
+    "media_a", "media_b", "relation", "distance", "a_start_s", "a_end_s", "b_start_s", "b_end_s",
+    "frames_agreeing", "method",
+)
+CLUSTER_COLUMNS = ("media_id", "cluster_id")
+PROVENANCE_COLUMNS = (
+    "cluster_id", "members", "sources", "observations", "first_seen", "first_seen_origin",
+    "first_seen_media", "first_seen_where", "most_original", "disagreements",
+)

@@ -1,0 +1,389 @@
+"""Perceptual hashes of one picture (a still or a sampled video frame), pure and fast.
+
+Reposts of one picture differ by re-encoding, scaling, watermarks, mirroring and added
+borders. A global hash survives the first four but not borders: thorn/perception's benchmark
+(REFERENCES.md) found PDQ recall 1.3% on 20% padding. So every picture is first cut to its
+content (`trim_borders`), then hashed with PDQ (256 bits, with a quality score) and
+imagehash's pHash (64 bits), each also of the mirrored picture, because neither hash is
+mirror-invariant and rotating hash bits is not the same as hashing the rotated picture.
+Near-uniform pictures (black intros, fades, blank frames) all hash alike and would link
+unrelated media, so they are flagged and never `matchable`.
+
+Everything here takes arrays and returns frozen records: no files, no catalog.
+
+    frame_hashes = hash_frame(rgb_frame, settings.default.hash)
+    if frame_hashes.matchable and other.matchable and pdq_distance(frame_hashes, other) <= 31:
+        ...  # the same picture, possibly mirrored, re-encoded, rescaled, padded, watermarked
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import imagehash
+import numpy as np
+import pdqhash
+from PIL import Image
+
+from pipeline.config import HashConfig
+
+PDQ_BYTES = 32  # PDQ is 256 bits
+PHASH_BYTES = 8  # imagehash.phash with its default hash_size=8: 8x8 bits
+
+# Every trimmed picture is resampled to PDQ_SIDE_PX x PDQ_SIDE_PX before PDQ, for speed and
+# for scale invariance. PDQ squeezes any picture to 64x64 itself (so the aspect ratio is lost
+# anyway), with a two-pass box ("Jarosz") filter of ceil(side / 128) px: 1 px (no filtering)
+# at 128, 2 px from 129 to 256 px. 2 px suits the 2.5 px decimation step from 160 px but
+# under-filters the 4 px step from 256 px, so the same picture at two sizes hashes apart.
+# Measured here over 17 scikit-image photos, worst PDQ distance to the original after
+# JPEG 30 / a 30% resize / 20% black or white padding: 22 / 10 / 12 bits at 160 px,
+# 28 / 18 / 12 at 192, 28 / 42 / 22 at 256, 36 / 48 / 26 at 128 (1 px window: aliasing);
+# unrelated photos stay >= 94 bits apart at every size. pdqhash.compute takes ~1.9 ms on a
+# 512x288 frame and ~0.3 ms on 160x160.
+PDQ_SIDE_PX = 160
+
+# imagehash.phash resizes its input to 32x32 with PIL's Lanczos filter, which costs ~170 us
+# from 256 px but ~50 us from 80 px (measured here). Handing it the PDQ input halved (one
+# 2x2 averaging step) keeps the bits imagehash's pHash of a downscaled copy of the trimmed
+# picture; pHash ignores the aspect ratio too.
+PHASH_SIDE_PX = PDQ_SIDE_PX // 2
+
+# Border trimming. A padding bar, letterbox or screenshot bar is flat: PNG keeps it exact,
+# and JPEG and H.264 code a block that lies wholly inside it as one flat colour. Real content
+# that is merely dark or smooth (night sky, the moon's surface, a clear sky) is not: on the
+# scikit-image sample photos at least 4% of every edge line's pixels stray more than
+# tolerance/4 from the line's mean, JPEG or not. So a border starts at a flat outermost
+# line and takes the lines within tolerance/4 of its colour ...
+_FLAT_DIVISOR = 4
+_OUTLIER_FRACTION = 0.01  # ... allowing 1% stray pixels (a speck, a JPEG artefact),
+# ... and then runs on through at most 16 lines of JPEG ringing next to the picture (a 4:2:0
+# JPEG MCU and an H.264 macroblock are 16 px, so ringing from the picture's edge reaches at
+# most 15 px into the bar) as long as 90% of a line stays within `tolerance` of the border
+# colour and an edge follows: measured here, black, white and grey bars at JPEG 30 keep
+# >= 90% there up to the picture's edge (a saturated colour at JPEG <= 50 does not, and
+# keeps up to 12 px of its bar), while the dark sky of `hubble_deep_field` keeps only
+# 40-70% within 16 levels of black. Lines of the border's colour that run on past 16 lines
+# are content (a grey picture on a grey pad), not ringing, and stay.
+_SPILL_LINES = 16
+_SPILL_FRACTION = 0.90
+# Trimming the rows can expose bars among the columns and the other way round (a sidebar
+# beside a title bar); a few passes reach the fixed point in every case seen here.
+_MAX_TRIM_PASSES = 4
+
+
+@dataclass(frozen=True)
+class BorderBox:
+    """The kept region of a frame, in input-pixel coordinates; right and bottom exclusive."""
+
+    left: int
+    top: int
+    right: int
+    bottom: int
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.left < self.right and 0 <= self.top < self.bottom):
+            raise ValueError(f"empty or negative box: {self}")
+
+    @classmethod
+    def full(cls, width: int, height: int) -> BorderBox:
+        """The box of a width x height frame that nothing was trimmed from."""
+        return cls(0, 0, width, height)
+
+    @property
+    def width(self) -> int:
+        return self.right - self.left
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top
+
+    def trims(self, width: int, height: int) -> bool:
+        """True when this box cuts anything off a width x height frame."""
+        return self != BorderBox.full(width, height)
+
+    def crop(self, rgb: np.ndarray) -> np.ndarray:
+        """The kept region of `rgb`, as a view (no copy): callers must not write to it."""
+        return rgb[self.top : self.bottom, self.left : self.right]
+
+
+@dataclass(frozen=True)
+class FrameHashes:
+    """The hashes of one frame, after border trimming, and whether they may be matched.
+
+    Hash bytes are in the canonical order: `pdq.hex()` is the 64-character hex string that
+    ThreatExchange's PDQ tools print, `phash.hex()` the 16 characters of `str(imagehash)`.
+    `quality_min` is the configured PDQ quality gate in force when the frame was hashed, so
+    that `matchable` needs no configuration object.
+    """
+
+    pdq: bytes  # PDQ of the trimmed picture (32 bytes)
+    pdq_mirror: bytes  # PDQ of the trimmed picture mirrored left to right (32 bytes)
+    pdq_quality: int  # PDQ's own quality score, 0..100 (gradient energy of the 64x64 luma)
+    phash: bytes  # imagehash's pHash of the trimmed picture (8 bytes)
+    phash_mirror: bytes  # imagehash's pHash of its mirror image (8 bytes)
+    box: BorderBox  # what was kept of the frame
+    uniform: bool  # near-uniform picture (grey_std <= the configured maximum)
+    grey_std: float  # standard deviation of the trimmed picture's luma, 0..255 scale
+    quality_min: int  # PDQ quality below which the hash is too unreliable to match
+
+    def __post_init__(self) -> None:
+        for name, size in (
+            ("pdq", PDQ_BYTES),
+            ("pdq_mirror", PDQ_BYTES),
+            ("phash", PHASH_BYTES),
+            ("phash_mirror", PHASH_BYTES),
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, bytes) or len(value) != size:
+                raise ValueError(f"{name} must be {size} bytes, got {value!r}")
+        if not 0 <= self.pdq_quality <= 100:
+            raise ValueError(f"pdq_quality must be 0..100, got {self.pdq_quality}")
+
+    @property
+    def matchable(self) -> bool:
+        """Whether this frame may link two media: good PDQ quality and not near-uniform."""
+        return self.pdq_quality >= self.quality_min and not self.uniform
+
+
+def hash_frame(rgb: np.ndarray, config: HashConfig) -> FrameHashes:
+    """Trim the borders of an HxWx3 uint8 RGB frame, then hash what is left.
+
+    Any size is accepted (the frames stage hands over 512 px): the hashes and `grey_std` are
+    computed on a PDQ_SIDE_PX square copy of the trimmed picture, so grain that averages
+    away at that size does not count as content. The input is not modified.
+    """
+    _check_rgb(rgb)
+    box = trim_borders(rgb, config.border_tolerance, config.border_max_fraction)
+    small = _squeeze(box.crop(rgb), PDQ_SIDE_PX)
+    pdq, quality = _pdq(small)
+    pdq_mirror, _ = _pdq(small[:, ::-1])
+    grey_std = float(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).std())
+    tiny = Image.fromarray(_squeeze(small, PHASH_SIDE_PX))
+    return FrameHashes(
+        pdq=pdq,
+        pdq_mirror=pdq_mirror,
+        pdq_quality=quality,
+        phash=_phash(tiny),
+        phash_mirror=_phash(tiny.transpose(Image.Transpose.FLIP_LEFT_RIGHT)),
+        box=box,
+        uniform=grey_std <= config.uniform_std_max,
+        grey_std=grey_std,
+        quality_min=config.pdq_quality_min,
+    )
+
+
+def hamming(a: bytes, b: bytes) -> int:
+    """Number of differing bits between two hashes of the same length."""
+    if len(a) != len(b):
+        raise ValueError(f"hashes differ in length: {len(a)} and {len(b)} bytes")
+    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).bit_count()
+
+
+def pdq_distance(a: FrameHashes, b: FrameHashes) -> int:
+    """PDQ Hamming distance, mirror-invariant: the nearest of upright and mirrored pairings.
+
+    Both mirrored pairings are tried so that the distance is symmetric in a and b (PDQ of a
+    mirrored picture is not exactly the mirrored PDQ, so the two can differ by a few bits).
+    """
+    return min(hamming(a.pdq, b.pdq), hamming(a.pdq, b.pdq_mirror), hamming(a.pdq_mirror, b.pdq))
+
+
+def phash_distance(a: FrameHashes, b: FrameHashes) -> int:
+    """pHash Hamming distance, mirror-invariant and symmetric like `pdq_distance`."""
+    return min(
+        hamming(a.phash, b.phash),
+        hamming(a.phash, b.phash_mirror),
+        hamming(a.phash_mirror, b.phash),
+    )
+
+
+def hash_to_hex(bits: bytes) -> str:
+    """Fixed-width lowercase hex (two characters per byte, leading zeros kept)."""
+    return bits.hex()
+
+
+def hash_from_hex(text: str, size_bytes: int) -> bytes:
+    """Parse fixed-width hex back into `size_bytes` bytes; anything else is a ValueError."""
+    bits = bytes.fromhex(text)
+    if len(bits) != size_bytes:
+        raise ValueError(f"expected {2 * size_bytes} hex digits, got {len(text)}: {text!r}")
+    return bits
+
+
+def trim_borders(rgb: np.ndarray, tolerance: int, max_fraction: float) -> BorderBox:
+    """The box left after removing uniform borders from each side of an HxWx3 frame.
+
+    A border is a run of lines (rows from the top or bottom, columns from the left or
+    right) of one flat colour: black, white, grey or any other, so letterboxes, pillar boxes,
+    padding and screenshot bars alike. `tolerance` is the largest per-channel difference from
+    the border's colour that still counts as border (JPEG and video noise), and each side
+    loses at most `max_fraction` of its dimension. When border-like lines fill a whole
+    direction (a uniform frame, two bars that meet) nothing is trimmed in that direction,
+    so a uniform frame keeps its full box. The box errs toward keeping content: a soft
+    transition line of a pixel or two between bar and picture stays in.
+    """
+    _check_rgb(rgb)
+    if not 0 <= max_fraction < 0.5 or not 0 <= tolerance <= 255:
+        raise ValueError(
+            f"need 0 <= max_fraction < 0.5 and 0 <= tolerance <= 255, got "
+            f"{max_fraction} and {tolerance}"
+        )
+    height, width = rgb.shape[:2]
+    top, bottom, left, right = 0, height, 0, width
+    max_rows, max_cols = int(height * max_fraction), int(width * max_fraction)
+    for _ in range(_MAX_TRIM_PASSES):
+        before = (top, bottom, left, right)
+        rows = _border_runs(rgb[top:bottom, left:right], _ROWS, tolerance)
+        if rows is None:
+            break  # what is left is uniform: there is no picture to cut the borders off
+        top, bottom = min(top + rows[0], max_rows), max(bottom - rows[1], height - max_rows)
+        columns = _border_runs(rgb[top:bottom, left:right], _COLUMNS, tolerance)
+        if columns is None:
+            break
+        left, right = min(left + columns[0], max_cols), max(right - columns[1], width - max_cols)
+        if (top, bottom, left, right) == before:
+            break
+    return BorderBox(left, top, right, bottom)
+
+
+def _check_rgb(rgb: np.ndarray) -> None:
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or 0 in rgb.shape:
+        raise ValueError(f"expected a non-empty HxWx3 uint8 RGB array, got {rgb.dtype} {rgb.shape}")
+
+
+# Readers of lines [i, j) counted inward from one side of a region, each as a contiguous
+# (line, pixel, channel) block; columns are transposed block by block, not the whole frame.
+_LineReader = Callable[[np.ndarray, int, int], np.ndarray]
+
+
+def _from_top(region: np.ndarray, i: int, j: int) -> np.ndarray:
+    return np.ascontiguousarray(region[i:j])
+
+
+def _from_bottom(region: np.ndarray, i: int, j: int) -> np.ndarray:
+    height = region.shape[0]
+    return np.ascontiguousarray(region[max(0, height - j) : height - i][::-1])
+
+
+def _from_left(region: np.ndarray, i: int, j: int) -> np.ndarray:
+    return cv2.transpose(np.ascontiguousarray(region[:, i:j]))
+
+
+def _from_right(region: np.ndarray, i: int, j: int) -> np.ndarray:
+    width = region.shape[1]
+    band = cv2.transpose(np.ascontiguousarray(region[:, max(0, width - j) : width - i]))
+    return np.ascontiguousarray(band[::-1])
+
+
+_ROWS: tuple[_LineReader, _LineReader, int] = (_from_top, _from_bottom, 0)
+_COLUMNS: tuple[_LineReader, _LineReader, int] = (_from_left, _from_right, 1)
+
+
+def _border_runs(
+    region: np.ndarray, readers: tuple[_LineReader, _LineReader, int], tolerance: int
+) -> tuple[int, int] | None:
+    """How many lines to cut from the start and from the end of `region` along one axis;
+    (0, 0) when two borders would meet, None when one border fills the region (uniform)."""
+    read_head, read_tail, axis = readers
+    count = region.shape[axis]
+    head = _border_run(lambda i, j: read_head(region, i, j), count, tolerance)
+    if head == count:
+        return None
+    tail = _border_run(lambda i, j: read_tail(region, i, j), count, tolerance)
+    if head + tail >= count:
+        return 0, 0
+    return head, tail
+
+
+def _border_run(read: Callable[[int, int], np.ndarray], count: int, tolerance: int) -> int:
+    """How many of `count` lines, read inward from one side, form a border.
+
+    See the constants at the top: lines flat around the outermost line's colour, then at
+    most _SPILL_LINES lines of ringing, which must end at an edge.
+    """
+    outermost = read(0, 1)
+    colour = np.array(cv2.mean(outermost)[:3])
+    flat_tolerance = float(tolerance // _FLAT_DIVISOR)
+    flat_bounds = _bounds(colour, flat_tolerance)
+    if _fractions_within(outermost, flat_bounds)[0] < 1 - _OUTLIER_FRACTION:
+        return 0
+    near_bounds = _bounds(colour, float(tolerance))
+    flat_run = reach = 0  # leading flat lines; leading lines near enough to be ringing
+    start, chunk = 0, 8
+    while start < count and reach == start:
+        block = read(start, min(count, start + chunk))
+        near = _fractions_within(block, near_bounds) >= _SPILL_FRACTION
+        reach = start + _leading_true(near)
+        if flat_run == start:
+            flat = _fractions_within(block, flat_bounds) >= 1 - _OUTLIER_FRACTION
+            flat_run = start + _leading_true(flat)
+        start, chunk = start + len(block), chunk * 2
+    if reach < count and reach - flat_run <= _SPILL_LINES:
+        return reach  # the ringing ends at the picture's edge
+    return flat_run  # no edge within reach: content of the border's colour, not ringing
+
+
+def _bounds(colour: np.ndarray, tolerance: float) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    low = tuple(max(0.0, float(c) - tolerance) for c in colour)
+    high = tuple(min(255.0, float(c) + tolerance) for c in colour)
+    return low, high
+
+
+def _fractions_within(
+    block: np.ndarray, bounds: tuple[tuple[float, ...], tuple[float, ...]]
+) -> np.ndarray:
+    """Per line of a contiguous (line, pixel, channel) block, the fraction of its pixels
+    whose every channel lies within `bounds` (low, high)."""
+    mask = cv2.inRange(block, bounds[0], bounds[1])
+    counts = cv2.reduce(mask, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).reshape(-1)
+    return counts / (255.0 * mask.shape[1])
+
+
+def _leading_true(flags: np.ndarray) -> int:
+    """How many values at the start of `flags` are True."""
+    false = np.flatnonzero(~flags)
+    return int(false[0]) if len(false) else len(flags)
+
+
+def _squeeze(rgb: np.ndarray, side_px: int) -> np.ndarray:
+    """rgb resampled to side_px x side_px, ignoring its aspect ratio as PDQ and pHash do.
+
+    A dimension larger than side_px shrinks with cv2.INTER_AREA (pixel-area averaging: no
+    aliasing, and mirror-symmetric, so that squeezing a mirrored picture gives the mirrored
+    squeeze); one smaller grows with cv2.INTER_LINEAR. While both dimensions are even and
+    the picture is still over twice the target, it is first halved (2x2 means), OpenCV's
+    fast path: ~35 us for 512x288, where INTER_AREA at other ratios costs ~0.4 ms.
+    """
+    while (
+        rgb.shape[0] % 2 == 0
+        and rgb.shape[1] % 2 == 0
+        and max(rgb.shape[:2]) >= 2 * side_px
+        and min(rgb.shape[:2]) >= side_px
+    ):
+        half = (rgb.shape[1] // 2, rgb.shape[0] // 2)
+        rgb = cv2.resize(np.ascontiguousarray(rgb), half, interpolation=cv2.INTER_AREA)
+    height, width = rgb.shape[:2]
+    shrunk = (min(width, side_px), min(height, side_px))
+    if shrunk != (width, height):
+        rgb = cv2.resize(np.ascontiguousarray(rgb), shrunk, interpolation=cv2.INTER_AREA)
+    if shrunk != (side_px, side_px):
+        rgb = cv2.resize(
+            np.ascontiguousarray(rgb), (side_px, side_px), interpolation=cv2.INTER_LINEAR
+        )
+    return np.ascontiguousarray(rgb)
+
+
+def _pdq(rgb: np.ndarray) -> tuple[bytes, int]:
+    """PDQ bits in canonical order, and quality.
+
+    pdqhash returns 256 ints, most significant bit first (bit 255 of the Hash256 words
+    first), so packing them big-endian gives the bytes of PDQ's canonical hex string.
+    """
+    bits, quality = pdqhash.compute(rgb)
+    return np.packbits(bits.astype(np.uint8)).tobytes(), int(quality)
+
+
+def _phash(image: Image.Image) -> bytes:
+    return np.packbits(imagehash.phash(image).hash.flatten()).tobytes()

@@ -1,0 +1,328 @@
+"""Stage `dedupe`: hashes (catalog) -> frame matches -> matches.csv, clusters.csv,
+cluster_provenance.csv.
+
+Fourth stage of the DAG, after hash. Every matchable frame (PDQ quality above the minimum, not
+uniform) goes into a Hamming-space index kept between runs; only frames new since the last
+run are searched (with their mirror-image hashes too), so an upload costs its own queries.
+Frame matches are stored; media relations, clusters and provenance are then assembled from
+all stored matches (cheap next to the search) and written as contract files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from pipeline.config import DedupeConfig
+from pipeline.core import hamming
+from pipeline.core.clusters import MemberFacts, cluster_media, cluster_provenance
+from pipeline.core.hashing import hamming as hamming_bits
+from pipeline.core.keypoints import Features, VerifyRules, candidate_pairs, verify
+from pipeline.core.relations import FrameMatch, MediaInfo, MediaMatch, OverlapRules, media_matches
+from pipeline.io import contract, thumbs
+from pipeline.io.atomic import write_bytes_atomic
+from pipeline.stages import frames as frames_stage
+from pipeline.stages import hash as hash_stage
+from pipeline.stages.context import RunContext
+
+STAGE = "dedupe"
+FrameKey = tuple[str, int]
+
+
+def params_hash(ctx: RunContext) -> str:
+    """Everything that changes which frames are indexed or what matches: a change starts over."""
+    cfg = ctx.settings.default
+    params = {
+        "dedupe": cfg.dedupe.model_dump(exclude={"offset_tolerance_s", "min_agreeing_frames"}),
+        "hash": hash_stage.params_hash(cfg.hash),
+        "frames": frames_stage.params_hash(cfg.frames),
+    }
+    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def run_dedupe(ctx: RunContext) -> dict[str, int]:
+    cfg = ctx.settings.default.dedupe
+    params = params_hash(ctx)
+    rows = {(row["media_id"], row["frame_index"]): row for row in ctx.catalog.hash_rows()}
+    observed = {m.media_id: m for m in ctx.catalog.observed_media()}
+    quality_min = ctx.settings.default.hash.pdq_quality_min
+    matchable = {
+        key
+        for key, row in rows.items()
+        if key[0] in observed and row["pdq_quality"] >= quality_min and not row["uniform"]
+    }
+
+    searched = _search_new_frames(ctx, cfg, params, rows, matchable)
+    media = _media_infos(ctx, observed)
+    searched_features = _search_features(ctx, params, matchable)
+    frame_matches = [
+        FrameMatch(a, fa, rows[(a, fa)]["pts_s"], b, fb, rows[(b, fb)]["pts_s"], d, method)
+        for a, fa, b, fb, d, method in ctx.catalog.frame_matches()
+        if (a, fa) in matchable and (b, fb) in matchable
+    ]
+    rules = OverlapRules(cfg.offset_tolerance_s, cfg.min_agreeing_frames)
+    matches = _with_exact(ctx, media_matches(frame_matches, media, rules))
+    clusters = cluster_media(sorted(observed), matches, media)
+    with ctx.catalog.transaction():
+        outputs = _write_contract(ctx, matches, clusters, observed)
+        counts = {
+            "frames_searched": searched,
+            "feature_frames_searched": searched_features,
+            "frame_matches": len(frame_matches),
+            "matches": len(matches),
+            "clusters": len(set(clusters.values())),
+            "media": len(observed),
+        }
+        ctx.custody(
+            STAGE,
+            "dedupe_run",
+            params={"config": cfg.model_dump(), "params": params},
+            outputs=outputs,
+            counts=counts,
+        )
+    ctx.counts[STAGE] = counts
+    return counts
+
+
+def _search_new_frames(
+    ctx: RunContext,
+    cfg: DedupeConfig,
+    params: str,
+    rows: dict[FrameKey, Any],
+    matchable: set[FrameKey],
+) -> int:
+    """Add frames not yet indexed, search them against the whole index, store the matches;
+    returns how many frames were searched.
+
+    Two indexes (hashes, and hashes of the mirror images) and three queries per new frame
+    (its hash against both, its mirror's hash against the first) find every pair whose
+    distance in any of the three pairings is within the threshold, whichever of the two
+    frames came first, so incremental runs find exactly what a full run finds.
+    """
+    entries = ctx.catalog.index_entries()
+    if any(entry[3] != params for entry in entries):
+        with ctx.catalog.transaction():
+            ctx.catalog.reset_index()
+        entries = []
+    folder = ctx.layout.processed / "index"
+    indexes = {
+        column: _load_index(cfg, folder / f"{column}.{cfg.index}.bin", entries, rows, column)
+        for column in ("pdq", "pdq_mirror")
+    }
+    known = {(media_id, frame) for _, media_id, frame, _ in entries}
+    new = sorted(key for key in matchable if key not in known)
+    if not new:
+        return 0
+    next_id = max((entry[0] for entry in entries), default=-1) + 1
+    new_entries = [(next_id + i, key[0], key[1], params) for i, key in enumerate(new)]
+    by_id: dict[int, FrameKey] = {e[0]: (e[1], e[2]) for e in entries}
+    by_id.update({e[0]: (e[1], e[2]) for e in new_entries})
+    ids = np.array([e[0] for e in new_entries], dtype=np.int64)
+    for column, index in indexes.items():
+        index.add(ids, _codes(rows, new, column))
+    pairs: set[tuple[FrameKey, FrameKey]] = set()
+    for query_column, index_column in (
+        ("pdq", "pdq"),
+        ("pdq_mirror", "pdq"),
+        ("pdq", "pdq_mirror"),
+    ):
+        result = indexes[index_column].search(_codes(rows, new, query_column), cfg.pdq_max_distance)
+        for query, hit in zip(result.query, result.match_id, strict=True):
+            this, other = new[int(query)], by_id[int(hit)]
+            if this[0] != other[0]:
+                pairs.add((this, other) if this < other else (other, this))
+    found = [
+        (a[0], a[1], b[0], b[1], frame_distance(rows[a], rows[b]), "pdq") for a, b in sorted(pairs)
+    ]
+    with ctx.catalog.transaction():
+        ctx.catalog.add_index_entries(new_entries)
+        ctx.catalog.add_frame_matches(found)
+    for column, index in indexes.items():
+        write_bytes_atomic(folder / f"{column}.{cfg.index}.bin", index.to_bytes())
+    return len(new)
+
+
+def frame_distance(a: Any, b: Any) -> int:
+    """Mirror-invariant PDQ distance, symmetric in a and b."""
+    return min(
+        hamming_bits(a["pdq"], b["pdq"]),
+        hamming_bits(a["pdq"], b["pdq_mirror"]),
+        hamming_bits(a["pdq_mirror"], b["pdq"]),
+    )
+
+
+def _search_features(ctx: RunContext, params: str, matchable: set[FrameKey]) -> int:
+    """The crop path: frames whose local features were not searched yet vote, descriptor by
+    descriptor, for frames of other media; candidates not already linked by PDQ are confirmed
+    by homography and pixel agreement (pipeline/core/keypoints.py)."""
+    cfg = ctx.settings.default.dedupe
+    rows = [r for r in ctx.catalog.feature_rows() if (r["media_id"], r["frame_index"]) in matchable]
+    new = [i for i, r in enumerate(rows) if r["searched_params"] != params]
+    if not new:
+        return 0
+    features = [Features.from_bytes(r["points"], r["descriptors"]) for r in rows]
+    keys = [(str(r["media_id"]), int(r["frame_index"])) for r in rows]
+    votes = candidate_pairs(features, keys, new, cfg.keypoint_votes, cfg.descriptor_max_l2)
+    linked = {(a, b) for a, _, b, _, _, _ in ctx.catalog.frame_matches()}
+    thumbs_by_key = {
+        (f.media_id, f.frame.frame_index): f.thumb_sha256 for f in ctx.catalog.frames()
+    }
+    hashes = {(r["media_id"], r["frame_index"]): r for r in ctx.catalog.hash_rows()}
+    rules = VerifyRules(cfg.keypoint_min_inliers, cfg.keypoint_min_ncc)
+    confirmed: list[tuple[str, int, str, int, int, str]] = []
+    for i, j in votes:
+        (ma, fa), (mb, fb) = sorted((keys[i], keys[j]))
+        if (ma, mb) in linked:
+            continue
+        pic_a = thumbs.load(ctx.layout.thumbs, thumbs_by_key[(ma, fa)])
+        pic_b = thumbs.load(ctx.layout.thumbs, thumbs_by_key[(mb, fb)])
+        fa_feat, fb_feat = (
+            (features[i], features[j]) if keys[i] == (ma, fa) else (features[j], features[i])
+        )
+        if verify(pic_a, fa_feat, pic_b, fb_feat, rules).confirmed:
+            fa, fb = _closest_in_shot(hashes, (ma, fa), (mb, fb))
+            distance = frame_distance(hashes[(ma, fa)], hashes[(mb, fb)])
+            confirmed.append((ma, fa, mb, fb, distance, "keypoints"))
+    with ctx.catalog.transaction():
+        ctx.catalog.add_frame_matches(confirmed)
+        ctx.catalog.mark_features_searched([keys[i] for i in new], params)
+    return len(new)
+
+
+def _closest_in_shot(hashes: dict[FrameKey, Any], a: FrameKey, b: FrameKey) -> tuple[int, int]:
+    """Keypoints are kept for a shot's first frame only; a still confirmed against it was
+    taken somewhere in that shot, so move each video side to the frame of the same shot
+    whose hash is nearest the other side (the still's time, to within a sample)."""
+
+    def nearest(video: FrameKey, other: FrameKey) -> int:
+        shot = hashes[video]["shot_id"]
+        same_shot = [key for key in hashes if key[0] == video[0] and hashes[key]["shot_id"] == shot]
+        return min(same_shot, key=lambda key: (frame_distance(hashes[key], hashes[other]), key))[1]
+
+    frame_a = nearest(a, b) if hashes[a]["pts_s"] is not None else a[1]
+    frame_b = nearest(b, a) if hashes[b]["pts_s"] is not None else b[1]
+    return frame_a, frame_b
+
+
+def _codes(rows: dict[FrameKey, Any], keys: list[FrameKey], column: str) -> np.ndarray:
+    if not keys:
+        return np.zeros((0, 32), dtype=np.uint8)
+    return np.frombuffer(b"".join(rows[key][column] for key in keys), np.uint8).reshape(-1, 32)
+
+
+def _load_index(
+    cfg: DedupeConfig,
+    path: Any,
+    entries: list[tuple[int, str, int, str]],
+    rows: dict[FrameKey, Any],
+    column: str,
+) -> hamming.HammingIndex:
+    """The saved index when it agrees with the catalog's entries, else rebuilt from them
+    (a run killed between the catalog commit and the index write leaves them apart)."""
+    if entries and path.exists():
+        index = hamming.HammingIndex.from_bytes(path.read_bytes())
+        if len(index) == len(entries):
+            return index
+    index = hamming.make_index(cfg.index, 256)
+    usable = [e for e in entries if (e[1], e[2]) in rows]
+    if usable:
+        index.add(
+            np.array([e[0] for e in usable], dtype=np.int64),
+            _codes(rows, [(e[1], e[2]) for e in usable], column),
+        )
+    return index
+
+
+def _media_infos(ctx: RunContext, observed: dict[str, Any]) -> dict[str, MediaInfo]:
+    times: dict[str, list[float]] = defaultdict(list)
+    for frame in ctx.catalog.frames():
+        if frame.frame.pts_s is not None:
+            times[frame.media_id].append(frame.frame.pts_s)
+    return {
+        media_id: MediaInfo(media_id, m.kind, m.duration_s, tuple(sorted(times[media_id])))
+        for media_id, m in observed.items()
+    }
+
+
+def _with_exact(ctx: RunContext, matches: list[MediaMatch]) -> list[MediaMatch]:
+    """Different bytes, identical pictures (metadata stripped, container remuxed): `exact`.
+
+    Byte-identical files are already one media; here every stored frame of the two media
+    decodes to the same thumbnail."""
+    pictures: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    by_media: dict[str, list[str]] = defaultdict(list)
+    for frame in ctx.catalog.frames():
+        by_media[frame.media_id].append(frame.thumb_sha256)
+    for media_id, shas in by_media.items():
+        pictures[tuple(shas)].append(media_id)
+    exact = {
+        (a, b)
+        for group in pictures.values()
+        for i, a in enumerate(sorted(group))
+        for b in sorted(group)[i + 1 :]
+    }
+    kept = [m for m in matches if (m.media_a, m.media_b) not in exact]
+    kept += [MediaMatch(a, b, "exact", 0) for a, b in sorted(exact)]
+    return sorted(kept, key=lambda m: (m.media_a, m.media_b, m.a_start_s or 0.0))
+
+
+def _write_contract(
+    ctx: RunContext, matches: list[MediaMatch], clusters: dict[str, str], observed: dict[str, Any]
+) -> dict[str, str]:
+    processed = ctx.layout.processed
+    outputs = {
+        "matches.csv": contract.write_contract_csv(
+            processed / "matches.csv", contract.MATCH_COLUMNS, [vars(m) for m in matches]
+        ),
+        "clusters.csv": contract.write_contract_csv(
+            processed / "clusters.csv",
+            contract.CLUSTER_COLUMNS,
+            [{"media_id": m, "cluster_id": c} for m, c in sorted(clusters.items())],
+        ),
+    }
+    posted: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+    for obs in ctx.catalog.observations():
+        posted[obs.media_id].append((obs.posted_at, obs.source, obs.path))
+    members: dict[str, list[MemberFacts]] = defaultdict(list)
+    for media_id, cluster in clusters.items():
+        m = observed[media_id]
+        d = m.derived
+        camera = " ".join(x for x in (d.get("camera_make", ""), d.get("camera_model", "")) if x)
+        gps = (
+            f"{d['gps_lat']:.3f},{d['gps_lon']:.3f}"
+            if d.get("gps_lat") is not None and d.get("gps_lon") is not None
+            else ""
+        )
+        members[cluster].append(
+            MemberFacts(
+                media_id,
+                m.width or 0,
+                m.height or 0,
+                m.size_bytes,
+                m.kind,
+                tuple(sorted(posted[media_id])),
+                d.get("captured_at", ""),
+                d.get("creation_time", ""),
+                camera,
+                gps,
+                bool(camera or d.get("captured_at")),
+            )
+        )
+    provenance = [cluster_provenance(c, group) for c, group in sorted(members.items())]
+    outputs["cluster_provenance.csv"] = contract.write_contract_csv(
+        processed / "cluster_provenance.csv",
+        contract.PROVENANCE_COLUMNS,
+        [
+            {
+                **vars(p),
+                "sources": ";".join(p.sources),
+                "disagreements": " ; ".join(p.disagreements),
+            }
+            for p in provenance
+        ],
+    )
+    return outputs

@@ -1,0 +1,121 @@
+"""Stage `hash`: frames (catalog + thumbnails) -> hashes table.
+
+Third stage of the DAG, after frames. Every stored frame (a still or a sampled video frame)
+gets PDQ and pHash, each also of its mirror image, after uniform borders are trimmed, with
+PDQ's quality and a uniform-frame flag so blank and black frames never link two media.
+A frame is hashed once per hashing parameters: a rerun hashes nothing, a new upload only
+its own frames. Work runs in one process per core; results are committed in batches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from pipeline.config import HashConfig
+from pipeline.core.hashing import hash_frame
+from pipeline.core.keypoints import sift_features
+from pipeline.io import thumbs
+from pipeline.stages.context import RunContext
+
+STAGE = "hash"
+BATCH = 256  # frames per task: large enough to amortise pickling, small enough to commit often
+
+FrameRef = tuple[str, int, str, str]  # media_id, frame_index, thumb sha256, frame reason
+# Frames that also get local features for the crop path: stills and the first frame of
+# every shot (a cropped re-upload of a video is found through its shots' first frames).
+FEATURE_REASONS = {"still", "first", "shot_change"}
+
+
+def params_hash(cfg: HashConfig) -> str:
+    params = cfg.model_dump(exclude={"workers"})
+    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
+
+
+Rows = tuple[list[tuple[Any, ...]], list[tuple[str, int, str, bytes, bytes]]]
+
+
+def hash_batch(store: Path, refs: list[FrameRef], cfg: HashConfig, params: str) -> Rows:
+    """Hash a batch of stored frames (and extract local features of shot-representative
+    ones); returns catalog rows. Runs in a worker process."""
+    rows: list[tuple[Any, ...]] = []
+    feature_rows: list[tuple[str, int, str, bytes, bytes]] = []
+    for media_id, frame_index, sha, reason in refs:
+        picture = thumbs.load(store, sha)
+        result = hash_frame(picture, cfg)
+        box = result.box
+        rows.append(
+            (
+                media_id,
+                frame_index,
+                params,
+                result.pdq,
+                result.pdq_mirror,
+                result.pdq_quality,
+                result.phash,
+                result.phash_mirror,
+                box.left,
+                box.top,
+                box.right,
+                box.bottom,
+                int(result.uniform),
+                result.grey_std,
+            )
+        )
+        if reason in FEATURE_REASONS and not result.uniform:
+            points, descriptors = sift_features(picture).to_bytes()
+            feature_rows.append((media_id, frame_index, params, points, descriptors))
+    return rows, feature_rows
+
+
+def run_hash(ctx: RunContext) -> dict[str, int]:
+    cfg = ctx.settings.default.hash
+    params = params_hash(cfg)
+    todo = ctx.catalog.frames_without_hashes(params)
+    hashed = uniform = 0
+    for rows, feature_rows in _hash_all(ctx, cfg, params, todo):
+        with ctx.catalog.transaction():
+            ctx.catalog.put_hash_rows(rows)
+            ctx.catalog.put_feature_rows(feature_rows)
+            ctx.custody(
+                STAGE,
+                "hash_frames",
+                inputs=sorted({row[0] for row in rows}),
+                frames=len(rows),
+                params={"config": cfg.model_dump(), "params": params},
+            )
+        hashed += len(rows)
+        uniform += sum(row[12] for row in rows)
+    counts = {"frames_hashed": hashed, "frames_uniform": uniform}
+    ctx.counts[STAGE] = counts
+    return counts
+
+
+def _hash_all(
+    ctx: RunContext, cfg: HashConfig, params: str, todo: list[FrameRef]
+) -> Iterator[Rows]:
+    batches = [todo[i : i + BATCH] for i in range(0, len(todo), BATCH)]
+    if not batches:
+        return
+    workers = min(cfg.workers or os.cpu_count() or 1, len(batches))
+    progress = tqdm(
+        total=len(todo), desc="hash", unit="frame", disable=not ctx.show_progress or None
+    )
+    with progress:
+        if workers == 1:
+            for batch in batches:
+                yield hash_batch(ctx.layout.thumbs, batch, cfg, params)
+                progress.update(len(batch))
+            return
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(hash_batch, ctx.layout.thumbs, b, cfg, params) for b in batches]
+            for future, batch in zip(futures, batches, strict=True):
+                yield future.result()
+                progress.update(len(batch))

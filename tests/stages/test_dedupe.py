@@ -1,0 +1,220 @@
+"""dedupe: each relation of the contract, the chaining guards, incremental == full run."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.io import ffmpeg
+from pipeline.layout import DataLayout
+from pipeline.stages.dedupe import run_dedupe
+from pipeline.stages.frames import run_frames
+from pipeline.stages.hash import run_hash
+from pipeline.stages.ingest import run_ingest
+from pipeline.synth import images as im
+from pipeline.synth.videos import Shot, shot_frames
+from tests.conftest import RunStage
+from tests.media import put
+
+
+def run_to_dedupe(run_stage: RunStage) -> None:
+    for stage in (run_ingest, run_frames, run_hash, run_dedupe):
+        run_stage(stage)
+
+
+def read(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def ids(layout: DataLayout) -> dict[str, str]:
+    return {
+        row["path"].rsplit("/", 1)[-1]: row["media_id"]
+        for row in read(layout.processed / "observations.csv")
+    }
+
+
+def relations(layout: DataLayout) -> dict[frozenset[str], list[dict[str, str]]]:
+    names = {v: k for k, v in ids(layout).items()}
+    found: dict[frozenset[str], list[dict[str, str]]] = {}
+    for row in read(layout.processed / "matches.csv"):
+        found.setdefault(frozenset({names[row["media_a"]], names[row["media_b"]]}), []).append(row)
+    return found
+
+
+def clusters(layout: DataLayout) -> dict[str, str]:
+    names = {v: k for k, v in ids(layout).items()}
+    return {names[r["media_id"]]: r["cluster_id"] for r in read(layout.processed / "clusters.csv")}
+
+
+def frames_of(
+    photos: list[tuple[str, float]], width: int = 320, height: int = 180
+) -> list[np.ndarray]:
+    out: list[np.ndarray] = []
+    for name, seconds in photos:
+        out.extend(shot_frames(Shot(im.photo(name), seconds), 25.0, width, height))
+    return out
+
+
+def encode(layout: DataLayout, rel: str, frames: list[np.ndarray], *args: str) -> Path:
+    path = layout.raw / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    height, width = frames[0].shape[:2]
+    ffmpeg.encode_frames(frames, path, width, height, 25.0, args)
+    return path
+
+
+def side(row: dict[str, str], which: str) -> tuple[float, float]:
+    return float(row[f"{which}_start_s"]), float(row[f"{which}_end_s"])
+
+
+def test_stills_near_duplicate_across_mirror_watermark_and_recompression(
+    layout: DataLayout, run_stage: RunStage
+) -> None:
+    photo = im.photo("astronaut")
+    put(layout.raw, "inc/a/original.jpg", im.jpeg_bytes(photo, 92))
+    put(layout.raw, "inc/b/repost.jpg", im.jpeg_bytes(im.watermark(im.mirror(photo)), 40))
+    put(layout.raw, "inc/c/other.jpg", im.jpeg_bytes(im.photo("rocket"), 92))
+    run_to_dedupe(run_stage)
+    found = relations(layout)
+    assert [r["relation"] for r in found[frozenset({"original.jpg", "repost.jpg"})]] == [
+        "near_duplicate"
+    ]
+    assert not any("other.jpg" in pair for pair in found)
+    groups = clusters(layout)
+    assert groups["original.jpg"] == groups["repost.jpg"] != groups["other.jpg"]
+
+
+def test_same_picture_with_metadata_stripped_is_exact(
+    layout: DataLayout, run_stage: RunStage
+) -> None:
+    photo = im.photo("coffee")
+    exif = im.exif_block("Canon", "EOS", "2024:01:01 00:00:00", 1.0, 2.0)
+    put(layout.raw, "inc/a/with_exif.jpg", im.jpeg_bytes(photo, 90, exif))
+    put(layout.raw, "inc/b/stripped.jpg", im.jpeg_bytes(photo, 90))
+    run_to_dedupe(run_stage)
+    (row,) = relations(layout)[frozenset({"with_exif.jpg", "stripped.jpg"})]
+    assert (row["relation"], row["distance"]) == ("exact", "0")
+
+
+def test_still_taken_from_a_video_is_found_at_its_time(
+    layout: DataLayout, run_stage: RunStage
+) -> None:
+    frames = frames_of([("astronaut", 3.0), ("coffee", 3.0), ("rocket", 3.0)])
+    encode(layout, "inc/a/video.mp4", frames)
+    put(layout.raw, "inc/b/grab.jpg", im.jpeg_bytes(frames[4 * 25], 85))  # t = 4 s
+    run_to_dedupe(run_stage)
+    (row,) = relations(layout)[frozenset({"video.mp4", "grab.jpg"})]
+    assert row["relation"] == "still_in_video"
+    times = [float(row[k]) for k in ("a_start_s", "b_start_s") if row[k]]
+    assert times and abs(times[0] - 4.0) <= 2.0
+
+
+def test_trimmed_reencoded_clip_overlaps_its_original_within_two_seconds(
+    layout: DataLayout, run_stage: RunStage
+) -> None:
+    original = encode(
+        layout,
+        "inc/a/original.mp4",
+        frames_of([("astronaut", 4.0), ("coffee", 4.0), ("rocket", 4.0)]),
+    )
+    trimmed = layout.raw / "inc/b/trimmed.mp4"
+    trimmed.parent.mkdir(parents=True)
+    ffmpeg.transcode(
+        original,
+        trimmed,
+        [
+            "-ss",
+            "3",
+            "-t",
+            "6",
+            "-vf",
+            "scale=240:136",
+            "-c:v",
+            "libx264",
+            "-crf",
+            "36",
+            "-preset",
+            "veryfast",
+        ],
+    )
+    run_to_dedupe(run_stage)
+    (row,) = relations(layout)[frozenset({"original.mp4", "trimmed.mp4"})]
+    assert row["relation"] == "video_overlap"
+    names = {v: k for k, v in ids(layout).items()}
+    original_side = "a" if names[row["media_a"]] == "original.mp4" else "b"
+    trimmed_side = "b" if original_side == "a" else "a"
+    assert side(row, original_side) == pytest.approx((3.0, 9.0), abs=2.0)
+    assert side(row, trimmed_side) == pytest.approx((0.0, 6.0), abs=2.0)
+
+
+def test_compilation_links_to_each_source_without_merging_them(
+    layout: DataLayout, run_stage: RunStage
+) -> None:
+    first = frames_of([("astronaut", 3.0), ("coffee", 3.0)])
+    second = frames_of([("rocket", 3.0), ("chelsea", 3.0)])
+    encode(layout, "inc/a/first.mp4", first)
+    encode(layout, "inc/b/second.mp4", second)
+    encode(layout, "inc/c/compilation.mp4", first[50:150] + second[25:125])
+    run_to_dedupe(run_stage)
+    found = relations(layout)
+    for source, span in (("first.mp4", (2.0, 6.0)), ("second.mp4", (1.0, 5.0))):
+        (row,) = found[frozenset({source, "compilation.mp4"})]
+        names = {v: k for k, v in ids(layout).items()}
+        source_side = "a" if names[row["media_a"]] == source else "b"
+        assert side(row, source_side) == pytest.approx(span, abs=2.0)
+    assert frozenset({"first.mp4", "second.mp4"}) not in found
+    groups = clusters(layout)
+    assert groups["first.mp4"] != groups["second.mp4"]
+
+
+def test_unrelated_videos_sharing_a_black_intro_are_not_linked(
+    layout: DataLayout, run_stage: RunStage
+) -> None:
+    black = [im.uniform(180, 320)] * 50
+    encode(layout, "inc/a/one.mp4", black + frames_of([("astronaut", 3.0)]))
+    encode(layout, "inc/b/two.mp4", black + frames_of([("rocket", 3.0)]))
+    run_to_dedupe(run_stage)
+    assert relations(layout) == {}
+
+
+def test_one_chance_frame_match_does_not_make_videos_overlap(
+    layout: DataLayout, run_stage: RunStage
+) -> None:
+    main = frames_of([("astronaut", 3.0), ("coffee", 3.0)])
+    flash = [main[0]] * 5  # a fifth of a second of the other video's first frame
+    encode(layout, "inc/a/main.mp4", main)
+    encode(
+        layout,
+        "inc/b/other.mp4",
+        frames_of([("rocket", 3.0)]) + flash + frames_of([("chelsea", 3.0)]),
+    )
+    run_to_dedupe(run_stage)
+    assert frozenset({"main.mp4", "other.mp4"}) not in relations(layout)
+
+
+def test_incremental_updates_give_the_clusters_of_a_full_run(
+    layout: DataLayout, run_stage: RunStage, tmp_path: Path
+) -> None:
+    photo, other = im.photo("astronaut"), im.photo("coffee")
+    put(layout.raw, "inc/a/one.jpg", im.jpeg_bytes(photo, 90))
+    put(layout.raw, "inc/a/two.jpg", im.jpeg_bytes(other, 90))
+    run_to_dedupe(run_stage)
+    put(layout.raw, "inc/b/one_small.jpg", im.jpeg_bytes(im.resize(photo, 0.4), 60))
+    put(layout.raw, "inc/b/two_mirror.jpg", im.jpeg_bytes(im.mirror(other), 80))
+    run_to_dedupe(run_stage)
+    incremental = {p.name: p.read_bytes() for p in layout.processed.glob("*.csv")}
+    shutil.rmtree(layout.processed)
+    run_to_dedupe(run_stage)
+    full = {p.name: p.read_bytes() for p in layout.processed.glob("*.csv")}
+    assert incremental["clusters.csv"] == full["clusters.csv"]
+    assert incremental["matches.csv"] == full["matches.csv"]
+    groups = clusters(layout)
+    assert (
+        groups["one.jpg"] == groups["one_small.jpg"]
+        and groups["two.jpg"] == groups["two_mirror.jpg"]
+    )

@@ -1,0 +1,78 @@
+"""hash: every stored frame hashed once, upright, with uniform frames flagged."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.core.hashing import hamming
+from pipeline.io import ffmpeg
+from pipeline.io.catalog import Catalog
+from pipeline.layout import DataLayout
+from pipeline.stages.frames import run_frames
+from pipeline.stages.hash import run_hash
+from pipeline.stages.ingest import run_ingest
+from pipeline.synth import images as im
+from tests.conftest import RunStage
+from tests.media import put, video
+
+
+def run_all(run_stage: RunStage) -> dict[str, int]:
+    run_stage(run_ingest)
+    run_stage(run_frames)
+    counts = run_stage(run_hash)
+    assert isinstance(counts, dict)
+    return counts
+
+
+def hashes_by_path(layout: DataLayout) -> dict[str, list[dict[str, object]]]:
+    with Catalog(layout.catalog) as catalog:
+        files = catalog.media_files()
+        found: dict[str, list[dict[str, object]]] = {}
+        for row in catalog.hash_rows():
+            found.setdefault(files[row["media_id"]], []).append(dict(row))
+        return found
+
+
+def test_rotated_phone_video_hashes_like_the_upright_picture(
+    layout: DataLayout, run_stage: RunStage
+) -> None:
+    upright = im.photo("astronaut")[:, 96:416]
+    sensor = np.ascontiguousarray(np.rot90(upright, -1))
+    stored = layout.raw / "tmp/sensor.mp4"
+    stored.parent.mkdir(parents=True)
+    ffmpeg.encode_frames([sensor] * 10, stored, 512, 320, 25.0)
+    put(layout.raw, "inc/src/phone.mp4", b"")
+    ffmpeg.transcode(
+        stored, layout.raw / "inc/src/phone.mp4", ["-c", "copy", "-metadata:s:v:0", "rotate=90"]
+    )
+    stored.unlink()
+    stored.parent.rmdir()
+    put(layout.raw, "inc/other/upright.jpg", im.jpeg_bytes(upright, 90))
+    run_all(run_stage)
+    hashes = hashes_by_path(layout)
+    phone, still = hashes["inc/src/phone.mp4"][0], hashes["inc/other/upright.jpg"][0]
+    assert hamming(phone["pdq"], still["pdq"]) <= 31  # type: ignore[arg-type]
+
+
+def test_black_intro_frames_are_flagged_uniform(layout: DataLayout, run_stage: RunStage) -> None:
+    black = [im.uniform(180, 320)] * 75
+    picture = [np.asarray(im.resize(im.photo("coffee"), 320 / 600))[:180, :320]] * 75
+    path = layout.raw / "inc/src/intro.mp4"
+    path.parent.mkdir(parents=True)
+    ffmpeg.encode_frames(black + picture, path, 320, 180, 25.0)
+    counts = run_all(run_stage)
+    rows = hashes_by_path(layout)["inc/src/intro.mp4"]
+    assert rows[0]["uniform"] == 1 and rows[-1]["uniform"] == 0
+    assert counts["frames_uniform"] >= 1
+
+
+def test_rerun_hashes_nothing_and_new_upload_hashes_only_its_frames(
+    layout: DataLayout, run_stage: RunStage
+) -> None:
+    video(layout.raw / "inc/src/a.mp4", seconds=1.0)
+    put(layout.raw, "inc/src/b.jpg", im.jpeg_bytes(im.photo("rocket"), 90))
+    first = run_all(run_stage)
+    assert first["frames_hashed"] >= 3
+    assert run_all(run_stage)["frames_hashed"] == 0
+    put(layout.raw, "inc/src/c.jpg", im.jpeg_bytes(im.photo("chelsea"), 90))
+    assert run_all(run_stage)["frames_hashed"] == 1

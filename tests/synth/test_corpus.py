@@ -1,0 +1,175 @@
+"""The labelled eval corpus: its truth names real files, covers every transform and trap, and
+places every interval inside the videos it describes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline.io.ffmpeg import probe
+from pipeline.layout import DataLayout
+from pipeline.synth.corpus import (
+    CROP_PERCENTS,
+    EVAL_INCIDENT,
+    HARD_NEGATIVE_KINDS,
+    TRUTH_COLUMNS,
+    corpus_files,
+    truth_rows,
+    write_eval_corpus,
+)
+
+SMALL_SCALE = 0.3
+FRAME_S = 1 / 25  # container durations may round to a frame
+STILL_EDITS = (
+    "jpeg_q30",
+    "resize_40",
+    "mirror",
+    "watermark",
+    "colour_shift",
+    "letterbox_black",
+    "letterbox_white",
+    "pillarbox_black",
+    "pillarbox_white",
+    "border_black",
+    "border_white",
+    "crop_center_10+jpeg_q40",
+    "mirror+resize_50",
+    "crop_bottom_15+watermark",
+    "letterbox_black+resize_60",
+    "byte_identical",
+    *(f"crop_center_{pct:02d}" for pct in CROP_PERCENTS),
+)
+VIDEO_EDITS = (
+    "reupload_crf38_426x240",
+    "reupload_150k_320x180",
+    "reupload_15fps_crf34",
+    "mirror_reupload",
+    "black_intro_reupload",
+    "trim",
+    "compilation",
+    "grab",
+    "grab_resized_50",
+)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[DataLayout, pd.DataFrame]:
+    layout = DataLayout(tmp_path_factory.mktemp("eval") / "data")
+    truth_path = write_eval_corpus(layout, scale=SMALL_SCALE, seed=0)
+    return layout, pd.read_csv(truth_path, dtype=str, keep_default_na=False)
+
+
+def test_truth_lies_outside_raw_and_has_the_contract_columns(
+    corpus: tuple[DataLayout, pd.DataFrame],
+) -> None:
+    layout, truth = corpus
+    assert (layout.data_dir / "eval_truth.csv").is_file()
+    assert not list(layout.raw.rglob("*.csv"))
+    assert tuple(truth.columns) == TRUTH_COLUMNS
+
+
+def test_truth_references_only_existing_files(corpus: tuple[DataLayout, pd.DataFrame]) -> None:
+    layout, truth = corpus
+    paths = set(truth["path_a"]) | set(truth["path_b"])
+    assert all(path.startswith(f"{EVAL_INCIDENT}/") for path in paths)
+    assert [path for path in paths if not (layout.raw / path).is_file()] == []
+
+
+def test_small_corpus_is_a_few_dozen_media_over_several_sources(
+    corpus: tuple[DataLayout, pd.DataFrame],
+) -> None:
+    layout, _ = corpus
+    files = [path for path in (layout.raw / EVAL_INCIDENT).rglob("*") if path.is_file()]
+    assert 30 <= len(files) <= 80
+    assert len({path.parent.name for path in files}) >= 5
+
+
+def test_every_transform_kind_is_paired_with_its_original(
+    corpus: tuple[DataLayout, pd.DataFrame],
+) -> None:
+    _, truth = corpus
+    transforms = set(truth["transform"])
+    assert [t for t in (*STILL_EDITS, *VIDEO_EDITS) if t not in transforms] == []
+    for pct in CROP_PERCENTS:
+        one_sided = re.compile(rf"^crop_(bottom|top|left|right|corner)_{pct:02d}$")
+        assert any(one_sided.match(t) for t in transforms), f"no one-sided {pct}% crop"
+    assert {"repost+repost", "compilation+trim", "grab+trim"} <= transforms
+
+
+def test_every_kind_of_hard_negative_is_listed(corpus: tuple[DataLayout, pd.DataFrame]) -> None:
+    _, truth = corpus
+    negatives = truth[truth["relation"] == "none"]
+    assert set(negatives["transform"]) == set(HARD_NEGATIVE_KINDS)
+    assert (negatives[["a_start_s", "a_end_s", "b_start_s", "b_end_s"]] == "").all().all()
+
+
+def test_still_in_video_rows_give_one_time_on_the_video_side(
+    corpus: tuple[DataLayout, pd.DataFrame],
+) -> None:
+    _, truth = corpus
+    rows = truth[truth["relation"] == "still_in_video"]
+    assert len(rows) > 0
+    for row in rows.itertuples():
+        video_side = "a" if row.path_a.endswith(".mp4") else "b"
+        still_side = "b" if video_side == "a" else "a"
+        assert getattr(row, f"{video_side}_start_s") == getattr(row, f"{video_side}_end_s") != ""
+        assert getattr(row, f"{still_side}_start_s") == getattr(row, f"{still_side}_end_s") == ""
+
+
+def test_video_intervals_lie_within_the_files(corpus: tuple[DataLayout, pd.DataFrame]) -> None:
+    layout, truth = corpus
+    durations: dict[str, float] = {}
+
+    def duration_s(path: str) -> float:
+        if path not in durations:
+            durations[path] = float(probe(layout.raw / path, 30)["format"]["duration"])
+        return durations[path]
+
+    timed = truth[truth["relation"].isin(["video_overlap", "still_in_video"])]
+    assert len(timed) > 0
+    for row in timed.itertuples():
+        for side, path in (("a", row.path_a), ("b", row.path_b)):
+            start, end = getattr(row, f"{side}_start_s"), getattr(row, f"{side}_end_s")
+            if start == "":
+                continue
+            assert 0 <= float(start) <= float(end) <= duration_s(path) + FRAME_S, (row, side)
+            if row.relation == "video_overlap":
+                assert float(end) - float(start) >= 0.5
+
+
+def test_rerun_with_the_same_parameters_reuses_the_files(
+    corpus: tuple[DataLayout, pd.DataFrame],
+) -> None:
+    layout, _ = corpus
+    before = {p: p.stat().st_mtime_ns for p in layout.raw.rglob("*") if p.is_file()}
+    write_eval_corpus(layout, scale=SMALL_SCALE, seed=0)
+    assert {p: p.stat().st_mtime_ns for p in layout.raw.rglob("*") if p.is_file()} == before
+
+
+def test_refuses_to_write_over_other_files(tmp_path: Path) -> None:
+    layout = DataLayout(tmp_path / "data")
+    stray = layout.raw / EVAL_INCIDENT / "someone" / "photo.jpg"
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(b"evidence")
+    with pytest.raises(FileExistsError):
+        write_eval_corpus(layout, scale=SMALL_SCALE)
+    assert stray.read_bytes() == b"evidence"
+
+
+def test_plan_is_deterministic_for_a_seed() -> None:
+    assert corpus_files(SMALL_SCALE, seed=3) == corpus_files(SMALL_SCALE, seed=3)
+    assert corpus_files(SMALL_SCALE, seed=3) != corpus_files(SMALL_SCALE, seed=4)
+
+
+def test_full_scale_has_150_to_250_media_and_a_closed_truth() -> None:
+    files = corpus_files(1.0)
+    assert 150 <= len(files) <= 250
+    rows = truth_rows(files)
+    positives = {(r.path_a, r.path_b) for r in rows if r.relation != "none"}
+    # Transitive closure within a still family: n copies of one photo give n(n-1)/2 pairs.
+    family = [f.path for f in files if f.still_unit == "photo:astronaut"]
+    in_family = {p for p in positives if p[0] in family and p[1] in family}
+    assert len(in_family) == len(family) * (len(family) - 1) // 2
