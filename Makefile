@@ -8,7 +8,7 @@ CROSSCHECK := $(BIN)/crosscheck --data-dir $(DATA)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup ffmpeg demo run test lint bench eval verify ingest frames hash dedupe clean-processed
+.PHONY: help setup ffmpeg demo run test lint bench eval verify ingest frames hash dedupe count clean-processed
 
 help: ## list the targets
 	@grep -hE '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -34,7 +34,7 @@ demo: setup ## generate the demo incident (when data/raw is empty) and run every
 run: setup ## run every stage on DATA (default: data)
 	$(CROSSCHECK) run
 
-ingest frames hash dedupe verify: setup ## run one stage, or the fixity check (verify), on DATA
+ingest frames hash dedupe count verify: setup ## run one stage, or the fixity check (verify), on DATA
 	$(CROSSCHECK) $@
 
 test: setup ## run the test suite

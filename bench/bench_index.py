@@ -70,7 +70,7 @@ def _flip_masks(distances: np.ndarray, rng: np.random.Generator, spread: bool) -
     out = np.empty((len(distances), 32), np.uint8)
     weights = (1 << np.arange(16, dtype=np.uint32))[None, None, :]
     for s in range(0, len(distances), 8192):
-        d = distances[s: s + 8192, None]
+        d = distances[s : s + 8192, None]
         if spread:
             word_rank = np.argsort(rng.random((len(d), 16)), axis=1).argsort(axis=1)
             per_word = d // 16 + (word_rank < d % 16)
@@ -80,7 +80,7 @@ def _flip_masks(distances: np.ndarray, rng: np.random.Generator, spread: bool) -
             rank = np.argsort(rng.random((len(d), 256)), axis=1).argsort(axis=1)
             flip = (rank < d).reshape(len(d), 16, 16)
         words = (flip * weights).sum(axis=2).astype("<u2")  # bit b of little-endian word w
-        out[s: s + 8192] = words.view(np.uint8)
+        out[s : s + 8192] = words.view(np.uint8)
     return out
 
 
@@ -195,8 +195,12 @@ def _join_job(job: dict[str, Any]) -> dict[str, Any]:
         del index
     assert pairs is not None
     result: dict[str, Any] = {
-        "n": n, "times": times, "peak_kib": max(peaks), "baseline_kib": baseline,
-        "peak_reset": resettable, "pairs": len(pairs),
+        "n": n,
+        "times": times,
+        "peak_kib": max(peaks),
+        "baseline_kib": baseline,
+        "peak_reset": resettable,
+        "pairs": len(pairs),
         "recall": _recall(collection, pairs.query, pairs.match_id),
         "groups": _groups_recovered(collection, labels),
         "load": os.getloadavg()[0],
@@ -228,8 +232,14 @@ def _incremental(collection: Collection, kind: str) -> dict[str, float]:
     started = time.perf_counter()
     restored.add(np.arange(old, n), collection.codes[old:])
     added = time.perf_counter() - started
-    return {"bytes": len(data), "save_s": saved, "load_s": loaded, "search_s": searched,
-            "add_s": added, "new": n - old}
+    return {
+        "bytes": len(data),
+        "save_s": saved,
+        "load_s": loaded,
+        "search_s": searched,
+        "add_s": added,
+        "new": n - old,
+    }
 
 
 def _subset_job(job: dict[str, Any]) -> dict[str, Any]:
@@ -253,15 +263,23 @@ def _subset_job(job: dict[str, Any]) -> dict[str, Any]:
                 runs.append(time.perf_counter() - started)
                 cpu_runs.append(time.process_time() - cpu)
             assert pairs is not None
-            out["kinds"][f"{kind}@{sub}"] = {"times": runs, "cpu": cpu_runs, "pairs": len(pairs),
-                                            "peak_kib": _status_kib("VmHWM")}
-            answers[(kind, sub)] = set(zip(pairs.query.tolist(), pairs.match_id.tolist(),
-                                           strict=True))
+            out["kinds"][f"{kind}@{sub}"] = {
+                "times": runs,
+                "cpu": cpu_runs,
+                "pairs": len(pairs),
+                "peak_kib": _status_kib("VmHWM"),
+            }
+            answers[(kind, sub)] = set(
+                zip(pairs.query.tolist(), pairs.match_id.tolist(), strict=True)
+            )
     largest = max(job["subsets"])
     reference = answers[("brute_force", largest)]
     out["agreement"] = {
-        kind: [len(answers[(kind, largest)] & reference), len(answers[(kind, largest)]),
-               len(reference)]
+        kind: [
+            len(answers[(kind, largest)] & reference),
+            len(answers[(kind, largest)]),
+            len(reference),
+        ]
         for kind in job["kinds"]
     }
     return out
@@ -279,7 +297,10 @@ def _worker(job: dict[str, Any]) -> dict[str, Any]:
 def _run_worker(job: dict[str, Any]) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, "-m", "bench.bench_index", json.dumps(job)],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if done.returncode:
         raise RuntimeError(f"bench worker failed: {done.stderr[-2000:]}")
@@ -310,17 +331,51 @@ def run(scale: float) -> str:
     sizes = [n // 4, n // 2, n]
     mih = []
     for size in sizes:
-        mih.append(_run_worker({
-            "job": "join", "kind": "mih", "n": size, "groups": round(groups * size / n),
-            "seed": SEED, "repeats": repeats, "incremental": size == n,
-        }))
-    stress = _run_worker({"job": "join", "kind": "mih", "n": n // 4, "groups": groups // 4,
-                          "seed": SEED + 2, "repeats": 1, "spread": True})
-    faiss_mh = _run_worker({"job": "join", "kind": "faiss_multihash", "n": n, "groups": groups,
-                            "seed": SEED, "repeats": 1})
-    exact = _run_worker({"job": "subset", "n": n, "groups": groups, "seed": SEED,
-                         "subsets": [subset // 2, subset], "repeats": repeats,
-                         "kinds": ["brute_force", "faiss_flat", "mih"]})
+        mih.append(
+            _run_worker(
+                {
+                    "job": "join",
+                    "kind": "mih",
+                    "n": size,
+                    "groups": round(groups * size / n),
+                    "seed": SEED,
+                    "repeats": repeats,
+                    "incremental": size == n,
+                }
+            )
+        )
+    stress = _run_worker(
+        {
+            "job": "join",
+            "kind": "mih",
+            "n": n // 4,
+            "groups": groups // 4,
+            "seed": SEED + 2,
+            "repeats": 1,
+            "spread": True,
+        }
+    )
+    faiss_mh = _run_worker(
+        {
+            "job": "join",
+            "kind": "faiss_multihash",
+            "n": n,
+            "groups": groups,
+            "seed": SEED,
+            "repeats": 1,
+        }
+    )
+    exact = _run_worker(
+        {
+            "job": "subset",
+            "n": n,
+            "groups": groups,
+            "seed": SEED,
+            "subsets": [subset // 2, subset],
+            "repeats": repeats,
+            "kinds": ["brute_force", "faiss_flat", "mih"],
+        }
+    )
     load_after = os.getloadavg()[0]
 
     full = mih[-1]
@@ -350,8 +405,10 @@ def run(scale: float) -> str:
         "| planted recall |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for name, result in (("`mih` (3 partitions × 16 blocks × 16 bits)", full),
-                         ("`faiss_multihash` (16 × 16 bits, nflip 0)", faiss_mh)):
+    for name, result in (
+        ("`mih` (3 partitions × 16 blocks × 16 bits)", full),
+        ("`faiss_multihash` (16 × 16 bits, nflip 0)", faiss_mh),
+    ):
         overall = result["recall"][-1]
         lines.append(
             f"| {name} | {result['n']:,} | {median(result['times']['join']):.1f} s "
@@ -386,8 +443,9 @@ def run(scale: float) -> str:
         f"16-bit words ({stress['n']:,} codes) |",
         "|---|---:|---:|---:|---:|",
     ]
-    for row, fmh_row, stress_row in zip(full["recall"], faiss_mh["recall"], stress["recall"],
-                                        strict=True):
+    for row, fmh_row, stress_row in zip(
+        full["recall"], faiss_mh["recall"], stress["recall"], strict=True
+    ):
         low, high, planted, found = row
         band = f"{low}–{high}" if low != high else f"{low}"
         band = "all ≤ 31" if (low, high) == (0, 31) else band

@@ -164,7 +164,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in names:
             STAGES[name][0](ctx)
             print(f"{name}: " + ", ".join(f"{k}={v}" for k, v in ctx.counts.get(name, {}).items()))
-    return EXIT_OK
+        for error in ctx.errors:
+            print(f"crosscheck: {error}", file=sys.stderr)
+    return EXIT_PROBLEMS if ctx.errors else EXIT_OK
 
 
 if __name__ == "__main__":

@@ -61,6 +61,13 @@ class DedupeConfig(_Section):
     keypoint_min_ncc: float = Field(0.9, gt=0, le=1)
 
 
+class CountConfig(_Section):
+    detector: Literal["opencv", "yunet", "none"] = "opencv"
+    onnx_model: str = ""
+    hog_min_score: float = Field(1.0, ge=0)
+    haar_min_neighbors: int = Field(5, ge=1)
+
+
 class RunConfig(_Section):
     max_failure_ratio: float = Field(0.5, ge=0, le=1)
 
@@ -70,6 +77,7 @@ class Config(_Section):
     frames: FramesConfig = FramesConfig()
     hash: HashConfig = HashConfig()
     dedupe: DedupeConfig = DedupeConfig()
+    count: CountConfig = CountConfig()
     run: RunConfig = RunConfig()
 
 

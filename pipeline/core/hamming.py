@@ -126,7 +126,10 @@ def _word_columns(codes: CodeArray) -> WordArray:
 
 
 def _verify(
-    words_a: WordArray, rows_a: Int64Array, words_b: WordArray, rows_b: Int64Array,
+    words_a: WordArray,
+    rows_a: Int64Array,
+    words_b: WordArray,
+    rows_b: Int64Array,
     max_distance: int,
 ) -> tuple[Int64Array, NDArray[np.uint16]]:
     """Positions k with distance(a[rows_a[k]], b[rows_b[k]]) <= max_distance, and distances.
@@ -147,8 +150,13 @@ def _verify(
 
 
 def _finish(
-    words_a: WordArray, rows_a: Int64Array, words_b: WordArray, rows_b: Int64Array,
-    distance: NDArray[np.uint16], from_word: int, max_distance: int,
+    words_a: WordArray,
+    rows_a: Int64Array,
+    words_b: WordArray,
+    rows_b: Int64Array,
+    distance: NDArray[np.uint16],
+    from_word: int,
+    max_distance: int,
 ) -> tuple[Int64Array, NDArray[np.uint16]]:
     """Add the words from `from_word` on to partial distances; keep those within range."""
     if from_word >= words_a.shape[0]:
@@ -291,15 +299,23 @@ class HammingIndex(ABC):
         """
         header = json.dumps(
             {
-                "version": _FORMAT_VERSION, "kind": self.kind, "nbits": self.nbits,
-                "params": self.params(), "count": len(self),
+                "version": _FORMAT_VERSION,
+                "kind": self.kind,
+                "nbits": self.nbits,
+                "params": self.params(),
+                "count": len(self),
             },
             sort_keys=True,
         ).encode()
-        return b"".join([
-            _MAGIC, struct.pack("<I", len(header)), header,
-            self._ids.astype("<i8").tobytes(), self._codes.tobytes(),
-        ])
+        return b"".join(
+            [
+                _MAGIC,
+                struct.pack("<I", len(header)),
+                header,
+                self._ids.astype("<i8").tobytes(),
+                self._codes.tobytes(),
+            ]
+        )
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Self:
@@ -310,7 +326,7 @@ class HammingIndex(ABC):
         offset = len(_MAGIC)
         (header_len,) = struct.unpack_from("<I", view, offset)
         offset += 4
-        header = json.loads(bytes(view[offset: offset + header_len]))
+        header = json.loads(bytes(view[offset : offset + header_len]))
         offset += header_len
         if not isinstance(header, dict) or header.get("version") != _FORMAT_VERSION:
             raise ValueError("unsupported or damaged Hamming index header")
@@ -484,7 +500,7 @@ class MultiIndexHash(HammingIndex):
             shift = partition * column % self.blocks
             mask = one << self._key_dtype.type(column)
             keys[shift:] |= rows[: self.blocks - shift] & mask
-            keys[:shift] |= rows[self.blocks - shift:] & mask
+            keys[:shift] |= rows[self.blocks - shift :] & mask
         return keys
 
     def _search_rows(
@@ -551,7 +567,7 @@ class MultiIndexHash(HammingIndex):
         if not len(xor):
             return np.empty(0, np.int64)
         agree = np.concatenate(
-            [self._keys(xor, p)[blocks.start: blocks.stop] == 0 for p, blocks in tables]
+            [self._keys(xor, p)[blocks.start : blocks.stop] == 0 for p, blocks in tables]
         )
         return np.argmax(agree, axis=0)
 
@@ -562,8 +578,13 @@ class _Found:
     def __init__(self) -> None:
         self._parts: list[tuple[Int64Array, Int64Array, NDArray[np.uint16]]] = []
 
-    def add(self, rows_a: Int64Array, rows_b: Int64Array, distance: NDArray[np.uint16],
-            keep: NDArray[np.bool_]) -> None:
+    def add(
+        self,
+        rows_a: Int64Array,
+        rows_b: Int64Array,
+        distance: NDArray[np.uint16],
+        keep: NDArray[np.bool_],
+    ) -> None:
         if np.any(keep):
             self._parts.append((rows_a[keep], rows_b[keep], distance[keep]))
 
@@ -615,7 +636,7 @@ class _FaissIndex(HammingIndex):
         parts: list[tuple[Int64Array, Int64Array, NDArray[Any]]] = []
         for q0 in range(0, len(self), _FAISS_QUERY_CHUNK):
             query_rows, rows, distance = self._range(
-                self._codes[q0: q0 + _FAISS_QUERY_CHUNK], max_distance
+                self._codes[q0 : q0 + _FAISS_QUERY_CHUNK], max_distance
             )
             query_rows += q0
             later = rows > query_rows

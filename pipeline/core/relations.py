@@ -206,3 +206,123 @@ def _interval(a: MediaInfo, b: MediaInfo, run: list[FrameMatch]) -> MediaMatch:
         frames_agreeing=len({m.frame_a for m in run}),
         method=_method(run),
     )
+
+
+@dataclass(frozen=True)
+class _Span:
+    """Where a relation puts two media side by side: [x_start, x_end] of one is
+    [y_start, y_end] of the other (a still is the single point 0)."""
+
+    x_start: float
+    x_end: float
+    y_start: float
+    y_end: float
+
+    def reversed(self) -> _Span:
+        return _Span(self.y_start, self.y_end, self.x_start, self.x_end)
+
+
+POINT_TOLERANCE_S = 0.5  # two stills of one video are one moment only this close in time
+MIN_SHARED_S = 1.0  # composed video overlaps must share at least this much footage
+MAX_INFERRED_HOPS = 4
+
+
+def _spans(match: MediaMatch, media: dict[str, MediaInfo]) -> _Span:
+    a, b = media[match.media_a], media[match.media_b]
+    if match.relation == "exact" and a.kind == "video":
+        return _Span(0.0, a.duration_s or 0.0, 0.0, b.duration_s or 0.0)
+    return _Span(
+        match.a_start_s or 0.0, match.a_end_s or 0.0, match.b_start_s or 0.0, match.b_end_s or 0.0
+    )
+
+
+def _compose(first: _Span, second: _Span) -> _Span | None:
+    """X->Y then Y->Z as X->Z, over the part of Y both cover; None when they do not meet."""
+    offset_xy = first.y_start - first.x_start
+    offset_yz = second.y_start - second.x_start
+    start, end = max(first.y_start, second.x_start), min(first.y_end, second.x_end)
+    points = first.y_start == first.y_end or second.x_start == second.x_end
+    if points:
+        if start - end > POINT_TOLERANCE_S:
+            return None
+        start = end = (start + end) / 2 if start > end else start
+    elif end - start < MIN_SHARED_S:
+        return None
+    return _Span(start - offset_xy, end - offset_xy, start + offset_yz, end + offset_yz)
+
+
+def infer_transitive(
+    matches: Sequence[MediaMatch], media: dict[str, MediaInfo]
+) -> list[MediaMatch]:
+    """Relations implied by chains of direct ones: two reposts of one original show the same
+    content although neither was compared with the other's exact edit.
+
+    Intervals compose (a trim of a re-upload overlaps the original where both cover it), so
+    the sources of a compilation, which sit in separate parts of it, never meet. Each
+    inferred relation carries the largest distance along its chain and method `inferred`.
+    """
+    graph: dict[str, list[tuple[str, _Span, int]]] = defaultdict(list)
+    direct = set()
+    for match in matches:
+        span = _spans(match, media)
+        graph[match.media_a].append((match.media_b, span, match.distance))
+        graph[match.media_b].append((match.media_a, span.reversed(), match.distance))
+        direct.add((match.media_a, match.media_b))
+    inferred: list[MediaMatch] = []
+    for source in sorted(graph):
+        best: dict[str, tuple[int, _Span, int]] = {}
+        frontier = [
+            (
+                source,
+                _Span(0.0, media[source].duration_s or 0.0, 0.0, media[source].duration_s or 0.0),
+                0,
+            )
+        ]
+        if media[source].kind != "video":
+            frontier = [(source, _Span(0.0, 0.0, 0.0, 0.0), 0)]
+        for hop in range(1, MAX_INFERRED_HOPS + 1):
+            following = []
+            for node, span, distance in frontier:
+                for neighbour, edge, edge_distance in graph[node]:
+                    if neighbour == source or (neighbour in best and best[neighbour][0] < hop):
+                        continue
+                    composed = _compose(span, edge)
+                    if composed is None:
+                        continue
+                    worst = max(distance, edge_distance)
+                    if neighbour not in best or worst < best[neighbour][2]:
+                        best[neighbour] = (hop, composed, worst)
+                        following.append((neighbour, composed, worst))
+            frontier = following
+        for target, (hop, span, worst) in sorted(best.items()):
+            if hop < 2 or source >= target or (source, target) in direct:
+                continue
+            inferred.append(_inferred(media[source], media[target], span, worst))
+    return inferred
+
+
+def _inferred(a: MediaInfo, b: MediaInfo, span: _Span, distance: int) -> MediaMatch:
+    def times(kind: str, start: float, end: float) -> tuple[float | None, float | None]:
+        return (round(start, 3), round(end, 3)) if kind == "video" else (None, None)
+
+    relation: Relation
+    if a.kind == "video" and b.kind == "video":
+        relation = "video_overlap"
+    elif a.kind == "video" or b.kind == "video":
+        relation = "still_in_video"
+    else:
+        relation = "near_duplicate"
+    a_start, a_end = times(a.kind, span.x_start, span.x_end)
+    b_start, b_end = times(b.kind, span.y_start, span.y_end)
+    return MediaMatch(
+        a.media_id,
+        b.media_id,
+        relation,
+        distance,
+        a_start,
+        a_end,
+        b_start,
+        b_end,
+        frames_agreeing=0,
+        method="inferred",
+    )

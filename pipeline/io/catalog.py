@@ -18,6 +18,7 @@ from typing import Any
 
 from pipeline.core.custody import GENESIS_HASH, seal_entry
 from pipeline.core.records import MediaRecord, Observation, Reject
+from pipeline.core.relations import MediaMatch
 from pipeline.core.shots import SampledFrame
 
 # Each migration moves the schema from version i to i + 1. Never edit a released one.
@@ -132,6 +133,26 @@ MIGRATIONS: tuple[str, ...] = (
         distance INTEGER NOT NULL,
         method TEXT NOT NULL,
         PRIMARY KEY (media_a, frame_a, media_b, frame_b)
+    );
+    CREATE TABLE media_matches (
+        media_a TEXT NOT NULL,
+        media_b TEXT NOT NULL,
+        relation TEXT NOT NULL,
+        distance INTEGER NOT NULL,
+        a_start_s REAL,
+        a_end_s REAL,
+        b_start_s REAL,
+        b_end_s REAL,
+        frames_agreeing INTEGER NOT NULL,
+        method TEXT NOT NULL
+    );
+    CREATE TABLE detections (
+        media_id TEXT NOT NULL,
+        frame_index INTEGER NOT NULL,
+        detector TEXT NOT NULL,
+        boxes_json TEXT NOT NULL,
+        people INTEGER NOT NULL,
+        PRIMARY KEY (media_id, frame_index, detector)
     );
     CREATE TABLE features (
         media_id TEXT NOT NULL,
@@ -425,7 +446,8 @@ class Catalog:
     def index_entries(self) -> list[tuple[int, str, int, str]]:
         rows = self._db.execute(
             "SELECT entry_id, media_id, frame_index, params_hash FROM index_entries"
-            " ORDER BY entry_id").fetchall()
+            " ORDER BY entry_id"
+        ).fetchall()
         return [(row[0], row[1], row[2], row[3]) for row in rows]
 
     def reset_index(self) -> None:
@@ -442,28 +464,75 @@ class Catalog:
         keeps its first method and its smaller distance."""
         self._db.executemany(
             "INSERT INTO frame_matches VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET"
-            " distance = MIN(distance, excluded.distance)", matches)
+            " distance = MIN(distance, excluded.distance)",
+            matches,
+        )
 
     def frame_matches(self) -> list[tuple[str, int, str, int, int, str]]:
         rows = self._db.execute(
             "SELECT media_a, frame_a, media_b, frame_b, distance, method FROM frame_matches"
-            " ORDER BY media_a, frame_a, media_b, frame_b").fetchall()
+            " ORDER BY media_a, frame_a, media_b, frame_b"
+        ).fetchall()
         return [(row[0], row[1], row[2], row[3], row[4], row[5]) for row in rows]
+
+    # --- media relations (the dedupe stage's result, for count and review) -----------------
+    def replace_media_matches(self, matches: list[MediaMatch]) -> None:
+        self._db.execute("DELETE FROM media_matches")
+        self._db.executemany(
+            "INSERT INTO media_matches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    m.media_a,
+                    m.media_b,
+                    m.relation,
+                    m.distance,
+                    m.a_start_s,
+                    m.a_end_s,
+                    m.b_start_s,
+                    m.b_end_s,
+                    m.frames_agreeing,
+                    m.method,
+                )
+                for m in matches
+            ],
+        )
+
+    def media_matches(self) -> list[MediaMatch]:
+        rows = self._db.execute("SELECT * FROM media_matches ORDER BY media_a, media_b, a_start_s")
+        return [MediaMatch(**dict(row)) for row in rows]
+
+    # --- detections (proposals) -------------------------------------------------------------
+    def detections(self, detector: str) -> dict[tuple[str, int], tuple[int, str]]:
+        rows = self._db.execute(
+            "SELECT media_id, frame_index, people, boxes_json FROM detections WHERE detector = ?",
+            (detector,),
+        )
+        return {(row[0], row[1]): (row[2], row[3]) for row in rows}
+
+    def put_detection(
+        self, media_id: str, frame_index: int, detector: str, boxes_json: str, people: int
+    ) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO detections VALUES (?, ?, ?, ?, ?)",
+            (media_id, frame_index, detector, boxes_json, people),
+        )
 
     # --- local features (crop path) ------------------------------------------------------
     def put_feature_rows(self, rows: list[tuple[str, int, str, bytes, bytes]]) -> None:
         self._db.executemany(
             "INSERT OR REPLACE INTO features (media_id, frame_index, params_hash, points,"
-            " descriptors) VALUES (?, ?, ?, ?, ?)", rows)
+            " descriptors) VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
 
     def feature_rows(self) -> list[sqlite3.Row]:
-        return self._db.execute(
-            "SELECT * FROM features ORDER BY media_id, frame_index").fetchall()
+        return self._db.execute("SELECT * FROM features ORDER BY media_id, frame_index").fetchall()
 
     def mark_features_searched(self, keys: list[tuple[str, int]], params: str) -> None:
         self._db.executemany(
             "UPDATE features SET searched_params = ? WHERE media_id = ? AND frame_index = ?",
-            [(params, media_id, frame) for media_id, frame in keys])
+            [(params, media_id, frame) for media_id, frame in keys],
+        )
 
     # --- runs -----------------------------------------------------------------------------
     def start_run(self, command: str, started_at: str, config_hash: str, code_version: str) -> int:

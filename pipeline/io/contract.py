@@ -65,12 +65,41 @@ def write_contract_csv(path: Path, columns: Sequence[str], rows: Iterable[dict[s
     write_bytes_atomic(path, data)
     return hashlib.sha256(data).hexdigest()
 
+
 MATCH_COLUMNS = (
-    "media_a", "media_b", "relation", "distance", "a_start_s", "a_end_s", "b_start_s", "b_end_s",
-    "frames_agreeing", "method",
+    "media_a",
+    "media_b",
+    "relation",
+    "distance",
+    "a_start_s",
+    "a_end_s",
+    "b_start_s",
+    "b_end_s",
+    "frames_agreeing",
+    "method",
 )
 CLUSTER_COLUMNS = ("media_id", "cluster_id")
 PROVENANCE_COLUMNS = (
-    "cluster_id", "members", "sources", "observations", "first_seen", "first_seen_origin",
-    "first_seen_media", "first_seen_where", "most_original", "disagreements",
+    "cluster_id",
+    "members",
+    "sources",
+    "observations",
+    "first_seen",
+    "first_seen_origin",
+    "first_seen_media",
+    "first_seen_where",
+    "most_original",
+    "disagreements",
 )
+COUNT_COLUMNS = (
+    "incident",
+    "minimum_count",
+    "clique_bound",
+    "upper_bound",
+    "scenes",
+    "reviewed",
+    "minimum_confirmed_only",
+    "contradictions",
+    "explanation",
+)
+CERTIFICATE_COLUMNS = ("incident", "scene_id", "count", "count_origin", "weight", "media_ids")

@@ -21,8 +21,21 @@ from pipeline.config import DedupeConfig
 from pipeline.core import hamming
 from pipeline.core.clusters import MemberFacts, cluster_media, cluster_provenance
 from pipeline.core.hashing import hamming as hamming_bits
-from pipeline.core.keypoints import Features, VerifyRules, candidate_pairs, verify
-from pipeline.core.relations import FrameMatch, MediaInfo, MediaMatch, OverlapRules, media_matches
+from pipeline.core.keypoints import (
+    Features,
+    VerifyRules,
+    candidate_pairs,
+    sift_features,
+    verify,
+)
+from pipeline.core.relations import (
+    FrameMatch,
+    MediaInfo,
+    MediaMatch,
+    OverlapRules,
+    infer_transitive,
+    media_matches,
+)
 from pipeline.io import contract, thumbs
 from pipeline.io.atomic import write_bytes_atomic
 from pipeline.stages import frames as frames_stage
@@ -56,22 +69,29 @@ def run_dedupe(ctx: RunContext) -> dict[str, int]:
         if key[0] in observed and row["pdq_quality"] >= quality_min and not row["uniform"]
     }
 
-    searched = _search_new_frames(ctx, cfg, params, rows, matchable)
+    searched, new_media = _search_new_frames(ctx, cfg, params, rows, matchable)
     media = _media_infos(ctx, observed)
-    searched_features = _search_features(ctx, params, matchable)
+    searched_features, more_new = _search_features(ctx, params, matchable)
+    extended = _extend_alignments(ctx, rows, new_media | more_new)
     frame_matches = [
         FrameMatch(a, fa, rows[(a, fa)]["pts_s"], b, fb, rows[(b, fb)]["pts_s"], d, method)
         for a, fa, b, fb, d, method in ctx.catalog.frame_matches()
         if (a, fa) in matchable and (b, fb) in matchable
     ]
     rules = OverlapRules(cfg.offset_tolerance_s, cfg.min_agreeing_frames)
-    matches = _with_exact(ctx, media_matches(frame_matches, media, rules))
-    clusters = cluster_media(sorted(observed), matches, media)
+    direct = _with_exact(ctx, media_matches(frame_matches, media, rules))
+    matches = sorted(
+        direct + infer_transitive(direct, media),
+        key=lambda m: (m.media_a, m.media_b, m.a_start_s or 0.0),
+    )
+    clusters = cluster_media(sorted(observed), direct, media)
     with ctx.catalog.transaction():
+        ctx.catalog.replace_media_matches(matches)
         outputs = _write_contract(ctx, matches, clusters, observed)
         counts = {
             "frames_searched": searched,
             "feature_frames_searched": searched_features,
+            "frames_confirmed_by_alignment": extended,
             "frame_matches": len(frame_matches),
             "matches": len(matches),
             "clusters": len(set(clusters.values())),
@@ -116,7 +136,7 @@ def _search_new_frames(
     known = {(media_id, frame) for _, media_id, frame, _ in entries}
     new = sorted(key for key in matchable if key not in known)
     if not new:
-        return 0
+        return 0, set()
     next_id = max((entry[0] for entry in entries), default=-1) + 1
     new_entries = [(next_id + i, key[0], key[1], params) for i, key in enumerate(new)]
     by_id: dict[int, FrameKey] = {e[0]: (e[1], e[2]) for e in entries}
@@ -143,7 +163,7 @@ def _search_new_frames(
         ctx.catalog.add_frame_matches(found)
     for column, index in indexes.items():
         write_bytes_atomic(folder / f"{column}.{cfg.index}.bin", index.to_bytes())
-    return len(new)
+    return len(new), {key[0] for key in new}
 
 
 def frame_distance(a: Any, b: Any) -> int:
@@ -155,7 +175,9 @@ def frame_distance(a: Any, b: Any) -> int:
     )
 
 
-def _search_features(ctx: RunContext, params: str, matchable: set[FrameKey]) -> int:
+def _search_features(
+    ctx: RunContext, params: str, matchable: set[FrameKey]
+) -> tuple[int, set[str]]:
     """The crop path: frames whose local features were not searched yet vote, descriptor by
     descriptor, for frames of other media; candidates not already linked by PDQ are confirmed
     by homography and pixel agreement (pipeline/core/keypoints.py)."""
@@ -163,7 +185,7 @@ def _search_features(ctx: RunContext, params: str, matchable: set[FrameKey]) -> 
     rows = [r for r in ctx.catalog.feature_rows() if (r["media_id"], r["frame_index"]) in matchable]
     new = [i for i, r in enumerate(rows) if r["searched_params"] != params]
     if not new:
-        return 0
+        return 0, set()
     features = [Features.from_bytes(r["points"], r["descriptors"]) for r in rows]
     keys = [(str(r["media_id"]), int(r["frame_index"])) for r in rows]
     votes = candidate_pairs(features, keys, new, cfg.keypoint_votes, cfg.descriptor_max_l2)
@@ -190,7 +212,72 @@ def _search_features(ctx: RunContext, params: str, matchable: set[FrameKey]) -> 
     with ctx.catalog.transaction():
         ctx.catalog.add_frame_matches(confirmed)
         ctx.catalog.mark_features_searched([keys[i] for i in new], params)
-    return len(new)
+    return len(new), {keys[i][0] for i in new}
+
+
+ALIGN_WINDOW_S = 0.6  # a frame of the other video this close to the anchor's offset is its peer
+
+
+def _extend_alignments(ctx: RunContext, rows: dict[FrameKey, Any], new_media: set[str]) -> int:
+    """Follow a video pair's best frame match along its time offset, confirming each frame
+    pair on that line by keypoints and pixels.
+
+    PDQ misses frames of fast pans sampled a fraction of a second apart in two copies, and
+    low-texture frames; one anchor match plus confirmed neighbours gives the run of matches
+    that offset agreement and interval estimation need. Only pairs involving media new in
+    this run are followed, so an incremental run does what a full run does.
+    """
+    cfg = ctx.settings.default.dedupe
+    frames_by_media: dict[str, list[tuple[float, int]]] = defaultdict(list)
+    for (media_id, frame_index), row in rows.items():
+        if row["pts_s"] is not None and not row["uniform"]:
+            frames_by_media[media_id].append((float(row["pts_s"]), frame_index))
+    anchors: dict[tuple[str, str], tuple[int, int, int]] = {}
+    existing: set[tuple[str, int, str, int]] = set()
+    for a, fa, b, fb, distance, _ in ctx.catalog.frame_matches():
+        existing.add((a, fa, b, fb))
+        if (a in new_media or b in new_media) and a in frames_by_media and b in frames_by_media:
+            best = anchors.get((a, b))
+            if best is None or (distance, fa, fb) < best:
+                anchors[(a, b)] = (distance, fa, fb)
+    if not anchors:
+        return 0
+    thumbs_by_key = {
+        (f.media_id, f.frame.frame_index): f.thumb_sha256 for f in ctx.catalog.frames()
+    }
+    rules = VerifyRules(cfg.keypoint_min_inliers, cfg.keypoint_min_ncc)
+    cache: dict[FrameKey, tuple[np.ndarray, Features]] = {}
+
+    def picture(key: FrameKey) -> tuple[np.ndarray, Features]:
+        if key not in cache:
+            rgb = thumbs.load(ctx.layout.thumbs, thumbs_by_key[key])
+            cache[key] = (rgb, sift_features(rgb))
+        return cache[key]
+
+    confirmed: list[tuple[str, int, str, int, int, str]] = []
+    for (a, b), (_, fa, fb) in sorted(anchors.items()):
+        offset = float(rows[(b, fb)]["pts_s"]) - float(rows[(a, fa)]["pts_s"])
+        peers = sorted(frames_by_media[b])
+        for time_a, frame_a in sorted(frames_by_media[a]):
+            near = [
+                (abs(t - time_a - offset), f)
+                for t, f in peers
+                if abs(t - time_a - offset) <= ALIGN_WINDOW_S
+            ]
+            if not near:
+                continue
+            frame_b = min(near)[1]
+            if (a, frame_a, b, frame_b) in existing:
+                continue
+            pic_a, feat_a = picture((a, frame_a))
+            pic_b, feat_b = picture((b, frame_b))
+            if verify(pic_a, feat_a, pic_b, feat_b, rules).confirmed:
+                distance = frame_distance(rows[(a, frame_a)], rows[(b, frame_b)])
+                confirmed.append((a, frame_a, b, frame_b, distance, "keypoints"))
+        cache.clear()
+    with ctx.catalog.transaction():
+        ctx.catalog.add_frame_matches(confirmed)
+    return len(confirmed)
 
 
 def _closest_in_shot(hashes: dict[FrameKey, Any], a: FrameKey, b: FrameKey) -> tuple[int, int]:

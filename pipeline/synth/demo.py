@@ -33,6 +33,8 @@ def _sidecar(path: Path, url: str, posted_at: str, account: str) -> None:
 def write_demo_collection(layout: DataLayout) -> int:
     """Write the demo incident under layout.raw; returns the number of files (0 if present)."""
     if layout.raw.is_dir() and any(p.is_file() for p in layout.raw.rglob("*")):
+        if (layout.raw / INCIDENT).is_dir():
+            _write_annotations(layout.annotations / INCIDENT)
         return 0
     root = layout.raw / INCIDENT
     witness, telegram, news, xacc = (
@@ -115,4 +117,35 @@ def write_demo_collection(layout: DataLayout) -> int:
     _write(xacc / "truncated.jpg", im.jpeg_bytes(chelsea, 90)[:6000])
     _write(xacc / "clip.mp4", b"This is a text note saved with a video extension.\n")
     ffmpeg.lavfi_source("sine=frequency=440:duration=2", xacc / "voice_note.m4a", ["-c:a", "aac"])
+    _write_annotations(layout.annotations / INCIDENT)
     return sum(1 for p in layout.raw.rglob("*") if p.is_file())
+
+
+def _write_annotations(folder: Path) -> None:
+    """Analysts' input showing the count's mechanics: the astronaut photo and its repost are
+    annotated under two labels (dedupe proves them one scene: counted once); the launch site
+    and the market are disjoint groups (summed); and a disjointness declared between the
+    photo and its own repost is a contradiction flagged for review."""
+    if (folder / "annotations.csv").exists():
+        return
+    _write(
+        folder / "annotations.csv",
+        (
+            b"path,t_s,count,scene,note\n"
+            b"witness_upload/IMG_0412.jpg,,4,courtyard,four detainees against the wall\n"
+            b"telegram_channel/astronaut_small.jpg,,5,courtyard-repost,channel's copy; a fifth "
+            b"person at the edge\n"
+            b"news_site/rocket.jpg,,7,launch-site,seven people by the vehicle\n"
+            b"witness_upload/market_video.mp4,4.0,3,market,three people at the stall\n"
+        ),
+    )
+    _write(
+        folder / "disjoint.csv",
+        (
+            b"scene_a,scene_b,reason\n"
+            b"launch-site,market,filmed at the same hour 40 km apart (posting times and shadows)\n"
+            b"courtyard,launch-site,the courtyard group was already detained when the launch-site "
+            b"video was filmed\n"
+            b"courtyard,courtyard-repost,witness says the repost shows another day\n"
+        ),
+    )

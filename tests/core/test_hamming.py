@@ -54,8 +54,14 @@ class Collection:
         return {p for p in self.pairs if p[2] <= max_distance}
 
 
-def build_collection(nbits: int, n: int, planted: tuple[int, ...], copies: int,
-                     seed: int, shared_prefix_bytes: int = 0) -> Collection:
+def build_collection(
+    nbits: int,
+    n: int,
+    planted: tuple[int, ...],
+    copies: int,
+    seed: int,
+    shared_prefix_bytes: int = 0,
+) -> Collection:
     rng = np.random.default_rng(seed)
     codes = rng.integers(0, 256, (n, nbits // 8), dtype=np.uint8)
     codes[:, :shared_prefix_bytes] = 0  # real hashes cluster: one crowded bucket
@@ -65,7 +71,7 @@ def build_collection(nbits: int, n: int, planted: tuple[int, ...], copies: int,
     ids = rng.permutation(n).astype(np.int64) * 7919 - 10**12  # arbitrary, negative too
     pairs = set()
     for i in range(n - 1):
-        distance = oracle_distance(codes[i], codes[i + 1:])
+        distance = oracle_distance(codes[i], codes[i + 1 :])
         for j in np.flatnonzero(distance <= max(planted)):
             a, b = sorted((int(ids[i]), int(ids[i + 1 + j])))
             pairs.add((a, b, int(distance[j])))
@@ -97,8 +103,14 @@ def far_pairs() -> Collection:
 
 
 def as_set(matches: Matches) -> set[tuple[int, int, int]]:
-    return set(zip(matches.query.tolist(), matches.match_id.tolist(),
-                   matches.distance.tolist(), strict=True))
+    return set(
+        zip(
+            matches.query.tolist(),
+            matches.match_id.tolist(),
+            matches.distance.tolist(),
+            strict=True,
+        )
+    )
 
 
 def search_as_pairs(matches: Matches, collection: Collection) -> set[tuple[int, int, int]]:
@@ -106,8 +118,9 @@ def search_as_pairs(matches: Matches, collection: Collection) -> set[tuple[int, 
     query_ids = collection.ids[matches.query]
     return {
         (min(q, m), max(q, m), d)
-        for q, m, d in zip(query_ids.tolist(), matches.match_id.tolist(),
-                           matches.distance.tolist(), strict=True)
+        for q, m, d in zip(
+            query_ids.tolist(), matches.match_id.tolist(), matches.distance.tolist(), strict=True
+        )
         if q != m
     }
 
@@ -126,8 +139,12 @@ class HammingIndexContract:
         index.add(collection.ids, collection.codes)
         return index
 
-    def assert_answers(self, found: set[tuple[int, int, int]], expected: set[tuple[int, int, int]],
-                       exact_max_distance: int) -> None:
+    def assert_answers(
+        self,
+        found: set[tuple[int, int, int]],
+        expected: set[tuple[int, int, int]],
+        exact_max_distance: int,
+    ) -> None:
         """Only true pairs; all of them up to the guaranteed distance; all of them if exact."""
         assert found <= expected
         assert {p for p in expected if p[2] <= exact_max_distance} <= found
@@ -162,10 +179,16 @@ class HammingIndexContract:
 
     def test_a_crowded_bucket_changes_no_answer(self, crowded: Collection) -> None:
         index = self.filled(crowded)
-        self.assert_answers(as_set(index.self_join(PDQ_THRESHOLD)),
-                            crowded.within(PDQ_THRESHOLD), index.exact_max_distance)
-        self.assert_answers(search_as_pairs(index.search(crowded.codes, PDQ_THRESHOLD), crowded),
-                            crowded.within(PDQ_THRESHOLD), index.exact_max_distance)
+        self.assert_answers(
+            as_set(index.self_join(PDQ_THRESHOLD)),
+            crowded.within(PDQ_THRESHOLD),
+            index.exact_max_distance,
+        )
+        self.assert_answers(
+            search_as_pairs(index.search(crowded.codes, PDQ_THRESHOLD), crowded),
+            crowded.within(PDQ_THRESHOLD),
+            index.exact_max_distance,
+        )
 
     def test_self_join_pairs_are_ordered_unique_and_distances_true(self, pdq: Collection) -> None:
         index = self.filled(pdq)
@@ -175,8 +198,9 @@ class HammingIndexContract:
         row = {int(i): r for r, i in enumerate(pdq.ids)}
         rows_a = [row[int(i)] for i in matches.query]
         rows_b = [row[int(i)] for i in matches.match_id]
-        assert np.array_equal(oracle_distance(pdq.codes[rows_a], pdq.codes[rows_b]),
-                              matches.distance)
+        assert np.array_equal(
+            oracle_distance(pdq.codes[rows_a], pdq.codes[rows_b]), matches.distance
+        )
 
     def test_results_are_sorted_and_read_only(self, pdq: Collection) -> None:
         matches = self.filled(pdq).self_join(PDQ_THRESHOLD)
@@ -230,10 +254,14 @@ class HammingIndexContract:
     def test_eight_byte_codes(self, phash: Collection) -> None:
         index = self.filled(phash)
         radius = max(PLANTED_PHASH) - 1
-        self.assert_answers(as_set(index.self_join(radius)), phash.within(radius),
-                            index.exact_max_distance)
-        self.assert_answers(search_as_pairs(index.search(phash.codes, radius), phash),
-                            phash.within(radius), index.exact_max_distance)
+        self.assert_answers(
+            as_set(index.self_join(radius)), phash.within(radius), index.exact_max_distance
+        )
+        self.assert_answers(
+            search_as_pairs(index.search(phash.codes, radius), phash),
+            phash.within(radius),
+            index.exact_max_distance,
+        )
 
     def test_rejects_codes_of_the_wrong_shape_or_type(self, pdq: Collection) -> None:
         index = self.make(PDQ_BITS)
@@ -301,8 +329,12 @@ class TestFaissMultiHash(HammingIndexContract):
 
 
 def test_make_index_names_every_kind() -> None:
-    kinds = {"brute_force": BruteForceIndex, "mih": MultiIndexHash,
-             "faiss_flat": FaissFlatIndex, "faiss_multihash": FaissMultiHashIndex}
+    kinds = {
+        "brute_force": BruteForceIndex,
+        "mih": MultiIndexHash,
+        "faiss_flat": FaissFlatIndex,
+        "faiss_multihash": FaissMultiHashIndex,
+    }
     for kind, cls in kinds.items():
         index = make_index(kind, PDQ_BITS)
         assert type(index) is cls and index.kind == kind
