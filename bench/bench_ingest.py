@@ -582,15 +582,20 @@ def _report(collection: _Collection, generated_s: float, res: _Results) -> str:
                 f"{1000 * kinds_s[kind] / n:.1f} | {kinds_s[kind] / busy:.0%} |"
             )
     heaviest = max(KINDS, key=lambda k: kinds_s[k])
+    pace = (
+        "Hashing is the small part; examination sets the pace"
+        if wall["digest"] < wall["examine"]
+        else "Examination is the small part; hashing sets the pace"
+    )
     lines += [
         "",
         "Reading: `sha256sum` computes one digest; ingest computes SHA-256 and MD5 of every "
         "byte, decodes every still (Pillow reads the whole image, at reduced scale for JPEG), "
         "starts one ffprobe per video (and per file it cannot place by content), and commits "
-        "every file with a custody entry. Hashing is the small part; examination sets the "
-        f"pace, most of it in `{heaviest}` files ({kinds_s[heaviest] / busy:.0%}), and "
-        "byte-identical reposts are examined again "
-        f"({kinds_s['duplicate'] / busy:.0%} of examination). Load average "
-        f"{res.load[0]:.2f} before, {res.load[1]:.2f} after, on {os.cpu_count()} cores.",
+        f"every file with a custody entry. {pace}: the largest share of examination is "
+        f"`{heaviest}` ({kinds_s[heaviest] / busy:.0%}); the byte-identical reposts' share, "
+        "what examining each SHA-256 only once per run would save, is "
+        f"{kinds_s['duplicate'] / busy:.0%}. Load average {res.load[0]:.2f} before, "
+        f"{res.load[1]:.2f} after, on {os.cpu_count()} cores.",
     ]
     return "\n".join(lines) + "\n"

@@ -18,6 +18,7 @@ from pipeline import __version__
 from pipeline.config import ConfigError, load_settings
 from pipeline.layout import DataLayout
 from pipeline.stages.context import Operator, RunContext, open_run
+from pipeline.stages.count import run_count
 from pipeline.stages.dedupe import run_dedupe
 from pipeline.stages.frames import run_frames
 from pipeline.stages.hash import run_hash
@@ -48,6 +49,11 @@ STAGES: dict[str, tuple[StageFn, str]] = {
         run_dedupe,
         "find near-duplicates, stills inside videos and video overlaps through a Hamming "
         "index; write matches.csv, clusters.csv, cluster_provenance.csv",
+    ),
+    "count": (
+        run_count,
+        "scenes, analysts' annotations and detector proposals, and the minimum number of "
+        "individuals with its certificate; write counts.csv, count_certificate.csv",
     ),
 }
 

@@ -65,7 +65,7 @@ class CountConfig(_Section):
     detector: Literal["opencv", "yunet", "none"] = "opencv"
     onnx_model: str = ""
     hog_min_score: float = Field(1.0, ge=0)
-    haar_min_neighbors: int = Field(5, ge=1)
+    haar_min_neighbors: int = Field(8, ge=1)
 
 
 class RunConfig(_Section):

@@ -63,12 +63,12 @@ class HogHaarDetector:
 
     min_side_px: int = 480
     hog_min_score: float = 1.0
-    haar_min_neighbors: int = 5
+    haar_min_neighbors: int = 8
     name: str = "opencv-hog+haar"
 
     def __post_init__(self) -> None:
         self._hog = cv2.HOGDescriptor()
-        self._hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+        self._hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())  # type: ignore[attr-defined]
         cascade = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"  # type: ignore[attr-defined]
         self._faces = cv2.CascadeClassifier(str(cascade))
         if self._faces.empty():
@@ -84,8 +84,12 @@ class HogHaarDetector:
         for (x, y, w, h), weight in zip(rects, np.ravel(weights), strict=False):
             if float(weight) >= self.hog_min_score:
                 boxes.append(_unscale("person", x, y, w, h, weight, scale))
+        smallest = max(24, min(grey.shape[:2]) // 12)  # tinier "faces" are mostly texture
         faces = self._faces.detectMultiScale(
-            grey, scaleFactor=1.1, minNeighbors=self.haar_min_neighbors, minSize=(24, 24)
+            grey,
+            scaleFactor=1.1,
+            minNeighbors=self.haar_min_neighbors,
+            minSize=(smallest, smallest),
         )
         for x, y, w, h in faces:
             boxes.append(_unscale("face", x, y, w, h, 1.0, scale))

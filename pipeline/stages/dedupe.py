@@ -114,9 +114,9 @@ def _search_new_frames(
     params: str,
     rows: dict[FrameKey, Any],
     matchable: set[FrameKey],
-) -> int:
+) -> tuple[int, set[str]]:
     """Add frames not yet indexed, search them against the whole index, store the matches;
-    returns how many frames were searched.
+    returns how many frames were searched and the media they belong to.
 
     Two indexes (hashes, and hashes of the mirror images) and three queries per new frame
     (its hash against both, its mirror's hash against the first) find every pair whose
@@ -136,7 +136,7 @@ def _search_new_frames(
     known = {(media_id, frame) for _, media_id, frame, _ in entries}
     new = sorted(key for key in matchable if key not in known)
     if not new:
-        return 0, set()
+        return 0, set[str]()
     next_id = max((entry[0] for entry in entries), default=-1) + 1
     new_entries = [(next_id + i, key[0], key[1], params) for i, key in enumerate(new)]
     by_id: dict[int, FrameKey] = {e[0]: (e[1], e[2]) for e in entries}
@@ -185,7 +185,7 @@ def _search_features(
     rows = [r for r in ctx.catalog.feature_rows() if (r["media_id"], r["frame_index"]) in matchable]
     new = [i for i, r in enumerate(rows) if r["searched_params"] != params]
     if not new:
-        return 0, set()
+        return 0, set[str]()
     features = [Features.from_bytes(r["points"], r["descriptors"]) for r in rows]
     keys = [(str(r["media_id"]), int(r["frame_index"])) for r in rows]
     votes = candidate_pairs(features, keys, new, cfg.keypoint_votes, cfg.descriptor_max_l2)

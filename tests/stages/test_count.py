@@ -1,0 +1,112 @@
+"""count: scenes from dedupe and labels, the minimum with its certificate, and clear errors."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.cli import main
+from pipeline.io.detectors import DetectorError, HogHaarDetector, make_detector, people_count
+from pipeline.layout import DataLayout
+from pipeline.synth import images as im
+from tests.media import put, video
+
+
+def read(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def annotate(layout: DataLayout, annotations: str, disjoint: str) -> None:
+    folder = layout.annotations / "inc"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "annotations.csv").write_text("path,t_s,count,scene,note\n" + annotations)
+    (folder / "disjoint.csv").write_text("scene_a,scene_b,reason\n" + disjoint)
+
+
+@pytest.fixture
+def incident(layout: DataLayout) -> DataLayout:
+    photo = im.photo("astronaut")
+    put(layout.raw, "inc/witness/photo.jpg", im.jpeg_bytes(photo, 92))
+    put(layout.raw, "inc/channel/repost.jpg", im.jpeg_bytes(im.resize(photo, 0.5), 60))
+    put(layout.raw, "inc/news/rocket.jpg", im.jpeg_bytes(im.photo("rocket"), 90))
+    video(layout.raw / "inc/witness/market.mp4", ("coffee", "chelsea"), seconds=2.0)
+    return layout
+
+
+def run(layout: DataLayout) -> int:
+    return main(["--data-dir", str(layout.data_dir), "--no-progress", "run"])
+
+
+def test_repost_counted_once_disjoint_groups_summed_contradiction_flagged(
+    incident: DataLayout,
+) -> None:
+    annotate(
+        incident,
+        "witness/photo.jpg,,4,courtyard,\nchannel/repost.jpg,,5,courtyard-repost,\n"
+        "news/rocket.jpg,,7,launch,\nwitness/market.mp4,1.0,3,market,\n",
+        "launch,market,same hour far apart\ncourtyard,launch,already detained\n"
+        "courtyard,courtyard-repost,witness says another day\n",
+    )
+    assert run(incident) == 0
+    (row,) = read(incident.processed / "counts.csv")
+    assert (row["minimum_count"], row["clique_bound"], row["upper_bound"]) == ("12", "12", "15")
+    assert (row["scenes"], row["reviewed"], row["contradictions"]) == ("3", "true", "1")
+    assert row["minimum_confirmed_only"] == "11"  # the repost merge is a machine match
+    assert "At least 12" in row["explanation"] and "courtyard-repost" in row["explanation"]
+    certificate = {r["scene_id"]: r for r in read(incident.processed / "count_certificate.csv")}
+    assert set(certificate) == {"courtyard+courtyard-repost", "launch"}
+    assert {r["count_origin"] for r in certificate.values()} == {"annotation"}
+    assert sum(int(r["count"]) for r in certificate.values()) == 12
+
+
+def test_invalid_annotations_are_errors_naming_file_and_line(
+    incident: DataLayout, capsys: pytest.CaptureFixture[str]
+) -> None:
+    annotate(
+        incident,
+        "witness/photo.jpg,,4,A,\nwitness/missing.jpg,,2,B,\nwitness/market.mp4,99,1,C,\n"
+        "news/rocket.jpg,3.0,1,D,\n",
+        "",
+    )
+    assert run(incident) == 1
+    err = capsys.readouterr().err
+    file = incident.annotations / "inc" / "annotations.csv"
+    assert f"{file}:3: unknown path 'witness/missing.jpg'" in err
+    assert f"{file}:4: t_s 99 is past the end of the video" in err
+    assert f"{file}:5: 'news/rocket.jpg' is a still: leave t_s empty" in err
+    assert read(incident.processed / "counts.csv") == []
+
+
+def test_unannotated_scenes_use_detector_proposals_marked_unreviewed(layout: DataLayout) -> None:
+    pair = np.concatenate([im.photo("astronaut"), im.mirror(im.photo("astronaut"))], axis=1)
+    put(layout.raw, "inc/src/two.jpg", im.jpeg_bytes(pair, 92))
+    assert run(layout) == 0
+    (row,) = read(layout.processed / "counts.csv")
+    assert (row["minimum_count"], row["reviewed"]) == ("2", "false")
+    (cert,) = read(layout.processed / "count_certificate.csv")
+    assert cert["count_origin"] == "detector"
+
+
+def stored(rgb: np.ndarray) -> np.ndarray:
+    """At the size the frames stage stores (longest side 320 px), which the detector sees."""
+    return im.resize(rgb, 320 / max(rgb.shape[:2]))
+
+
+def test_detector_sees_faces_it_can_see_and_none_where_there_are_none() -> None:
+    detector = HogHaarDetector()
+    assert people_count(detector.detect(stored(im.photo("astronaut")))) == 1
+    pair = np.concatenate([im.photo("astronaut"), im.mirror(im.photo("astronaut"))], axis=1)
+    assert people_count(detector.detect(stored(pair))) == 2
+    for empty in ("coffee", "rocket", "colorwheel", "chelsea"):
+        assert people_count(detector.detect(stored(im.photo(empty)))) == 0
+
+
+def test_onnx_detector_without_a_model_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(DetectorError, match="gives no path"):
+        make_detector("yunet", "", 1.0, 8)
+    with pytest.raises(DetectorError, match="ONNX model not found"):
+        make_detector("yunet", str(tmp_path / "face.onnx"), 1.0, 8)
