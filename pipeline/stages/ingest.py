@@ -10,9 +10,10 @@ reject row and the batch goes on.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tqdm import tqdm
@@ -22,7 +23,7 @@ from pipeline.core.timeparse import earliest
 from pipeline.io import contract, ffmpeg
 from pipeline.io.catalog import FileState
 from pipeline.io.mediafile import Examined, examine
-from pipeline.io.rawtree import RawFile, RawListing, digest_file, list_raw
+from pipeline.io.rawtree import FileDigest, RawFile, RawListing, digest_file, list_raw
 from pipeline.io.sidecars import Provenance, read_sidecar, read_sources_sheet
 from pipeline.stages.context import RunContext
 
@@ -35,6 +36,7 @@ class _Outcome:
     state: FileState
     examined: Examined | None  # None when the bytes were already known as media
     probe_command: list[str] | None = None
+    digest: FileDigest | None = None
 
 
 def run_ingest(ctx: RunContext) -> dict[str, int]:
@@ -140,6 +142,8 @@ def _examine_all(ctx: RunContext, todo: list[RawFile]) -> Iterator[_Outcome]:
     cfg = ctx.settings.default.ingest
     workers = cfg.workers or os.cpu_count() or 1
     known_media = ctx.catalog.media_ids()
+    claimed: set[str] = set()  # bytes a worker of this batch is already examining
+    lock = threading.Lock()
 
     def one(raw: RawFile) -> _Outcome:
         try:
@@ -149,7 +153,9 @@ def _examine_all(ctx: RunContext, todo: list[RawFile]) -> Iterator[_Outcome]:
             return _Outcome(
                 raw, FileState(raw.path, raw.size_bytes, raw.mtime_ns, "", "", reason), None
             )
-        known = digest.sha256 in known_media
+        with lock:
+            known = digest.sha256 in known_media or digest.sha256 in claimed
+            claimed.add(digest.sha256)
         examined = (
             None
             if known
@@ -160,17 +166,32 @@ def _examine_all(ctx: RunContext, todo: list[RawFile]) -> Iterator[_Outcome]:
         if examined and examined.media and examined.media.kind == "video":
             command = ffmpeg.probe_command(raw.abs_path)
         state = FileState(raw.path, raw.size_bytes, raw.mtime_ns, digest.sha256, digest.md5, reason)
-        return _Outcome(raw, state, examined, command)
+        return _Outcome(raw, state, examined, command, digest)
 
+    seen: dict[str, Examined] = {}  # what this batch found for each content
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = pool.map(one, todo)  # in order, lazily: each is committed as it arrives
-        yield from tqdm(
+        for outcome in tqdm(
             results,
             total=len(todo),
             desc="ingest",
             unit="file",
             disable=not ctx.show_progress or None,
-        )
+        ):
+            sha = outcome.state.sha256
+            if outcome.examined is not None:
+                seen[sha] = outcome.examined
+            elif sha and sha not in known_media and outcome.digest is not None:
+                # A byte-identical repost in this batch: reuse its twin's examination (or
+                # examine here when the later twin's worker happened to claim it first).
+                twin = seen.get(sha) or examine(
+                    outcome.file.abs_path, outcome.digest, cfg.max_image_pixels, cfg.probe_timeout_s
+                )
+                seen[sha] = twin
+                outcome = replace(
+                    outcome, examined=twin, state=replace(outcome.state, reject_reason=twin.reason)
+                )
+            yield outcome
 
 
 def _provenance(listing: RawListing) -> tuple[dict[str, Provenance], list[Reject]]:

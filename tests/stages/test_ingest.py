@@ -222,3 +222,15 @@ def test_catalog_records_md5_and_raw_metadata_as_read(
     assert media.media_id == hashlib.sha256(data).hexdigest()
     assert media.md5 == hashlib.md5(data).hexdigest()
     assert media.raw_metadata["exif"]["EXIF DateTimeOriginal"] == "2023:01:02 03:04:05"
+
+
+def test_byte_identical_bad_files_in_one_batch_are_both_rejected(
+    layout: DataLayout, run_stage: RunStage
+) -> None:
+    broken = jpeg("coffee")[:4000]
+    for source in ("a", "b", "c"):
+        put(layout.raw, f"inc/{source}/cut.jpg", broken)
+    run_stage(run_ingest)
+    reasons = rejects(layout)
+    assert all("truncated" in reasons[f"inc/{s}/cut.jpg"] for s in ("a", "b", "c"))
+    assert read_csv(layout.processed / "media.csv") == []
