@@ -71,7 +71,6 @@ def main() -> int:
     parser.add_argument("--scale", type=float, default=1.0, help="input size factor (default 1)")
     args = parser.parse_args()
     names = args.names or modules()
-    text = REPORT.read_text() if REPORT.exists() else HEADER
     for name in names:
         module = importlib.import_module(f"bench.bench_{name}")
         started = time.perf_counter()
@@ -83,8 +82,8 @@ def main() -> int:
             f"`python -m bench {name}` (scale {args.scale:g}, "
             f"{time.perf_counter() - started:.0f} s in all).\n\n{body}"
         )
-        text = replace_section(text, name, section)
-        REPORT.write_text(text)
+        current = REPORT.read_text() if REPORT.exists() else HEADER  # others may have written
+        REPORT.write_text(replace_section(current, name, section))
         print(f"bench {name}: done", file=sys.stderr, flush=True)
     return 0
 

@@ -4,9 +4,11 @@ Ingest must read every byte of the evidence once (SHA-256 and MD5, DESIGN.md "Or
 evidence") and describe each file (Pillow and exifread for stills, ffprobe for videos), so
 the yardstick is coreutils `sha256sum` over exactly the same files in the same run. Both
 read from the page cache: every file is read once, untimed, before any timing, and the
-collection is checked to fit in free memory. The timed runs alternate (sha256sum, sha256sum
-in two processes, ingest on a fresh processed folder) so that another engineer's load on the
-two cores falls on all of them alike; every figure is the median of the repeats.
+collection is checked to fit in free memory. Each round runs every measurement once
+(sha256sum, sha256sum in two processes, ingest on a fresh processed folder, ingest again with
+nothing new, then ingest's hashing and its examination each on their own) so that another
+engineer's load on the two cores falls on all of them alike; every figure is the median of
+the rounds, with CPU seconds beside wall seconds because CPU time hardly moves with that load.
 
 The collection is seeded and rebuilt the same way every time: stills cut from scikit-image's
 sample photos (a different crop and noise per file, so every file is distinct content),
@@ -150,7 +152,7 @@ def _make_image(stills: _Stills, kind: str, path: Path, seed: int) -> None:
     else:
         sizes = ((800, 600), (1280, 720), (1600, 1200), (1920, 1080), (4000, 3000))
         width, height = sizes[int(rng.choice(5, p=[0.25, 0.25, 0.2, 0.2, 0.1]))]
-    noise = 0 if kind == "png" else int(rng.integers(8, 17))  # ±8-16: 3-4 MB at 12 MP
+    noise = 0 if kind == "png" else int(rng.integers(8, 17))  # ±8-16 grey levels: 2-4 MB at 12 MP
     pixels = _still(stills.base(photo, width, height), width, height, seed, noise)
     if kind == "png":
         _write(path, _png_bytes(pixels))

@@ -75,3 +75,19 @@ def tree_snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
 
 def noise(seed: int, height: int = 240, width: int = 320) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+def phone_video(raw: Path, rel: str, upright: np.ndarray) -> Path:
+    """A phone-style clip: frames stored a quarter turn clockwise, with a display matrix
+    (ffprobe "rotation": 90, counter-clockwise) that turns them upright, as players do."""
+    from pipeline.io import ffmpeg
+
+    sensor = np.ascontiguousarray(np.rot90(upright, -1))
+    height, width = sensor.shape[:2]
+    scratch = raw.parent / "scratch-sensor.mp4"
+    ffmpeg.encode_frames([sensor] * 10, scratch, width, height, 25.0)
+    target = raw / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    ffmpeg.transcode(scratch, target, ["-c", "copy", "-metadata:s:v:0", "rotate=90"])
+    scratch.unlink()
+    return target

@@ -202,28 +202,35 @@ def explain(
         if len(result.certificate) == 1:
             sentence = f"{head}: scene {shown} shows that many at once."
         else:
-            sentence = (f"{head}: scenes {shown} are pairwise disjoint, so no one appears "
-                        f"in two of them")
+            sentence = (
+                f"{head}: scenes {shown} are pairwise disjoint, so no one appears in two of them"
+            )
             quoted = _quoted_reasons(result.clique, reasons or {})
             sentence += f" ({quoted})." if quoted else "."
     else:
         terms = " + ".join(f"{e.weight} × {counts[e.scene_id]}" for e in result.certificate)
-        sentence = (f"{head}: weighting scenes {', '.join(e.scene_id for e in result.certificate)}"
-                    f" so that no set of scenes one person could appear in weighs more than 1, "
-                    f"each person adds at most 1 to {terms} = {result.lp_bound}.")
+        sentence = (
+            f"{head}: weighting scenes {', '.join(e.scene_id for e in result.certificate)}"
+            f" so that no set of scenes one person could appear in weighs more than 1, "
+            f"each person adds at most 1 to {terms} = {result.lp_bound}."
+        )
     if result.method == METHOD_SEARCH:
-        sentence += (f" That proves {result.certificate_bound}; the solver's exhaustive search "
-                     f"proves {result.minimum}.")
+        sentence += (
+            f" That proves {result.certificate_bound}; the solver's exhaustive search "
+            f"proves {result.minimum}."
+        )
     elif result.method == METHOD_TIME_LIMIT:
-        sentence += (f" The exact minimum lies between {result.minimum} and "
-                     f"{result.witness_total} (the solver's time limit was reached).")
+        sentence += (
+            f" The exact minimum lies between {result.minimum} and "
+            f"{result.witness_total} (the solver's time limit was reached)."
+        )
     return sentence
 
 
 def _quoted_reasons(clique: Sequence[str], reasons: Mapping[tuple[str, str], str]) -> str:
     quoted = []
     for i, a in enumerate(clique):
-        for b in clique[i + 1:]:
+        for b in clique[i + 1 :]:
             reason = reasons.get((a, b)) or reasons.get((b, a))
             if reason:
                 quoted.append(f"{a}/{b}: {reason}")
@@ -387,8 +394,9 @@ def _maximal_independent_sets(mask: int, adj: Sequence[int], limit: int) -> list
             if not excluded:
                 found.append(chosen)
             return len(found) <= limit
-        pivot = max(_bits(candidates | excluded),
-                    key=lambda u: (complement[u] & candidates).bit_count())
+        pivot = max(
+            _bits(candidates | excluded), key=lambda u: (complement[u] & candidates).bit_count()
+        )
         for v in _bits(candidates & ~complement[pivot]):
             if not visit(chosen | 1 << v, candidates & complement[v], excluded & complement[v]):
                 return False
@@ -439,8 +447,17 @@ def _reduce(
         hosts = sorted(_bits(mask), key=lambda t: (-weight[t], t))
         for s in sorted(_bits(mask), key=lambda v: (weight[v], (adj[v] & mask).bit_count(), v)):
             partners = adj[s] & mask
-            host = next((t for t in hosts if t != s and mask >> t & 1
-                         and weight[t] >= weight[s] and not partners & ~adj[t]), None)
+            host = next(
+                (
+                    t
+                    for t in hosts
+                    if t != s
+                    and mask >> t & 1
+                    and weight[t] >= weight[s]
+                    and not partners & ~adj[t]
+                ),
+                None,
+            )
             if host is not None:
                 removals.append(_Removal(s, host))
             elif not clique >> s & 1 and (
@@ -478,12 +495,14 @@ def _solve_decomposed(
 ) -> _Part:
     components = _components(mask, adj)
     if len(components) > 1:
-        return _combine_shared([_solve_decomposed(c, adj, weight, deadline, max_sets)
-                                for c in components])
+        return _combine_shared(
+            [_solve_decomposed(c, adj, weight, deadline, max_sets) for c in components]
+        )
     co_components = _components(mask, _complement(mask, adj))
     if len(co_components) > 1:
-        return _combine_disjoint([_solve_decomposed(c, adj, weight, deadline, max_sets)
-                                  for c in co_components])
+        return _combine_disjoint(
+            [_solve_decomposed(c, adj, weight, deadline, max_sets) for c in co_components]
+        )
     return _solve_prime(mask, adj, weight, deadline, max_sets)
 
 
@@ -503,16 +522,26 @@ def _combine_shared(parts: Sequence[_Part]) -> _Part:
                     run.pop(0)
                 else:
                     run[0] = (scenes, people - step)
-    return _Part(max(p.lower for p in parts), tuple(merged), by_clique.clique,
-                 by_clique.clique_weight, by_lp.weights, by_lp.lp_value)
+    return _Part(
+        max(p.lower for p in parts),
+        tuple(merged),
+        by_clique.clique,
+        by_clique.clique_weight,
+        by_lp.weights,
+        by_lp.lp_value,
+    )
 
 
 def _combine_disjoint(parts: Sequence[_Part]) -> _Part:
     """Parts where every scene of one is disjoint from every scene of another: people add up."""
-    return _Part(sum(p.lower for p in parts), tuple(g for p in parts for g in p.groups),
-                 sum(p.clique for p in parts), sum(p.clique_weight for p in parts),
-                 tuple(w for p in parts for w in p.weights), sum((p.lp_value for p in parts),
-                                                                  Fraction(0)))
+    return _Part(
+        sum(p.lower for p in parts),
+        tuple(g for p in parts for g in p.groups),
+        sum(p.clique for p in parts),
+        sum(p.clique_weight for p in parts),
+        tuple(w for p in parts for w in p.weights),
+        sum((p.lp_value for p in parts), Fraction(0)),
+    )
 
 
 # --- one prime part ----------------------------------------------------------------------
@@ -538,7 +567,8 @@ def _solve_prime(
     try:
         search.solve_root()
         certificate, value = _verified_certificate(
-            mask, adj, weight, search.root_duals, deadline, certificate, clique_weight)
+            mask, adj, weight, search.root_duals, deadline, certificate, clique_weight
+        )
         lower = max(lower, math.ceil(value))
         lower = max(lower, search.improve_upper(lower))
         if lower < search.upper:
@@ -625,9 +655,16 @@ class _CoverSearch:
     inclusion-maximal fractional column), so branching on these sums is complete.
     """
 
-    def __init__(self, mask: int, adj: Sequence[int], weight: Sequence[int],
-                 deadline: _Deadline, columns: Sequence[int],
-                 groups: Sequence[tuple[int, int]], enumerated: bool) -> None:
+    def __init__(
+        self,
+        mask: int,
+        adj: Sequence[int],
+        weight: Sequence[int],
+        deadline: _Deadline,
+        columns: Sequence[int],
+        groups: Sequence[tuple[int, int]],
+        enumerated: bool,
+    ) -> None:
         self.mask, self.adj, self.weight, self.deadline = mask, adj, weight, deadline
         self.scenes = list(_bits(mask))
         self.row_of = {v: i for i, v in enumerate(self.scenes)}
@@ -667,19 +704,25 @@ class _CoverSearch:
         shape = (len(self.scenes) + len(rows), len(self.columns))
         return csc_array((data, (row_index, col_index)), shape=shape)
 
-    def _master_lp(self, rows: Sequence[_BranchRow], penalty: float
-                   ) -> tuple[float, np.ndarray, np.ndarray, float]:
+    def _master_lp(
+        self, rows: Sequence[_BranchRow], penalty: float
+    ) -> tuple[float, np.ndarray, np.ndarray, float]:
         """LP over the pool; ≥ rows get artificial slack at `penalty` each, so it is always
         feasible. Returns (value, x, row duals as y ≥ 0 / μ, artificial total)."""
         self.deadline.check()
         matrix = self._cover_matrix(rows)
         at_least = [True] * len(self.scenes) + [r.at_least for r in rows]
         slack_rows = [i for i, flag in enumerate(at_least) if flag]
-        slack = csc_array(([-1.0] * len(slack_rows), (slack_rows, range(len(slack_rows)))),
-                          shape=(len(at_least), len(slack_rows)))
+        slack = csc_array(
+            ([-1.0] * len(slack_rows), (slack_rows, range(len(slack_rows)))),
+            shape=(len(at_least), len(slack_rows)),
+        )
         a_ub = hstack([matrix, slack], format="csc")
-        b_ub = np.array([-self.weight[v] for v in self.scenes]
-                        + [-r.bound if r.at_least else r.bound for r in rows], dtype=float)
+        b_ub = np.array(
+            [-self.weight[v] for v in self.scenes]
+            + [-r.bound if r.at_least else r.bound for r in rows],
+            dtype=float,
+        )
         cost = np.concatenate([np.ones(len(self.columns)), np.full(len(slack_rows), penalty)])
         result = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=(0, None), method="highs")
         if result.status != 0:
@@ -697,8 +740,9 @@ class _CoverSearch:
                 gain += y[len(self.scenes) + k]
         return float(gain)
 
-    def _column_generation(self, rows: Sequence[_BranchRow], penalty: float
-                           ) -> tuple[float, np.ndarray, np.ndarray, float]:
+    def _column_generation(
+        self, rows: Sequence[_BranchRow], penalty: float
+    ) -> tuple[float, np.ndarray, np.ndarray, float]:
         while True:
             value, x, duals, artificial = self._master_lp(rows, penalty)
             if self.enumerated and not rows:
@@ -708,11 +752,17 @@ class _CoverSearch:
 
     def _price(self, duals: np.ndarray, rows: Sequence[_BranchRow]) -> list[int]:
         y = {v: float(duals[i]) for i, v in enumerate(self.scenes) if duals[i] > _EPS}
-        active = [(row, float(duals[len(self.scenes) + k])) for k, row in enumerate(rows)
-                  if abs(duals[len(self.scenes) + k]) > _EPS]
+        active = [
+            (row, float(duals[len(self.scenes) + k]))
+            for k, row in enumerate(rows)
+            if abs(duals[len(self.scenes) + k]) > _EPS
+        ]
         in_rows = sum(row.scenes for row, _ in active)
-        neutral = [v for v in sorted(self.scenes, key=lambda v: (-self.weight[v], v))
-                   if v not in y and not in_rows >> v & 1]
+        neutral = [
+            v
+            for v in sorted(self.scenes, key=lambda v: (-self.weight[v], v))
+            if v not in y and not in_rows >> v & 1
+        ]
         found: dict[int, float] = {}
 
         def offer(column: int) -> None:
@@ -745,9 +795,13 @@ class _CoverSearch:
         """Round the root LP (floor, then greedy for the rest), then solve the integer master
         over the pool. Returns a proven lower bound: the optimum when the pool holds every
         maximal independent set (an optimal solution never needs others), else 0."""
-        self._offer_solution([(c, math.floor(k + _INTEGRAL_EPS))
-                              for c, k in zip(self.columns, self.root_x, strict=False)
-                              if k + _INTEGRAL_EPS >= 1])
+        self._offer_solution(
+            [
+                (c, math.floor(k + _INTEGRAL_EPS))
+                for c, k in zip(self.columns, self.root_x, strict=False)
+                if k + _INTEGRAL_EPS >= 1
+            ]
+        )
         if lower >= self.upper:
             return self.upper
         options: dict[str, float] = {"mip_rel_gap": 0.0}
@@ -756,13 +810,17 @@ class _CoverSearch:
         if self.deadline.remaining() < math.inf:
             options["time_limit"] = max(0.05, self.deadline.remaining() * _MASTER_ILP_SHARE)
         demand = np.array([self.weight[v] for v in self.scenes], dtype=float)
-        result = milp(np.ones(len(self.columns)),
-                      constraints=LinearConstraint(-self._cover_matrix(()), demand),
-                      integrality=np.ones(len(self.columns)), bounds=Bounds(0, np.inf),
-                      options=options)
+        result = milp(
+            np.ones(len(self.columns)),
+            constraints=LinearConstraint(-self._cover_matrix(()), demand),
+            integrality=np.ones(len(self.columns)),
+            bounds=Bounds(0, np.inf),
+            options=options,
+        )
         if result.x is not None:
-            self._offer_solution([(c, round(k)) for c, k in zip(self.columns, result.x,
-                                                                strict=True) if round(k) > 0])
+            self._offer_solution(
+                [(c, round(k)) for c, k in zip(self.columns, result.x, strict=True) if round(k) > 0]
+            )
         self.deadline.check()
         return self.upper if self.enumerated and result.status == 0 else 0
 
@@ -773,8 +831,9 @@ class _CoverSearch:
             for v in _bits(column):
                 residual[v] -= people
         short = sum(1 << v for v, left in residual.items() if left > 0)
-        rest = _greedy_groups(short, self.adj, [max(0, residual.get(v, 0))
-                                                for v in range(len(self.weight))])
+        rest = _greedy_groups(
+            short, self.adj, [max(0, residual.get(v, 0)) for v in range(len(self.weight))]
+        )
         groups = _trim(list(chosen) + rest, self.weight)
         if sum(p for _, p in groups) < self.upper:
             self.upper = sum(p for _, p in groups)
@@ -793,12 +852,15 @@ class _CoverSearch:
             if value is None or math.ceil(value - _INTEGRAL_EPS) >= self.upper:
                 continue
             if not (np.abs(x - np.round(x)) > _INTEGRAL_EPS).any():
-                self._offer_solution([(c, round(k)) for c, k in zip(self.columns, x,
-                                                                    strict=False) if round(k) > 0])
+                self._offer_solution(
+                    [(c, round(k)) for c, k in zip(self.columns, x, strict=False) if round(k) > 0]
+                )
                 continue
             scenes, total = self._branching_set(x)
-            for row in (_BranchRow(scenes, True, math.ceil(total)),
-                        _BranchRow(scenes, False, math.floor(total))):
+            for row in (
+                _BranchRow(scenes, True, math.ceil(total)),
+                _BranchRow(scenes, False, math.floor(total)),
+            ):
                 counter += 1
                 heapq.heappush(heap, (value, counter, (*rows, row)))
         return self.upper
@@ -824,8 +886,9 @@ class _CoverSearch:
             return abs(value - round(value))
 
         def most_fractional(sums: Mapping[int, float]) -> tuple[int, float] | None:
-            ranked = sorted((-distance(v), s, v) for s, v in sums.items()
-                            if distance(v) > _INTEGRAL_EPS)
+            ranked = sorted(
+                (-distance(v), s, v) for s, v in sums.items() if distance(v) > _INTEGRAL_EPS
+            )
             return (ranked[0][1], ranked[0][2]) if ranked else None
 
         single: dict[int, float] = {}
@@ -840,7 +903,7 @@ class _CoverSearch:
         for column in fractional:
             members = list(_bits(column))
             for i, a in enumerate(members):
-                for b in members[i + 1:]:
+                for b in members[i + 1 :]:
                     pairs.setdefault(1 << a | 1 << b, 0.0)
         for column, value in used:
             for pair in pairs:
@@ -853,8 +916,9 @@ class _CoverSearch:
         return maximal, sum(v for c, v in used if c & maximal == maximal)
 
 
-def _local_search(start: int, order: Sequence[int], y: Mapping[int, float],
-                  adj: Sequence[int]) -> int:
+def _local_search(
+    start: int, order: Sequence[int], y: Mapping[int, float], adj: Sequence[int]
+) -> int:
     """Greedy independent set by dual weight from `start`, then (1, k)-swaps while they gain."""
     chosen = _fill(start, order, adj)
     improved = True
@@ -913,8 +977,13 @@ def _exact_pricing(
     if upper:
         matrix = csc_array((data, (row_index, col_index)), shape=(len(upper), n_x + n_b))
         constraints = [LinearConstraint(matrix, -np.inf, np.array(upper))]
-    result = milp(cost, constraints=constraints, integrality=np.ones(n_x + n_b),
-                  bounds=Bounds(0, 1), options=options)
+    result = milp(
+        cost,
+        constraints=constraints,
+        integrality=np.ones(n_x + n_b),
+        bounds=Bounds(0, 1),
+        options=options,
+    )
     if result.status == 1:
         raise _TimeUp
     if result.status != 0 or result.x is None:
@@ -997,8 +1066,7 @@ def _result(
         certificate = tuple(CertificateEntry(ids[v], Fraction(1)) for v in _bits(part.clique))
         certificate_bound = part.clique_weight
     else:
-        certificate = tuple(CertificateEntry(ids[v], w)
-                            for v, w in sorted(part.weights) if w > 0)
+        certificate = tuple(CertificateEntry(ids[v], w) for v, w in sorted(part.weights) if w > 0)
         certificate_bound = math.ceil(part.lp_value)
     lower = max(part.lower, certificate_bound)
     optimal = lower >= total
@@ -1011,9 +1079,12 @@ def _result(
         method = METHOD_LP_DUAL
     else:
         method = METHOD_SEARCH
-    witness = tuple(PersonGroup(tuple(ids[v] for v in _bits(scenes)), people)
-                    for scenes, people in sorted(
-                        groups, key=lambda g: (-g[1], tuple(ids[v] for v in _bits(g[0])))))
+    witness = tuple(
+        PersonGroup(tuple(ids[v] for v in _bits(scenes)), people)
+        for scenes, people in sorted(
+            groups, key=lambda g: (-g[1], tuple(ids[v] for v in _bits(g[0])))
+        )
+    )
     return MinCountResult(
         minimum=minimum,
         optimal=optimal,

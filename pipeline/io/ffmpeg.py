@@ -7,6 +7,7 @@ protocol, and paths are always absolute (a name starting with `-` is never an op
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import subprocess
@@ -31,6 +32,7 @@ class MediaToolError(RuntimeError):
     """ffmpeg or ffprobe failed; the message is one line an analyst can read."""
 
 
+@functools.lru_cache(maxsize=4)
 def tool_version(tool: str = "ffmpeg") -> str:
     """First line of `tool -version` ('' when the tool is missing), recorded in custody entries."""
     if shutil.which(tool) is None:

@@ -7,6 +7,8 @@ else comes back as a reason an analyst can act on.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,18 @@ class Examined:
     reason: str = ""  # why it is not media, when media is None
 
 
+@contextmanager
+def bomb_warnings_as_errors() -> Iterator[None]:
+    """Pillow's DecompressionBombWarning raised as an error while the block runs.
+
+    `warnings.catch_warnings` swaps process-wide state and is not thread-safe: enter this
+    once, in the thread that starts the workers calling `examine`, never in each worker.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        yield
+
+
 def examine(
     path: Path, digest: FileDigest, max_image_pixels: int, probe_timeout_s: float
 ) -> Examined:
@@ -51,17 +65,15 @@ def examine(
 
 def _examine_image(path: Path, digest: FileDigest, max_pixels: int, sniffed: str) -> Examined:
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                width, height = image.size
-                if width * height > max_pixels:
-                    return Examined(None, _bomb_reason(width, height, max_pixels))
-                fmt = image.format or sniffed.upper()
-                if fmt not in IMAGE_FORMATS:
-                    return Examined(None, f"unsupported image format {fmt}: no decoder configured")
-                image.draft("RGB", (1024, 1024))  # JPEG: decode scaled, still reads every byte
-                image.load()
+        with Image.open(path) as image:
+            width, height = image.size
+            if width * height > max_pixels:
+                return Examined(None, _bomb_reason(width, height, max_pixels))
+            fmt = image.format or sniffed.upper()
+            if fmt not in IMAGE_FORMATS:
+                return Examined(None, f"unsupported image format {fmt}: no decoder configured")
+            image.draft("RGB", (1024, 1024))  # JPEG: decode scaled, still reads every byte
+            image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         return Examined(
             None, f"image over the limit of {max_pixels} pixels (possible decompression bomb)"

@@ -22,7 +22,7 @@ from pipeline.core.records import Observation, Reject
 from pipeline.core.timeparse import earliest
 from pipeline.io import contract, ffmpeg
 from pipeline.io.catalog import FileState
-from pipeline.io.mediafile import Examined, examine
+from pipeline.io.mediafile import Examined, bomb_warnings_as_errors, examine
 from pipeline.io.rawtree import FileDigest, RawFile, RawListing, digest_file, list_raw
 from pipeline.io.sidecars import Provenance, read_sidecar, read_sources_sheet
 from pipeline.stages.context import RunContext
@@ -47,16 +47,17 @@ def run_ingest(ctx: RunContext) -> dict[str, int]:
     rejects: dict[str, Reject] = {r.path: r for r in sidecar_rejects}
     todo: list[RawFile] = []
     cached = 0
-    for raw in listing.files:
-        if raw.problem:
-            rejects[raw.path] = Reject(raw.path, raw.problem)
-            continue
-        state = ctx.catalog.file_state(raw.path)
-        if state and (state.size_bytes, state.mtime_ns) == (raw.size_bytes, raw.mtime_ns):
-            cached += 1
-            _record(ctx, raw, state, provenance.get(raw.path), rejects)
-        else:
-            todo.append(raw)
+    with ctx.catalog.transaction():  # one commit for every unchanged file, not one each
+        for raw in listing.files:
+            if raw.problem:
+                rejects[raw.path] = Reject(raw.path, raw.problem)
+                continue
+            state = ctx.catalog.file_state(raw.path)
+            if state and (state.size_bytes, state.mtime_ns) == (raw.size_bytes, raw.mtime_ns):
+                cached += 1
+                _record(ctx, raw, state, provenance.get(raw.path), rejects)
+            else:
+                todo.append(raw)
 
     new_media = 0
     for outcome in _examine_all(ctx, todo):
@@ -169,7 +170,7 @@ def _examine_all(ctx: RunContext, todo: list[RawFile]) -> Iterator[_Outcome]:
         return _Outcome(raw, state, examined, command, digest)
 
     seen: dict[str, Examined] = {}  # what this batch found for each content
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with bomb_warnings_as_errors(), ThreadPoolExecutor(max_workers=workers) as pool:
         results = pool.map(one, todo)  # in order, lazily: each is committed as it arrives
         for outcome in tqdm(
             results,

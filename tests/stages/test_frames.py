@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.io import ffmpeg, thumbs
+from pipeline.io import thumbs
 from pipeline.io.catalog import Catalog, StoredFrame
 from pipeline.layout import DataLayout
 from pipeline.stages.frames import run_frames
 from pipeline.stages.ingest import run_ingest
 from pipeline.synth import images as im
 from tests.conftest import RunStage
-from tests.media import put, video
+from tests.media import phone_video, put, video
 
 
 def frames_by_path(layout: DataLayout) -> dict[str, list[StoredFrame]]:
@@ -49,18 +49,7 @@ def test_three_shot_video_gets_a_frame_at_each_cut_and_shot_ids_that_split_there
 
 def test_rotated_phone_video_is_sampled_upright(layout: DataLayout, run_stage: RunStage) -> None:
     upright = im.photo("astronaut")[:, 96:416]  # portrait, 320 wide and 512 high
-    # Stored turned a quarter clockwise; the display matrix (ffprobe "rotation": 90, counter-
-    # clockwise) turns it back, as players do for phone footage.
-    sensor = np.ascontiguousarray(np.rot90(upright, -1))
-    stored = layout.raw / "tmp/sensor.mp4"
-    stored.parent.mkdir(parents=True)
-    ffmpeg.encode_frames([sensor] * 10, stored, 512, 320, 25.0)
-    put(layout.raw, "inc/src/phone.mp4", b"")
-    ffmpeg.transcode(
-        stored, layout.raw / "inc/src/phone.mp4", ["-c", "copy", "-metadata:s:v:0", "rotate=90"]
-    )
-    stored.unlink()
-    stored.parent.rmdir()
+    phone_video(layout.raw, "inc/src/phone.mp4", upright)
     ingest_and_sample(run_stage)
     (first, *_) = frames_by_path(layout)["inc/src/phone.mp4"]
     assert (first.width, first.height) == (200, 320)

@@ -13,7 +13,7 @@ from pipeline.stages.hash import run_hash
 from pipeline.stages.ingest import run_ingest
 from pipeline.synth import images as im
 from tests.conftest import RunStage
-from tests.media import put, video
+from tests.media import phone_video, put, video
 
 
 def run_all(run_stage: RunStage) -> dict[str, int]:
@@ -37,16 +37,7 @@ def test_rotated_phone_video_hashes_like_the_upright_picture(
     layout: DataLayout, run_stage: RunStage
 ) -> None:
     upright = im.photo("astronaut")[:, 96:416]
-    sensor = np.ascontiguousarray(np.rot90(upright, -1))
-    stored = layout.raw / "tmp/sensor.mp4"
-    stored.parent.mkdir(parents=True)
-    ffmpeg.encode_frames([sensor] * 10, stored, 512, 320, 25.0)
-    put(layout.raw, "inc/src/phone.mp4", b"")
-    ffmpeg.transcode(
-        stored, layout.raw / "inc/src/phone.mp4", ["-c", "copy", "-metadata:s:v:0", "rotate=90"]
-    )
-    stored.unlink()
-    stored.parent.rmdir()
+    phone_video(layout.raw, "inc/src/phone.mp4", upright)
     put(layout.raw, "inc/other/upright.jpg", im.jpeg_bytes(upright, 90))
     run_all(run_stage)
     hashes = hashes_by_path(layout)
