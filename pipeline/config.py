@@ -55,6 +55,7 @@ class DedupeConfig(_Section):
     index: Literal["mih", "brute_force", "faiss_multihash", "faiss_flat"] = "mih"
     offset_tolerance_s: float = Field(1.5, gt=0)
     min_agreeing_frames: int = Field(2, ge=1)
+    video_anchor_max_distance: int = Field(64, ge=0, le=128)
     keypoint_votes: int = Field(10, ge=1)
     descriptor_max_l2: float = Field(200.0, gt=0)
     keypoint_min_inliers: int = Field(12, ge=4)

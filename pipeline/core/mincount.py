@@ -49,7 +49,7 @@ from typing import TypeVar
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
-from scipy.sparse import csc_array, hstack
+from scipy.sparse import csc_array, hstack, vstack
 
 METHOD_CLIQUE = "clique"  # the heaviest clique proves the minimum
 METHOD_LP_DUAL = "lp-dual"  # the fractional certificate proves it, the clique does not
@@ -64,8 +64,6 @@ _EPS = 1e-7  # HiGHS's default primal/dual feasibility tolerance
 _INTEGRAL_EPS = 1e-6  # an LP value this close to an integer counts as that integer
 _DENOMINATOR_LIMITS = (1_000, 1_000_000)  # dual vertices have small denominators in practice
 _PRICING_COLUMNS = 30  # columns added per pricing round: fewer LP solves, small masters
-_MASTER_ILP_SHARE = 0.25  # share of the remaining time the restricted integer master may take
-_MASTER_ILP_NODES = 500  # a node limit, not a time limit, keeps the exact mode deterministic
 _CHECK_EVERY = 2_000  # branch-and-bound nodes between deadline checks
 
 W = TypeVar("W", int, float, Fraction)
@@ -648,11 +646,12 @@ class _BranchRow:
 
 
 class _CoverSearch:
-    """Column generation and branch-and-price for one prime part (private, mutable state).
+    """Column generation, diving and branch-and-price for one prime part (private state).
 
     Columns are independent sets (bitmasks); the master LP covers every scene's count. A
     branching row bounds X_S = Σ_{I ⊇ S} x_I; if x is fractional some X_S is (take S the
-    inclusion-maximal fractional column), so branching on these sums is complete.
+    inclusion-maximal fractional column), so branching on these sums is complete. Pairs come
+    first: "how many people are in both s and t" is the multicolouring form of Ryan–Foster.
     """
 
     def __init__(
@@ -665,10 +664,12 @@ class _CoverSearch:
         groups: Sequence[tuple[int, int]],
         enumerated: bool,
     ) -> None:
-        self.mask, self.adj, self.weight, self.deadline = mask, adj, weight, deadline
+        self.adj, self.weight, self.deadline = adj, weight, deadline
         self.scenes = list(_bits(mask))
         self.row_of = {v: i for i, v in enumerate(self.scenes)}
+        self.demand = np.array([weight[v] for v in self.scenes], dtype=float)
         self.columns: list[int] = []
+        self.column_rows: list[list[int]] = []
         self.known: set[int] = set()
         self._add_columns(columns)
         self.best_groups = list(groups)
@@ -684,45 +685,47 @@ class _CoverSearch:
             if column and column not in self.known:
                 self.known.add(column)
                 self.columns.append(column)
+                self.column_rows.append([self.row_of[v] for v in _bits(column)])
                 added += 1
         return added
 
     # master problems --------------------------------------------------------------------
 
-    def _cover_matrix(self, rows: Sequence[_BranchRow]) -> csc_array:
-        data, row_index, col_index = [], [], []
-        for j, column in enumerate(self.columns):
-            for v in _bits(column):
-                data.append(-1.0)
-                row_index.append(self.row_of[v])
-                col_index.append(j)
-            for k, row in enumerate(rows):
-                if column & row.scenes == row.scenes:
-                    data.append(-1.0 if row.at_least else 1.0)
-                    row_index.append(len(self.scenes) + k)
-                    col_index.append(j)
-        shape = (len(self.scenes) + len(rows), len(self.columns))
-        return csc_array((data, (row_index, col_index)), shape=shape)
+    def _incidence(self) -> csc_array:
+        """Scenes × columns, 1 where the column's people appear in the scene."""
+        lengths = [len(rows) for rows in self.column_rows]
+        indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        indices = np.fromiter(
+            (r for rows in self.column_rows for r in rows), dtype=np.int64, count=int(indptr[-1])
+        )
+        shape = (len(self.scenes), len(self.columns))
+        return csc_array((np.ones(len(indices)), indices, indptr), shape=shape)
 
     def _master_lp(
-        self, rows: Sequence[_BranchRow], penalty: float
+        self, rows: Sequence[_BranchRow], penalty: float, demand: np.ndarray
     ) -> tuple[float, np.ndarray, np.ndarray, float]:
         """LP over the pool; ≥ rows get artificial slack at `penalty` each, so it is always
         feasible. Returns (value, x, row duals as y ≥ 0 / μ, artificial total)."""
         self.deadline.check()
-        matrix = self._cover_matrix(rows)
-        at_least = [True] * len(self.scenes) + [r.at_least for r in rows]
+        blocks = [-self._incidence()]
+        if rows:
+            entries = [
+                (k, j, -1.0 if row.at_least else 1.0)
+                for k, row in enumerate(rows)
+                for j, column in enumerate(self.columns)
+                if column & row.scenes == row.scenes
+            ]
+            r, c, d = zip(*entries, strict=True) if entries else ((), (), ())
+            blocks.append(csc_array((d, (r, c)), shape=(len(rows), len(self.columns))))
+        at_least = [True] * len(self.scenes) + [row.at_least for row in rows]
         slack_rows = [i for i, flag in enumerate(at_least) if flag]
         slack = csc_array(
             ([-1.0] * len(slack_rows), (slack_rows, range(len(slack_rows)))),
             shape=(len(at_least), len(slack_rows)),
         )
-        a_ub = hstack([matrix, slack], format="csc")
-        b_ub = np.array(
-            [-self.weight[v] for v in self.scenes]
-            + [-r.bound if r.at_least else r.bound for r in rows],
-            dtype=float,
-        )
+        a_ub = hstack([vstack(blocks), slack], format="csc")
+        bounds = [-row.bound if row.at_least else row.bound for row in rows]
+        b_ub = np.concatenate([-demand, np.array(bounds, dtype=float)])
         cost = np.concatenate([np.ones(len(self.columns)), np.full(len(slack_rows), penalty)])
         result = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=(0, None), method="highs")
         if result.status != 0:
@@ -741,10 +744,10 @@ class _CoverSearch:
         return float(gain)
 
     def _column_generation(
-        self, rows: Sequence[_BranchRow], penalty: float
+        self, rows: Sequence[_BranchRow], penalty: float, demand: np.ndarray
     ) -> tuple[float, np.ndarray, np.ndarray, float]:
         while True:
-            value, x, duals, artificial = self._master_lp(rows, penalty)
+            value, x, duals, artificial = self._master_lp(rows, penalty, demand)
             if self.enumerated and not rows:
                 return value, x, duals, artificial
             if self._add_columns(self._price(duals, rows)) == 0:
@@ -786,33 +789,23 @@ class _CoverSearch:
     # the root and the integer side ----------------------------------------------------------
 
     def solve_root(self) -> None:
-        penalty = float(self.upper + 1)
-        value, x, duals, _ = self._column_generation((), penalty)
+        value, x, duals, _ = self._column_generation((), float(self.upper + 1), self.demand)
         self.root_value, self.root_x = value, x
         self.root_duals = {v: float(duals[i]) for i, v in enumerate(self.scenes)}
 
     def improve_upper(self, lower: int) -> int:
-        """Round the root LP (floor, then greedy for the rest), then solve the integer master
-        over the pool. Returns a proven lower bound: the optimum when the pool holds every
-        maximal independent set (an optimal solution never needs others), else 0."""
-        self._offer_solution(
-            [
-                (c, math.floor(k + _INTEGRAL_EPS))
-                for c, k in zip(self.columns, self.root_x, strict=False)
-                if k + _INTEGRAL_EPS >= 1
-            ]
-        )
-        if lower >= self.upper:
-            return self.upper
+        """Dive from the root LP; with every maximal independent set in the pool, also solve
+        the integer master. Returns a proven lower bound: the optimum when that integer
+        master was solved (an optimal solution never needs other columns), else 0."""
+        self._dive(lower)
+        if lower >= self.upper or not self.enumerated:
+            return self.upper if lower >= self.upper else 0
         options: dict[str, float] = {"mip_rel_gap": 0.0}
-        if not self.enumerated:
-            options["node_limit"] = _MASTER_ILP_NODES
         if self.deadline.remaining() < math.inf:
-            options["time_limit"] = max(0.05, self.deadline.remaining() * _MASTER_ILP_SHARE)
-        demand = np.array([self.weight[v] for v in self.scenes], dtype=float)
+            options["time_limit"] = max(0.05, self.deadline.remaining())
         result = milp(
             np.ones(len(self.columns)),
-            constraints=LinearConstraint(-self._cover_matrix(()), demand),
+            constraints=LinearConstraint(self._incidence(), self.demand),
             integrality=np.ones(len(self.columns)),
             bounds=Bounds(0, np.inf),
             options=options,
@@ -822,7 +815,30 @@ class _CoverSearch:
                 [(c, round(k)) for c, k in zip(self.columns, result.x, strict=True) if round(k) > 0]
             )
         self.deadline.check()
-        return self.upper if self.enumerated and result.status == 0 else 0
+        return self.upper if result.status == 0 else 0
+
+    def _dive(self, lower: int) -> None:
+        """Price-and-dive: fix the integral part of the LP (or one person of its largest
+        fractional column), re-solve the rest with pricing, repeat until every count is met.
+        Stops as soon as it cannot beat the incumbent."""
+        demand = self.demand.copy()
+        fixed: list[tuple[int, int]] = []
+        value, x = self.root_value, self.root_x
+        while True:
+            spent = sum(people for _, people in fixed)
+            if max(lower, spent + math.ceil(value - _INTEGRAL_EPS)) >= self.upper:
+                return
+            whole = np.floor(x + _INTEGRAL_EPS).astype(int)
+            if not whole.any():
+                whole[int(np.argmax(x))] = 1
+            for j in np.flatnonzero(whole):
+                fixed.append((self.columns[j], int(whole[j])))
+                for r in self.column_rows[j]:
+                    demand[r] = max(0.0, demand[r] - whole[j])
+            if not demand.any():
+                self._offer_solution(fixed)
+                return
+            value, x, _, _ = self._column_generation((), float(self.upper + 1), demand)
 
     def _offer_solution(self, chosen: Sequence[tuple[int, int]]) -> None:
         """Complete a partial assignment greedily, trim it to exact counts, keep it if better."""
@@ -840,13 +856,14 @@ class _CoverSearch:
             self.best_groups = groups
 
     def branch_and_price(self) -> int:
-        """Best-first branch-and-price from the root LP until the bounds meet; returns the
-        proven lower bound, which is then the upper bound."""
+        """Best-first branch-and-price on ⌈LP⌉ until the bounds meet; returns the proven lower
+        bound, which is then the upper bound. Among equal bounds the deepest node goes first."""
         counter = 0
-        heap: list[tuple[float, int, tuple[_BranchRow, ...]]] = [(self.root_value, 0, ())]
+        root = (math.ceil(self.root_value - _INTEGRAL_EPS), 0, 0, ())
+        heap: list[tuple[int, int, int, tuple[_BranchRow, ...]]] = [root]
         while heap:
-            bound, _, rows = heapq.heappop(heap)
-            if math.ceil(bound - _INTEGRAL_EPS) >= self.upper:
+            bound, _, _, rows = heapq.heappop(heap)
+            if bound >= self.upper:
                 break  # best first: every open node is bounded at least as high
             value, x = self._node(rows)
             if value is None or math.ceil(value - _INTEGRAL_EPS) >= self.upper:
@@ -861,8 +878,9 @@ class _CoverSearch:
                 _BranchRow(scenes, True, math.ceil(total)),
                 _BranchRow(scenes, False, math.floor(total)),
             ):
-                counter += 1
-                heapq.heappush(heap, (value, counter, (*rows, row)))
+                counter += 1  # equal bounds: deepest first, so the search reaches leaves
+                child = (math.ceil(value - _INTEGRAL_EPS), -len(rows) - 1, counter, (*rows, row))
+                heapq.heappush(heap, child)
         return self.upper
 
     def _node(self, rows: Sequence[_BranchRow]) -> tuple[float | None, np.ndarray]:
@@ -870,7 +888,7 @@ class _CoverSearch:
         alone prunes the node (an LP with artificials is a relaxation, so it bounds)."""
         penalty = float(self.upper + 1)
         while True:
-            value, x, _, artificial = self._column_generation(rows, penalty)
+            value, x, _, artificial = self._column_generation(rows, penalty, self.demand)
             if artificial <= _INTEGRAL_EPS:
                 return value, x
             if math.ceil(value - _INTEGRAL_EPS) >= self.upper:
@@ -878,42 +896,21 @@ class _CoverSearch:
             penalty *= 10
 
     def _branching_set(self, x: np.ndarray) -> tuple[int, float]:
-        """A set S with fractional X_S = Σ_{I ⊇ S} x_I: a single scene or a pair when one
-        exists (the most fractional), else the inclusion-maximal fractional column."""
-        used = [(c, float(v)) for c, v in zip(self.columns, x, strict=False) if v > _EPS]
-
-        def distance(value: float) -> float:
-            return abs(value - round(value))
-
-        def most_fractional(sums: Mapping[int, float]) -> tuple[int, float] | None:
-            ranked = sorted(
-                (-distance(v), s, v) for s, v in sums.items() if distance(v) > _INTEGRAL_EPS
-            )
-            return (ranked[0][1], ranked[0][2]) if ranked else None
-
-        single: dict[int, float] = {}
-        for column, value in used:
-            for v in _bits(column):
-                single[1 << v] = single.get(1 << v, 0.0) + value
-        choice = most_fractional(single)
-        if choice:
-            return choice
-        fractional = [c for c, v in used if distance(v) > _INTEGRAL_EPS]
-        pairs: dict[int, float] = {}
-        for column in fractional:
-            members = list(_bits(column))
-            for i, a in enumerate(members):
-                for b in members[i + 1 :]:
-                    pairs.setdefault(1 << a | 1 << b, 0.0)
-        for column, value in used:
-            for pair in pairs:
-                if column & pair == pair:
-                    pairs[pair] += value
-        choice = most_fractional(pairs)
-        if choice:
-            return choice
+        """A set S with fractional X_S = Σ_{I ⊇ S} x_I: the most fractional pair, else the
+        most fractional single scene, else the inclusion-maximal fractional column."""
+        used = np.flatnonzero(x > _EPS)
+        incidence = self._incidence()[:, used].toarray()
+        together = (incidence * x[used]) @ incidence.T  # X_{st}; X_{ss} on the diagonal
+        distance = np.abs(together - np.round(together))
+        for candidates in (np.triu(distance, 1), np.diag(np.diag(distance))):
+            s, t = np.unravel_index(int(np.argmax(candidates)), candidates.shape)
+            if candidates[s, t] > _INTEGRAL_EPS:
+                scenes = 1 << self.scenes[s] | 1 << self.scenes[t]
+                return scenes, float(together[s, t])
+        fractional = [self.columns[j] for j in used if abs(x[j] - round(x[j])) > _INTEGRAL_EPS]
         maximal = max(fractional, key=lambda c: (c.bit_count(), -c))  # no larger set contains it
-        return maximal, sum(v for c, v in used if c & maximal == maximal)
+        total = sum(float(x[j]) for j in used if self.columns[j] & maximal == maximal)
+        return maximal, total
 
 
 def _local_search(

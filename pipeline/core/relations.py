@@ -224,6 +224,7 @@ class _Span:
 
 POINT_TOLERANCE_S = 0.5  # two stills of one video are one moment only this close in time
 MIN_SHARED_S = 1.0  # composed video overlaps must share at least this much footage
+EDGE_MARGIN_S = 0.5  # half the 1 s sampling interval: how far overlap ends may be widened
 MAX_INFERRED_HOPS = 4
 
 
@@ -237,17 +238,30 @@ def _spans(match: MediaMatch, media: dict[str, MediaInfo]) -> _Span:
 
 
 def _compose(first: _Span, second: _Span) -> _Span | None:
-    """X->Y then Y->Z as X->Z, over the part of Y both cover; None when they do not meet."""
+    """X->Y then Y->Z as X->Z, over the part of Y both cover; None when they do not meet.
+
+    A moment (a still's place in a video) passes through an overlap only when it lies
+    inside the overlap by EDGE_MARGIN_S: estimated overlaps are widened by up to half a
+    sampling interval at each end, and a still just outside the shared footage must not
+    be carried into a video that does not contain it."""
     offset_xy = first.y_start - first.x_start
     offset_yz = second.y_start - second.x_start
-    start, end = max(first.y_start, second.x_start), min(first.y_end, second.x_end)
-    points = first.y_start == first.y_end or second.x_start == second.x_end
-    if points:
-        if start - end > POINT_TOLERANCE_S:
+    first_point = first.y_start == first.y_end
+    second_point = second.x_start == second.x_end
+    if first_point and second_point:
+        if abs(first.y_start - second.x_start) > POINT_TOLERANCE_S:
             return None
-        start = end = (start + end) / 2 if start > end else start
-    elif end - start < MIN_SHARED_S:
-        return None
+        start = end = first.y_start
+    elif first_point or second_point:
+        moment = first.y_start if first_point else second.x_start
+        low, high = (second.x_start, second.x_end) if first_point else (first.y_start, first.y_end)
+        if not low + EDGE_MARGIN_S <= moment <= high - EDGE_MARGIN_S:
+            return None
+        start = end = moment
+    else:
+        start, end = max(first.y_start, second.x_start), min(first.y_end, second.x_end)
+        if end - start < MIN_SHARED_S:
+            return None
     return _Span(start - offset_xy, end - offset_xy, start + offset_yz, end + offset_yz)
 
 

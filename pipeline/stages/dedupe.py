@@ -63,6 +63,8 @@ def run_dedupe(ctx: RunContext) -> dict[str, int]:
     rows = {(row["media_id"], row["frame_index"]): row for row in ctx.catalog.hash_rows()}
     observed = {m.media_id: m for m in ctx.catalog.observed_media()}
     quality_min = ctx.settings.default.hash.pdq_quality_min
+    # PDQ matches need PDQ quality; keypoint-confirmed ones only a picture that is not blank.
+    usable = {key for key, row in rows.items() if key[0] in observed and not row["uniform"]}
     matchable = {
         key
         for key, row in rows.items()
@@ -71,12 +73,12 @@ def run_dedupe(ctx: RunContext) -> dict[str, int]:
 
     searched, new_media = _search_new_frames(ctx, cfg, params, rows, matchable)
     media = _media_infos(ctx, observed)
-    searched_features, more_new = _search_features(ctx, params, matchable)
+    searched_features, more_new = _search_features(ctx, params, usable)
     extended = _extend_alignments(ctx, rows, new_media | more_new)
     frame_matches = [
         FrameMatch(a, fa, rows[(a, fa)]["pts_s"], b, fb, rows[(b, fb)]["pts_s"], d, method)
         for a, fa, b, fb, d, method in ctx.catalog.frame_matches()
-        if (a, fa) in matchable and (b, fb) in matchable
+        if {(a, fa), (b, fb)} <= (matchable if method == "pdq" else usable)
     ]
     rules = OverlapRules(cfg.offset_tolerance_s, cfg.min_agreeing_frames)
     direct = _with_exact(ctx, media_matches(frame_matches, media, rules))
@@ -158,12 +160,58 @@ def _search_new_frames(
     found = [
         (a[0], a[1], b[0], b[1], frame_distance(rows[a], rows[b]), "pdq") for a, b in sorted(pairs)
     ]
+    found += _video_anchors(ctx, cfg, rows, new, by_id, indexes["pdq"], pairs)
     with ctx.catalog.transaction():
         ctx.catalog.add_index_entries(new_entries)
         ctx.catalog.add_frame_matches(found)
     for column, index in indexes.items():
         write_bytes_atomic(folder / f"{column}.{cfg.index}.bin", index.to_bytes())
     return len(new), {key[0] for key in new}
+
+
+def _video_anchors(
+    ctx: RunContext,
+    cfg: DedupeConfig,
+    rows: dict[FrameKey, Any],
+    new: list[FrameKey],
+    by_id: dict[int, FrameKey],
+    index: hamming.HammingIndex,
+    pairs: set[tuple[FrameKey, FrameKey]],
+) -> list[tuple[str, int, str, int, int, str]]:
+    """One anchor per pair of videos that PDQ alone did not link: the closest frame pair
+    within `video_anchor_max_distance`, kept only if keypoints and pixels confirm it.
+
+    Two copies of a fast pan are sampled a fraction of a second apart, which PDQ reads as
+    40-80 bits; the anchor lets the alignment step follow the pair's time offset.
+    """
+    videos = [key for key in new if rows[key]["pts_s"] is not None]
+    if not videos or cfg.video_anchor_max_distance <= cfg.pdq_max_distance:
+        return []
+    linked = {(a[0], b[0]) for a, b in pairs}
+    best: dict[tuple[str, str], tuple[int, FrameKey, FrameKey]] = {}
+    result = index.search(_codes(rows, videos, "pdq"), cfg.video_anchor_max_distance)
+    for query, hit, distance in zip(result.query, result.match_id, result.distance, strict=True):
+        this, other = videos[int(query)], by_id[int(hit)]
+        if this[0] == other[0] or rows[other]["pts_s"] is None:
+            continue
+        a, b = (this, other) if this < other else (other, this)
+        if (a[0], b[0]) in linked:
+            continue
+        candidate = (int(distance), a, b)
+        best[(a[0], b[0])] = min(best.get((a[0], b[0]), candidate), candidate)
+    if not best:
+        return []
+    thumbs_by_key = {
+        (f.media_id, f.frame.frame_index): f.thumb_sha256 for f in ctx.catalog.frames()
+    }
+    rules = VerifyRules(cfg.keypoint_min_inliers, cfg.keypoint_min_ncc)
+    anchors = []
+    for _, a, b in sorted(best.values()):
+        pic_a = thumbs.load(ctx.layout.thumbs, thumbs_by_key[a])
+        pic_b = thumbs.load(ctx.layout.thumbs, thumbs_by_key[b])
+        if verify(pic_a, sift_features(pic_a), pic_b, sift_features(pic_b), rules).confirmed:
+            anchors.append((a[0], a[1], b[0], b[1], frame_distance(rows[a], rows[b]), "keypoints"))
+    return anchors
 
 
 def frame_distance(a: Any, b: Any) -> int:
