@@ -51,3 +51,12 @@ def test_python_dash_m_runs_the_same_cli() -> None:
         [sys.executable, "-m", "pipeline", "--help"], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0 and "crosscheck" in done.stdout
+
+
+def test_demo_data_is_written_into_a_fresh_checkouts_placeholder_tree(tmp_path: Path) -> None:
+    raw = tmp_path / "data" / "raw"
+    raw.mkdir(parents=True)
+    (raw / ".gitkeep").write_bytes(b"")
+    assert main(["--data-dir", str(tmp_path / "data"), "demo-data"]) == 0
+    assert (raw / "demo-incident" / "witness_upload" / "market_video.mp4").is_file()
+    assert (tmp_path / "data" / "annotations" / "demo-incident" / "disjoint.csv").is_file()

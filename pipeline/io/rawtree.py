@@ -16,6 +16,7 @@ from pathlib import Path
 from pipeline.core.pathnames import display_path
 
 SOURCES_SHEET = "sources.csv"
+PLACEHOLDER = ".gitkeep"  # the repository's empty-folder marker at the raw root, not evidence
 SIDECAR_SUFFIX = ".json"
 
 
@@ -54,6 +55,8 @@ def list_raw(raw_root: Path) -> RawListing:
     sheets: dict[str, Path] = {}
 
     for entry, parts in _walk(raw_root, ()):
+        if parts == (PLACEHOLDER,):
+            continue
         display = display_path("/".join(parts))
         incident = parts[0]
         source = parts[1] if len(parts) > 2 else ""

@@ -16,6 +16,7 @@ from pipeline.synth import images as im
 from pipeline.synth.videos import Shot, shot_frames, write_shots
 
 INCIDENT = "demo-incident"
+PLACEHOLDER = ".gitkeep"  # keeps the empty data folders in git; not evidence
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -32,7 +33,9 @@ def _sidecar(path: Path, url: str, posted_at: str, account: str) -> None:
 
 def write_demo_collection(layout: DataLayout) -> int:
     """Write the demo incident under layout.raw; returns the number of files (0 if present)."""
-    if layout.raw.is_dir() and any(p.is_file() for p in layout.raw.rglob("*")):
+    if layout.raw.is_dir() and any(
+        p.is_file() and p.name != PLACEHOLDER for p in layout.raw.rglob("*")
+    ):
         if (layout.raw / INCIDENT).is_dir():
             _write_annotations(layout.annotations / INCIDENT)
         return 0

@@ -234,3 +234,12 @@ def test_byte_identical_bad_files_in_one_batch_are_both_rejected(
     reasons = rejects(layout)
     assert all("truncated" in reasons[f"inc/{s}/cut.jpg"] for s in ("a", "b", "c"))
     assert read_csv(layout.processed / "media.csv") == []
+
+
+def test_repository_placeholder_at_the_raw_root_is_not_evidence(
+    layout: DataLayout, run_stage: RunStage
+) -> None:
+    put(layout.raw, ".gitkeep", b"")
+    put(layout.raw, "inc/src/a.jpg", jpeg())
+    run_stage(run_ingest)
+    assert rejects(layout) == {}
