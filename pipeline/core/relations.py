@@ -116,23 +116,17 @@ def media_matches(
 
 def _still_in_video(a: MediaInfo, b: MediaInfo, matches: list[FrameMatch]) -> MediaMatch:
     best = min(matches, key=lambda m: (m.distance, m.time_a or 0.0, m.time_b or 0.0))
-    if a.kind == "video":
-        return MediaMatch(
-            a.media_id,
-            b.media_id,
-            "still_in_video",
-            best.distance,
-            a_start_s=best.time_a,
-            a_end_s=best.time_a,
-            method=best.method,
-        )
+    moment = best.time_a if a.kind == "video" else None
+    other = best.time_b if b.kind == "video" else None
     return MediaMatch(
         a.media_id,
         b.media_id,
         "still_in_video",
         best.distance,
-        b_start_s=best.time_b,
-        b_end_s=best.time_b,
+        a_start_s=moment,
+        a_end_s=moment,
+        b_start_s=other,
+        b_end_s=other,
         method=best.method,
     )
 

@@ -134,40 +134,22 @@ def encode_frames(
         raise MediaToolError(f"ffmpeg could not encode {path.name}: {last_error_line(stderr)}")
 
 
-def transcode(source: Path, target: Path, args: Sequence[str], timeout_s: float = 300.0) -> None:
-    """Re-encode a synthetic video with the given ffmpeg output options (filters, codec, trims)."""
-    command = [
-        "ffmpeg",
-        "-v",
-        "error",
-        "-y",
-        "-i",
-        str(source.absolute()),
-        *args,
-        str(target.absolute()),
-    ]
+def _make(input_args: Sequence[str], target: Path, args: Sequence[str], timeout_s: float) -> None:
+    """Run one ffmpeg that writes `target` from the given input; one-line error on failure."""
+    command = ["ffmpeg", "-v", "error", "-y", *input_args, *args, str(target.absolute())]
     done = subprocess.run(command, capture_output=True, timeout=timeout_s, check=False)
     if done.returncode != 0:
         raise MediaToolError(f"ffmpeg could not make {target.name}: {last_error_line(done.stderr)}")
+
+
+def transcode(source: Path, target: Path, args: Sequence[str], timeout_s: float = 300.0) -> None:
+    """Re-encode a synthetic video with the given ffmpeg output options (filters, codec, trims)."""
+    _make(["-i", str(source.absolute())], target, args, timeout_s)
 
 
 def lavfi_source(spec: str, target: Path, args: Sequence[str], timeout_s: float = 300.0) -> None:
     """Render one of ffmpeg's synthetic sources (testsrc2, sine, color...) into a file."""
-    command = [
-        "ffmpeg",
-        "-v",
-        "error",
-        "-y",
-        "-f",
-        "lavfi",
-        "-i",
-        spec,
-        *args,
-        str(target.absolute()),
-    ]
-    done = subprocess.run(command, capture_output=True, timeout=timeout_s, check=False)
-    if done.returncode != 0:
-        raise MediaToolError(f"ffmpeg could not make {target.name}: {last_error_line(done.stderr)}")
+    _make(["-f", "lavfi", "-i", spec], target, args, timeout_s)
 
 
 @dataclass(frozen=True)
