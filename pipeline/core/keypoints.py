@@ -191,3 +191,28 @@ def candidate_pairs(
             if count >= min_votes:
                 pairs.add((min(query, owner), max(query, owner)))
     return sorted(pairs)
+
+
+def verify_aligned(a_rgb: np.ndarray, b_rgb: np.ndarray, rules: VerifyRules) -> Verification:
+    """For frames expected to show the same moment (on a confirmed pair's time offset) but
+    too plain for keypoints: align b onto a by intensity (ECC, affine) and check the pixels
+    as `verify` does. Never used to find pairs, only to extend a confirmed one."""
+    a, b = grey(a_rgb), grey(b_rgb)
+    scale_x, scale_y = a.shape[1] / b.shape[1], a.shape[0] / b.shape[0]
+    warp = np.array([[scale_x, 0, 0], [0, scale_y, 0]], np.float32)
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 100, 1e-5)
+    try:
+        _, warp = cv2.findTransformECC(
+            a.astype(np.float32), b.astype(np.float32), warp, cv2.MOTION_AFFINE, criteria, None, 5
+        )
+    except cv2.error:
+        return Verification(False, 0, 0.0, 1.0, 0.0)
+    # findTransformECC maps a's coordinates into b; invert for b onto a.
+    homography = np.linalg.inv(np.vstack([warp, [0.0, 0.0, 1.0]]))
+    if not _plausible(homography):
+        return Verification(False, 0, 0.0, 1.0, 0.0)
+    ncc, bad, overlap = _pixel_agreement(a, b, homography)
+    confirmed = (
+        ncc >= rules.min_ncc and bad <= rules.max_bad_blocks and overlap >= rules.min_overlap
+    )
+    return Verification(confirmed, 0, round(ncc, 4), round(bad, 4), round(overlap, 4))

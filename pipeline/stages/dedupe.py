@@ -27,6 +27,7 @@ from pipeline.core.keypoints import (
     candidate_pairs,
     sift_features,
     verify,
+    verify_aligned,
 )
 from pipeline.core.relations import (
     FrameMatch,
@@ -263,6 +264,7 @@ def _search_features(
     return len(new), {keys[i][0] for i in new}
 
 
+PLAIN_FRAME_KEYPOINTS = 30  # fewer keypoints than this: check by intensity alignment instead
 ALIGN_WINDOW_S = 0.6  # a frame of the other video this close to the anchor's offset is its peer
 
 
@@ -319,7 +321,10 @@ def _extend_alignments(ctx: RunContext, rows: dict[FrameKey, Any], new_media: se
                 continue
             pic_a, feat_a = picture((a, frame_a))
             pic_b, feat_b = picture((b, frame_b))
-            if verify(pic_a, feat_a, pic_b, feat_b, rules).confirmed:
+            same = verify(pic_a, feat_a, pic_b, feat_b, rules).confirmed
+            if not same and min(len(feat_a), len(feat_b)) < PLAIN_FRAME_KEYPOINTS:
+                same = verify_aligned(pic_a, pic_b, rules).confirmed
+            if same:
                 distance = frame_distance(rows[(a, frame_a)], rows[(b, frame_b)])
                 confirmed.append((a, frame_a, b, frame_b, distance, "keypoints"))
         cache.clear()
