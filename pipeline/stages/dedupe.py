@@ -210,7 +210,11 @@ def _video_anchors(
     for _, a, b in sorted(best.values()):
         pic_a = thumbs.load(ctx.layout.thumbs, thumbs_by_key[a])
         pic_b = thumbs.load(ctx.layout.thumbs, thumbs_by_key[b])
-        if verify(pic_a, sift_features(pic_a), pic_b, sift_features(pic_b), rules).confirmed:
+        feat_a, feat_b = sift_features(pic_a), sift_features(pic_b)
+        same = verify(pic_a, feat_a, pic_b, feat_b, rules).confirmed
+        if not same and min(len(feat_a), len(feat_b)) < PLAIN_FRAME_KEYPOINTS:
+            same = verify_aligned(pic_a, pic_b, rules).confirmed  # plain frames: by intensity
+        if same:
             anchors.append((a[0], a[1], b[0], b[1], frame_distance(rows[a], rows[b]), "keypoints"))
     return anchors
 
