@@ -48,6 +48,7 @@ class HashConfig(_Section):
     border_tolerance: int = Field(16, ge=0, le=255)
     border_max_fraction: float = Field(0.45, gt=0, lt=0.5)
     workers: int = Field(0, ge=0)
+    batch_frames: int = Field(256, ge=1)
 
 
 class DedupeConfig(_Section):

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -26,7 +28,6 @@ from pipeline.io import thumbs
 from pipeline.stages.context import RunContext
 
 STAGE = "hash"
-BATCH = 256  # frames per task: large enough to amortise pickling, small enough to commit often
 
 FrameRef = tuple[str, int, str, str]  # media_id, frame_index, thumb sha256, frame reason
 # Frames that also get local features for the crop path: stills and the first frame of
@@ -35,7 +36,7 @@ FEATURE_REASONS = {"still", "first", "shot_change"}
 
 
 def params_hash(cfg: HashConfig) -> str:
-    params = cfg.model_dump(exclude={"workers"})
+    params = cfg.model_dump(exclude={"workers", "batch_frames"})
     return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -101,7 +102,8 @@ def run_hash(ctx: RunContext) -> dict[str, int]:
 def _hash_all(
     ctx: RunContext, cfg: HashConfig, params: str, todo: list[FrameRef]
 ) -> Iterator[Rows]:
-    batches = [todo[i : i + BATCH] for i in range(0, len(todo), BATCH)]
+    size = cfg.batch_frames
+    batches = [todo[i : i + size] for i in range(0, len(todo), size)]
     if not batches:
         return
     workers = min(cfg.workers or os.cpu_count() or 1, len(batches))
@@ -114,8 +116,17 @@ def _hash_all(
                 yield hash_batch(ctx.layout.thumbs, batch, cfg, params)
                 progress.update(len(batch))
             return
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(hash_batch, ctx.layout.thumbs, b, cfg, params) for b in batches]
-            for future, batch in zip(futures, batches, strict=True):
+        # forkserver: a worker forked from a process that already ran OpenCV's thread pool
+        # can hang; a clean server process avoids it.
+        context = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            # Each batch's rows are let go once committed (a list of futures would keep every
+            # result, SIFT descriptors included, until the stage ends).
+            pending = deque(
+                (pool.submit(hash_batch, ctx.layout.thumbs, b, cfg, params), len(b))
+                for b in batches
+            )
+            while pending:
+                future, size = pending.popleft()
                 yield future.result()
-                progress.update(len(batch))
+                progress.update(size)

@@ -67,3 +67,30 @@ def test_rerun_hashes_nothing_and_new_upload_hashes_only_its_frames(
     assert run_all(run_stage)["frames_hashed"] == 0
     put(layout.raw, "inc/src/c.jpg", im.jpeg_bytes(im.photo("chelsea"), 90))
     assert run_all(run_stage)["frames_hashed"] == 1
+
+
+def test_worker_processes_hash_exactly_as_one_process(tmp_path, settings) -> None:
+    from pipeline.config import load_settings
+    from pipeline.stages.context import Operator, open_run
+
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    (configs / "default.yaml").write_text("hash:\n  batch_frames: 1\n  workers: 2\n")
+    pooled = load_settings(configs)
+    found = []
+    for name, chosen in (("single", settings), ("pooled", pooled)):
+        layout = DataLayout(tmp_path / name)
+        video(layout.raw / "inc/src/a.mp4", ("astronaut", "coffee"), seconds=1.0)
+        put(layout.raw, "inc/src/b.jpg", im.jpeg_bytes(im.photo("rocket"), 90))
+        with open_run(layout, chosen, "test", Operator("t"), False) as ctx:
+            run_ingest(ctx)
+            run_frames(ctx)
+            run_hash(ctx)
+        with Catalog(layout.catalog) as catalog:
+            found.append(
+                [
+                    (r["media_id"], r["frame_index"], r["pdq"], r["phash"], r["uniform"])
+                    for r in catalog.hash_rows()
+                ]
+            )
+    assert found[0] == found[1] and len(found[0]) >= 3
