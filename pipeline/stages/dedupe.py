@@ -247,6 +247,9 @@ def _search_features(
         (f.media_id, f.frame.frame_index): f.thumb_sha256 for f in ctx.catalog.frames()
     }
     hashes = {(r["media_id"], r["frame_index"]): r for r in ctx.catalog.hash_rows()}
+    shots: dict[tuple[str, int], list[FrameKey]] = defaultdict(list)
+    for key, row in hashes.items():
+        shots[(key[0], row["shot_id"])].append(key)
     rules = VerifyRules(cfg.keypoint_min_inliers, cfg.keypoint_min_ncc)
     confirmed: list[tuple[str, int, str, int, int, str]] = []
     for i, j in votes:
@@ -259,7 +262,7 @@ def _search_features(
             (features[i], features[j]) if keys[i] == (ma, fa) else (features[j], features[i])
         )
         if verify(pic_a, fa_feat, pic_b, fb_feat, rules).confirmed:
-            fa, fb = _closest_in_shot(hashes, (ma, fa), (mb, fb))
+            fa, fb = _closest_in_shot(hashes, shots, (ma, fa), (mb, fb))
             distance = frame_distance(hashes[(ma, fa)], hashes[(mb, fb)])
             confirmed.append((ma, fa, mb, fb, distance, "keypoints"))
     with ctx.catalog.transaction():
@@ -337,14 +340,18 @@ def _extend_alignments(ctx: RunContext, rows: dict[FrameKey, Any], new_media: se
     return len(confirmed)
 
 
-def _closest_in_shot(hashes: dict[FrameKey, Any], a: FrameKey, b: FrameKey) -> tuple[int, int]:
+def _closest_in_shot(
+    hashes: dict[FrameKey, Any],
+    shots: dict[tuple[str, int], list[FrameKey]],
+    a: FrameKey,
+    b: FrameKey,
+) -> tuple[int, int]:
     """Keypoints are kept for a shot's first frame only; a still confirmed against it was
     taken somewhere in that shot, so move each video side to the frame of the same shot
     whose hash is nearest the other side (the still's time, to within a sample)."""
 
     def nearest(video: FrameKey, other: FrameKey) -> int:
-        shot = hashes[video]["shot_id"]
-        same_shot = [key for key in hashes if key[0] == video[0] and hashes[key]["shot_id"] == shot]
+        same_shot = shots[(video[0], hashes[video]["shot_id"])]
         return min(same_shot, key=lambda key: (frame_distance(hashes[key], hashes[other]), key))[1]
 
     frame_a = nearest(a, b) if hashes[a]["pts_s"] is not None else a[1]
