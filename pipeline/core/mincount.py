@@ -22,18 +22,25 @@ How it is solved, exactly and deterministically:
    over the components of G's complement (every scene of one part disjoint from every scene
    of the other, as for two named groups) it is the sum. Certificates and witnesses compose.
 3. Each remaining part: the exact heaviest clique against a greedy witness; when they meet,
-   the clique is the certificate. Otherwise small parts enumerate every maximal independent
-   set and HiGHS solves the LP (dual certificate) and the integer programme (optimum); larger
-   parts use column generation (greedy and local-search pricing, exact pricing with HiGHS),
-   the restricted integer master as the upper bound, and branch-and-price on aggregated column
-   sums Σ_{I ⊇ S} x_I when ⌈LP⌉ is still below it.
-4. The dual weights are rounded to nearby fractions and re-verified exactly (integer branch
+   the clique is the certificate. Otherwise column generation solves the LP (greedy and
+   local-search pricing; exact pricing by our branch and bound on small supports, HiGHS on
+   large ones), and a price-and-dive plus HiGHS over the generated columns give the upper
+   bound. That usually meets ⌈LP⌉.
+4. The exact step, when it does not: a solution of z people only uses maximal independent
+   sets whose reduced cost 1 - y(I) is at most z - Σ y_s c_s, so for z = ⌈LP⌉, ⌈LP⌉ + 1, ...
+   those sets are enumerated and HiGHS decides whether z people suffice. Where they are too
+   many (LP dual ≈ the clique on big sparse graphs), branch-and-price on aggregated column
+   sums Σ_{I ⊇ S} x_I, which is complete but can be slow.
+5. The dual weights are rounded to nearby fractions and re-verified exactly (integer branch
    and bound for the heaviest compatible set); if they overshoot they are scaled down, so the
    certificate is always valid and its bound is exact rational arithmetic.
 
-Random sparse graphs are the hard case: weighted colouring is NP-hard, and pricing is itself a
-maximum-weight independent set problem. With `time_limit_s` the solver stops and reports the best
-bound it can prove (`optimal` is False), never the unproven upper side.
+HiGHS runs under node limits, not time limits, unless the caller gives one, so the exact mode
+does not depend on the machine. Random sparse graphs are the hard case: weighted colouring is
+NP-hard, pricing is itself a maximum-weight independent set problem, and from ~130 random scenes
+at 10% density some instances do not finish in minutes (BENCHMARKS.md, solver). With
+`time_limit_s` the solver stops and reports the best bound it can prove (`optimal` is False),
+never the unproven upper side.
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from numbers import Integral
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
@@ -56,9 +63,10 @@ METHOD_LP_DUAL = "lp-dual"  # the fractional certificate proves it, the clique d
 METHOD_SEARCH = "exhaustive-search"  # above every certificate: the integer search proves it
 METHOD_TIME_LIMIT = "time-limit"  # not proven optimal; `minimum` is the best proven bound
 
-# Small parts enumerate all maximal independent sets; beyond this many, column generation.
-# 5,000 columns keep HiGHS's integer programme well under a second on tens of scenes.
-DEFAULT_MAX_ENUMERATED_SETS = 5_000
+# The exact step enumerates the maximal independent sets that can still be in a better
+# solution (small reduced cost) and hands them to HiGHS; past this many, branch-and-price.
+# Enumeration runs ~100,000 sets/s; HiGHS solves 10^4-column covers in about a second.
+DEFAULT_MAX_ENUMERATED_SETS = 50_000
 
 _EPS = 1e-7  # HiGHS's default primal/dual feasibility tolerance
 _INTEGRAL_EPS = 1e-6  # an LP value this close to an integer counts as that integer
@@ -68,6 +76,10 @@ _CHECK_EVERY = 2_000  # branch-and-bound nodes between deadline checks
 # Our pricing branch and bound beats HiGHS up to ~60-scene supports (0.04 s vs 0.6 s at 50
 # scenes in bench_solver's instances) and loses above ~100: past this many nodes, HiGHS.
 _PRICING_NODE_BUDGET = 20_000
+# The restricted integer master closes most one-person gaps the dive leaves, in well under a
+# second at 60 scenes (bench_solver); the limits keep it from eating the exact step's time.
+_POOL_ILP_NODES = 1_000
+_POOL_ILP_SHARE = 0.25
 
 W = TypeVar("W", int, float, Fraction)
 
@@ -97,6 +109,8 @@ class MinCountResult:
     `witness` is an assignment of `witness_total` people that gives every scene exactly its
     count and never puts one person in two disjoint scenes: it shows the minimum is reachable.
     `lp_bound` is Σ y_s c_s of the verified fractional certificate (the LP optimum when solved).
+    After a time limit `clique_bound` is the heaviest clique found, which may not be the
+    heaviest there is.
     """
 
     minimum: int
@@ -127,7 +141,8 @@ def min_individuals(
     Counts are non-negative integers (0 is allowed); edges name two different known scenes
     (repeated edges are harmless), else ValueError. Without a time limit the answer is exact
     and deterministic; with one, a slower machine may stop with a weaker (still proven) bound.
-    `max_enumerated_sets` trades the enumeration of small parts for column generation.
+    `max_enumerated_sets` caps the exact step's enumeration (module docstring, step 4) before
+    it hands over to branch-and-price; 0 goes straight to branch-and-price.
     """
     ids, weights, adj = _graph(counts, disjoint)
     deadline = _Deadline(time_limit_s)
@@ -247,7 +262,7 @@ def _graph(
     """Scene ids in sorted order (the determinism), their counts and adjacency bitmasks."""
     ids = sorted(counts)
     index = {scene_id: v for v, scene_id in enumerate(ids)}
-    weights = []
+    weights: list[int] = []
     for scene_id in ids:
         count = counts[scene_id]
         if isinstance(count, bool) or not isinstance(count, Integral) or count < 0:
@@ -330,7 +345,7 @@ def _heaviest_clique(
     complete=False.
     """
     order = sorted((v for v in _bits(mask) if weight[v] > 0), key=lambda v: (-weight[v], v))
-    zero = weight[order[0]] * 0 if order else 0
+    zero = cast(W, weight[order[0]] * 0 if order else 0)  # 0 of the weights' own type
     best: list = [zero, 0]
     nodes = [0]
 
@@ -391,13 +406,27 @@ def _heaviest_independent_set_exact(
     return Fraction(total, denominator), chosen
 
 
-def _maximal_independent_sets(mask: int, adj: Sequence[int], limit: int) -> list[int] | None:
-    """Every maximal independent set within `mask` (Bron–Kerbosch with pivoting on the
-    complement), or None when there are more than `limit`."""
+def _maximal_independent_sets(
+    mask: int,
+    adj: Sequence[int],
+    weight: Sequence[float],
+    threshold: float,
+    limit: int,
+    deadline: _Deadline,
+) -> list[int] | None:
+    """Every maximal independent set within `mask` weighing at least `threshold` (Bron–Kerbosch
+    with pivoting on the complement; a branch whose candidates cannot reach the threshold is
+    cut), or None when there are more than `limit`."""
     complement = _complement(mask, adj)
     found: list[int] = []
+    nodes = [0]
 
-    def visit(chosen: int, candidates: int, excluded: int) -> bool:
+    def visit(chosen: int, chosen_weight: float, candidates: int, excluded: int) -> bool:
+        nodes[0] += 1
+        if nodes[0] % _CHECK_EVERY == 0:
+            deadline.check()
+        if chosen_weight + sum(weight[v] for v in _bits(candidates)) < threshold:
+            return True
         if not candidates:
             if not excluded:
                 found.append(chosen)
@@ -406,13 +435,18 @@ def _maximal_independent_sets(mask: int, adj: Sequence[int], limit: int) -> list
             _bits(candidates | excluded), key=lambda u: (complement[u] & candidates).bit_count()
         )
         for v in _bits(candidates & ~complement[pivot]):
-            if not visit(chosen | 1 << v, candidates & complement[v], excluded & complement[v]):
+            if not visit(
+                chosen | 1 << v,
+                chosen_weight + weight[v],
+                candidates & complement[v],
+                excluded & complement[v],
+            ):
                 return False
             candidates &= ~(1 << v)
             excluded |= 1 << v
         return True
 
-    return found if visit(0, mask, 0) else None
+    return found if visit(0, 0.0, mask, 0) else None
 
 
 def _fill(chosen: int, order: Sequence[int], adj: Sequence[int]) -> int:
@@ -558,19 +592,18 @@ def _combine_disjoint(parts: Sequence[_Part]) -> _Part:
 def _solve_prime(
     mask: int, adj: Sequence[int], weight: Sequence[int], deadline: _Deadline, max_sets: int
 ) -> _Part:
-    """Clique against greedy; then the LP certificate and the integer optimum (enumerated
-    columns for small parts, column generation and branch-and-price for larger ones)."""
+    """Clique against greedy; else the LP certificate by column generation, a dive for the
+    upper bound, then the exact integer optimum: over every column that can still matter when
+    there are at most `max_sets` of them, else by branch-and-price."""
     clique_weight, clique, _ = _heaviest_clique(mask, adj, weight, deadline)
     certificate = tuple((v, Fraction(1)) for v in _bits(clique))
     value = Fraction(clique_weight)
     greedy = _greedy_groups(mask, adj, weight)
     if sum(people for _, people in greedy) == clique_weight:
         return _Part(clique_weight, tuple(greedy), clique, clique_weight, certificate, value)
-    columns = _maximal_independent_sets(mask, adj, max_sets)
-    enumerated = columns is not None
-    if columns is None:
-        columns = _initial_columns(greedy, mask, adj, weight)
-    search = _CoverSearch(mask, adj, weight, deadline, columns, greedy, enumerated)
+    search = _CoverSearch(
+        mask, adj, weight, deadline, _initial_columns(greedy, mask, adj, weight), greedy
+    )
     lower = clique_weight
     try:
         search.solve_root()
@@ -578,7 +611,11 @@ def _solve_prime(
             mask, adj, weight, search.root_duals, deadline, certificate, clique_weight
         )
         lower = max(lower, math.ceil(value))
-        lower = max(lower, search.improve_upper(lower))
+        search.dive(lower)
+        if lower < search.upper:
+            search.solve_pool()
+        if lower < search.upper:
+            lower = search.solve_reduced_cost_columns(dict(certificate), value, lower, max_sets)
         if lower < search.upper:
             lower = max(lower, search.branch_and_price())
     except _TimeUp:
@@ -626,7 +663,8 @@ def _verified_certificate(
     fallback_value: int,
 ) -> tuple[tuple[tuple[int, Fraction], ...], Fraction]:
     """Round the LP duals to fractions, check them exactly, scale them down if they overshoot;
-    keep the clique when it proves as much."""
+    on a tie with the clique keep them (the report still shows the clique when both round up
+    to the same bound; the exact step enumerates fewer columns with the wider support)."""
     best, best_value = fallback, Fraction(fallback_value)
     for limit in _DENOMINATOR_LIMITS:
         rational = [Fraction(0)] * len(weight)
@@ -638,7 +676,7 @@ def _verified_certificate(
         if heaviest > 1:
             rational = [y / heaviest for y in rational]
         value = sum((rational[v] * weight[v] for v in _bits(support)), Fraction(0))
-        if math.ceil(value) > math.ceil(best_value):
+        if value >= best_value:  # on a tie the wider support cuts more columns later
             best = tuple((v, rational[v]) for v in _bits(support))
             best_value = value
         if heaviest <= 1:
@@ -672,7 +710,6 @@ class _CoverSearch:
         deadline: _Deadline,
         columns: Sequence[int],
         groups: Sequence[tuple[int, int]],
-        enumerated: bool,
     ) -> None:
         self.adj, self.weight, self.deadline = adj, weight, deadline
         self.scenes = list(_bits(mask))
@@ -687,7 +724,6 @@ class _CoverSearch:
         self.root_duals: dict[int, float] = {}
         self.root_value = 0.0
         self.root_x: np.ndarray = np.zeros(0)
-        self.enumerated = enumerated
 
     def _add_columns(self, columns: Iterable[int]) -> int:
         added = 0
@@ -702,14 +738,7 @@ class _CoverSearch:
     # master problems --------------------------------------------------------------------
 
     def _incidence(self) -> csc_array:
-        """Scenes × columns, 1 where the column's people appear in the scene."""
-        lengths = [len(rows) for rows in self.column_rows]
-        indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        indices = np.fromiter(
-            (r for rows in self.column_rows for r in rows), dtype=np.int64, count=int(indptr[-1])
-        )
-        shape = (len(self.scenes), len(self.columns))
-        return csc_array((np.ones(len(indices)), indices, indptr), shape=shape)
+        return _incidence(self.column_rows, len(self.scenes))
 
     def _master_lp(
         self, rows: Sequence[_BranchRow], penalty: float, demand: np.ndarray
@@ -760,8 +789,6 @@ class _CoverSearch:
         final value the LP optimum (a bound); the dive only needs a good LP solution."""
         while True:
             value, x, duals, artificial = self._master_lp(rows, penalty, demand)
-            if self.enumerated and not rows:
-                return value, x, duals, artificial
             if self._add_columns(self._price(duals, rows, exact)) == 0:
                 return value, x, duals, artificial
 
@@ -805,16 +832,62 @@ class _CoverSearch:
         self.root_value, self.root_x = value, x
         self.root_duals = {v: float(duals[i]) for i, v in enumerate(self.scenes)}
 
-    def improve_upper(self, lower: int) -> int:
-        """Dive from the root LP; with every maximal independent set in the pool, also solve
-        the integer master. Returns a proven lower bound: the optimum when that integer
-        master was solved (an optimal solution never needs other columns), else 0."""
-        self._dive(lower)
-        if lower >= self.upper or not self.enumerated:
-            return self.upper if lower >= self.upper else 0
+    def solve_reduced_cost_columns(
+        self, certificate: Mapping[int, Fraction], value: Fraction, lower: int, limit: int
+    ) -> int:
+        """Exact optimum from few columns, target by target; returns the proven lower bound.
+
+        With a valid certificate y, a solution of z people satisfies
+        Σ_I (1 - y(I)) x_I ≤ z - Σ_s y_s c_s, and every column can be taken maximal; so a
+        solution of at most `target` people uses only maximal sets with
+        y(I) ≥ 1 - (target - Σ y c). For target = lower, lower + 1, ... those sets are
+        enumerated and HiGHS decides "at most target people": infeasible raises the bound,
+        feasible meets it. Stops (keeping the bound so far) past `limit` sets per target.
+        """
+        weights = [float(certificate.get(v, 0)) for v in range(len(self.weight))]
+        mask = sum(1 << v for v in self.scenes)
+        for target in range(lower, self.upper):
+            threshold = float(1 - (target - value)) - 1e-9  # rounding may only let more in
+            columns = _maximal_independent_sets(
+                mask, self.adj, weights, threshold, limit, self.deadline
+            )
+            self.deadline.check()
+            if columns is None:
+                return target
+            if columns and self._cover_at_most(columns, target):
+                return target
+        return self.upper
+
+    def _cover_at_most(self, columns: Sequence[int], target: int) -> bool:
+        """Whether the columns cover every count with at most `target` people: HiGHS minimises
+        (a cap row Σ x ≤ target made it several times slower) and the best cover is kept."""
+        rows = [[self.row_of[v] for v in _bits(column)] for column in columns]
         options: dict[str, float] = {"mip_rel_gap": 0.0}
         if self.deadline.remaining() < math.inf:
             options["time_limit"] = max(0.05, self.deadline.remaining())
+        result = milp(
+            np.ones(len(columns)),
+            constraints=LinearConstraint(_incidence(rows, len(self.scenes)), self.demand),
+            integrality=np.ones(len(columns)),
+            bounds=Bounds(0, np.inf),
+            options=options,
+        )
+        self.deadline.check()
+        if result.status == 2:  # infeasible: nobody can do it with `target` people
+            return False
+        if result.status != 0 or result.x is None:
+            raise RuntimeError(f"HiGHS could not solve the integer programme: {result.message}")
+        self._offer_solution(
+            [(c, round(k)) for c, k in zip(columns, result.x, strict=True) if round(k) > 0]
+        )
+        return round(result.fun) <= target
+
+    def solve_pool(self) -> None:
+        """HiGHS on the columns generated so far (a restricted master, so only an upper
+        bound), under a node limit so that the result does not depend on the machine."""
+        options: dict[str, float] = {"mip_rel_gap": 0.0, "node_limit": _POOL_ILP_NODES}
+        if self.deadline.remaining() < math.inf:
+            options["time_limit"] = max(0.05, self.deadline.remaining() * _POOL_ILP_SHARE)
         result = milp(
             np.ones(len(self.columns)),
             constraints=LinearConstraint(self._incidence(), self.demand),
@@ -827,9 +900,8 @@ class _CoverSearch:
                 [(c, round(k)) for c, k in zip(self.columns, result.x, strict=True) if round(k) > 0]
             )
         self.deadline.check()
-        return self.upper if result.status == 0 else 0
 
-    def _dive(self, lower: int) -> None:
+    def dive(self, lower: int) -> None:
         """Price-and-dive: fix the integral part of the LP (or one person of its largest
         fractional column), re-solve the rest with pricing, repeat until every count is met.
         Stops as soon as it cannot beat the incumbent."""
@@ -925,6 +997,17 @@ class _CoverSearch:
         return maximal, total
 
 
+def _incidence(column_rows: Sequence[Sequence[int]], n_rows: int) -> csc_array:
+    """Scenes × columns, 1 where the column's people appear in the scene."""
+    lengths = [len(rows) for rows in column_rows]
+    indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    indices = np.fromiter(
+        (r for rows in column_rows for r in rows), dtype=np.int64, count=int(indptr[-1])
+    )
+    shape = (n_rows, len(column_rows))
+    return csc_array((np.ones(len(indices)), indices, indptr), shape=shape)
+
+
 def _local_search(
     start: int, order: Sequence[int], y: Mapping[int, float], adj: Sequence[int]
 ) -> int:
@@ -968,7 +1051,10 @@ def _exact_pricing(
             return chosen if heaviest > 1 + _EPS else None
     position = {v: i for i, v in enumerate(scenes)}
     n_x, n_b = len(scenes), len(rows)
-    data, row_index, col_index, upper = [], [], [], []
+    data: list[float] = []
+    row_index: list[int] = []
+    col_index: list[int] = []
+    upper: list[float] = []
 
     def constraint(entries: Sequence[tuple[int, float]], bound: float) -> None:
         r = len(upper)
@@ -1089,7 +1175,9 @@ def _result(
         certificate = tuple(CertificateEntry(ids[v], w) for v, w in sorted(part.weights) if w > 0)
         certificate_bound = math.ceil(part.lp_value)
     lower = max(part.lower, certificate_bound)
-    optimal = lower >= total
+    if lower > total:
+        raise RuntimeError(f"internal error: lower bound {lower} above a witness of {total}")
+    optimal = lower == total
     minimum = total if optimal else lower
     if not optimal:
         method = METHOD_TIME_LIMIT
@@ -1113,7 +1201,7 @@ def _result(
         clique=clique_ids,
         certificate=certificate,
         certificate_bound=certificate_bound,
-        lp_bound=Fraction(part.clique_weight) if use_clique else part.lp_value,
+        lp_bound=part.lp_value,
         method=method,
         witness=witness,
     )
