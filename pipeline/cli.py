@@ -16,6 +16,7 @@ from typing import Any
 
 from pipeline import __version__
 from pipeline.config import ConfigError, load_settings
+from pipeline.io.atomic import write_bytes_atomic
 from pipeline.layout import DataLayout
 from pipeline.stages.context import Operator, RunContext, open_run
 from pipeline.stages.count import run_count
@@ -23,6 +24,7 @@ from pipeline.stages.dedupe import run_dedupe
 from pipeline.stages.frames import run_frames
 from pipeline.stages.hash import run_hash
 from pipeline.stages.ingest import run_ingest
+from pipeline.stages.report import run_report
 from pipeline.stages.verify import run_verify
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
@@ -54,6 +56,11 @@ STAGES: dict[str, tuple[StageFn, str]] = {
         run_count,
         "scenes, analysts' annotations and detector proposals, and the minimum number of "
         "individuals with its certificate; write counts.csv, count_certificate.csv",
+    ),
+    "report": (
+        run_report,
+        "static HTML for reviewers under DIR/processed/report/ (open index.html from disk): "
+        "counts and their proof, duplicate clusters, timelines, rejects, run record",
     ),
 }
 
@@ -125,7 +132,62 @@ def build_parser() -> argparse.ArgumentParser:
         "test sources. Does nothing when DIR/raw already holds files.",
     )
     _common_options(demo, suppress=True)
+    review = sub.add_parser(
+        "review",
+        help="local web app over the report where reviewers record decisions",
+        description="Serve the report with forms to confirm or reject a match, split a "
+        "cluster, confirm or correct a scene's count, and declare or remove a disjointness. "
+        "Decisions go to an append-only audit log in the catalog (reviewer, time, reason) "
+        "and take effect at the next run ('Apply decisions' in the app, or crosscheck run).",
+    )
+    _common_options(review, suppress=True)
+    review.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only; anything else "
+        "exposes the evidence to the network)",
+    )
+    review.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any free)")
+    review.add_argument(
+        "--reviewer",
+        default=getpass.getuser(),
+        help="name recorded with every decision (default: the login name)",
+    )
+    review.add_argument(
+        "--export-decisions",
+        type=Path,
+        metavar="FILE",
+        help="write the audit log of decisions as CSV to FILE ('-' for stdout) and exit",
+    )
     return parser
+
+
+def _review(args: argparse.Namespace, layout: DataLayout) -> int:
+    from pipeline.io.catalog import Catalog
+    from pipeline.io.review_log import decisions_csv
+
+    if not layout.catalog.exists():
+        print(
+            f"crosscheck: no catalog at {layout.catalog}: run the pipeline first", file=sys.stderr
+        )
+        return EXIT_USAGE
+    if args.export_decisions:
+        with Catalog(layout.catalog) as catalog:
+            body = decisions_csv(catalog.decisions())
+        if str(args.export_decisions) == "-":
+            sys.stdout.write(body.decode("utf-8"))
+        else:
+            write_bytes_atomic(args.export_decisions, body)
+        return EXIT_OK
+    from pipeline.review_app import create_app, serve
+
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"crosscheck: warning: serving on {args.host}, reachable from the network",
+            file=sys.stderr,
+        )
+    serve(create_app(layout, args.config_dir, args.reviewer), args.host, args.port)
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -143,6 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             else f"demo collection: {layout.raw} already holds files; left as it is"
         )
         return EXIT_OK
+    if args.command == "review":
+        return _review(args, layout)
     try:
         settings = load_settings(args.config_dir)
     except ConfigError as exc:

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 Unit = tuple[str, int]  # (media_id, shot_id)
-CountOrigin = Literal["annotation", "detector"]
+SceneRef = str | Unit  # an analyst's label, or a unit (what reviewers point at)
+CountOrigin = Literal["review", "annotation", "detector"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,11 @@ class Scene:
     labels: tuple[str, ...]
     count: int
     origin: CountOrigin
+
+    @property
+    def ref(self) -> SceneRef:
+        """How a reviewer's decision names this scene: its first label, else its first unit."""
+        return self.labels[0] if self.labels else self.units[0]
 
     @property
     def media_ids(self) -> tuple[str, ...]:
@@ -76,14 +82,18 @@ def build_scenes(
     units: Iterable[Unit],
     links: Iterable[tuple[Unit, Unit]],
     labelled: Iterable[LabelledCount],
-    disjoint: Iterable[tuple[str, str, str]],
+    disjoint: Iterable[tuple[SceneRef, SceneRef, str]],
     detector_counts: dict[Unit, int],
+    reviewed_counts: dict[Unit, int] | None = None,
 ) -> SceneGraph:
-    """Group units into scenes, give each its count, and map label disjointness onto scenes.
+    """Group units into scenes, give each its count, and map disjointness onto scenes.
 
-    A scene's count is the largest annotated count among its rows, else the largest detector
-    proposal among its units; scenes with neither are not counted.
+    A scene's count is the largest count a reviewer set on one of its units, else the largest
+    annotated count among its rows, else the largest detector proposal among its units;
+    scenes with none of these (or a count of 0) are not counted. Disjointness names scenes by
+    label or by unit.
     """
+    reviewed_counts = reviewed_counts or {}
     groups = _UnionFind()
     all_units = set(units)
     for unit in all_units:
@@ -105,28 +115,35 @@ def build_scenes(
     scenes: dict[object, Scene] = {}
     for root, group in members.items():
         rows = annotated.get(root, [])
-        if rows:
-            labels = tuple(sorted({r.label for r in rows}))
+        reviewed = [reviewed_counts[u] for u in group if u in reviewed_counts]
+        labels = tuple(sorted({r.label for r in rows}))
+        first = min(group)
+        default_id = f"m:{first[0][:12]}#{first[1]}"
+        if reviewed:
+            if max(reviewed) > 0:
+                scenes[root] = Scene(
+                    "+".join(labels) or default_id, tuple(group), labels, max(reviewed), "review"
+                )
+        elif rows:
             scenes[root] = Scene(
                 "+".join(labels), tuple(group), labels, max(r.count for r in rows), "annotation"
             )
         else:
             proposals = [detector_counts[u] for u in group if u in detector_counts]
             if proposals and max(proposals) > 0:
-                first = min(group)
-                scenes[root] = Scene(
-                    f"m:{first[0][:12]}#{first[1]}", tuple(group), (), max(proposals), "detector"
-                )
+                scenes[root] = Scene(default_id, tuple(group), (), max(proposals), "detector")
 
     edges: dict[tuple[str, str], list[str]] = defaultdict(list)
     contradictions: list[Contradiction] = []
-    for label_a, label_b, reason in disjoint:
-        scene_a = scenes.get(groups.find(("label", label_a)))
-        scene_b = scenes.get(groups.find(("label", label_b)))
+    for ref_a, ref_b, reason in disjoint:
+        scene_a = scenes.get(groups.find(_node(ref_a)))
+        scene_b = scenes.get(groups.find(_node(ref_b)))
         if scene_a is None or scene_b is None:
             continue
         if scene_a.scene_id == scene_b.scene_id:
-            contradictions.append(Contradiction(label_a, label_b, reason, scene_a.scene_id))
+            contradictions.append(
+                Contradiction(_name(ref_a), _name(ref_b), reason, scene_a.scene_id)
+            )
             continue
         key = tuple(sorted((scene_a.scene_id, scene_b.scene_id)))
         edges[(key[0], key[1])].append(reason)
@@ -135,3 +152,11 @@ def build_scenes(
         disjoint=tuple((a, b, " / ".join(reasons)) for (a, b), reasons in sorted(edges.items())),
         contradictions=tuple(contradictions),
     )
+
+
+def _node(ref: SceneRef) -> tuple[str, object]:
+    return ("label", ref) if isinstance(ref, str) else ("unit", ref)
+
+
+def _name(ref: SceneRef) -> str:
+    return ref if isinstance(ref, str) else f"m:{ref[0][:12]}#{ref[1]}"

@@ -19,6 +19,7 @@ from typing import Any
 from pipeline.core.custody import GENESIS_HASH, seal_entry
 from pipeline.core.records import MediaRecord, Observation, Reject
 from pipeline.core.relations import MediaMatch
+from pipeline.core.review import Decision
 from pipeline.core.shots import SampledFrame
 
 # Each migration moves the schema from version i to i + 1. Never edit a released one.
@@ -164,6 +165,22 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (media_id, frame_index)
     );
     """,
+    # 4: reviewers' decisions, an append-only audit log (triggers refuse edits and deletes).
+    """
+    CREATE TABLE review_decisions (
+        decision_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        time_utc TEXT NOT NULL,
+        reviewer TEXT NOT NULL,
+        action TEXT NOT NULL,
+        subject_json TEXT NOT NULL,
+        value_json TEXT NOT NULL,
+        reason TEXT NOT NULL
+    );
+    CREATE TRIGGER review_decisions_no_update BEFORE UPDATE ON review_decisions
+    BEGIN SELECT RAISE(ABORT, 'review decisions are append-only'); END;
+    CREATE TRIGGER review_decisions_no_delete BEFORE DELETE ON review_decisions
+    BEGIN SELECT RAISE(ABORT, 'review decisions are append-only'); END;
+    """,
 )
 
 
@@ -177,6 +194,18 @@ class FileState:
     sha256: str
     md5: str
     reject_reason: str = ""
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a migration into statements; a trigger's body holds semicolons of its own."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending.strip()
+            pending = ""
+    if pending.strip():
+        yield pending.strip()
 
 
 def _dumps(value: Any) -> str:
@@ -209,9 +238,8 @@ class Catalog:
         version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             with self.transaction():
-                for statement in script.split(";"):
-                    if statement.strip():
-                        self._db.execute(statement)
+                for statement in _statements(script):
+                    self._db.execute(statement)
                 self._db.execute(f"PRAGMA user_version = {number}")
 
     @property
@@ -509,6 +537,18 @@ class Catalog:
         )
         return {(row[0], row[1]): (row[2], row[3]) for row in rows}
 
+    def detection_boxes(self) -> dict[tuple[str, int], list[dict[str, Any]]]:
+        """Every stored proposal's boxes by frame (the first detector by name when several
+        looked at one frame), for drawing in the report."""
+        rows = self._db.execute(
+            "SELECT media_id, frame_index, boxes_json FROM detections"
+            " ORDER BY media_id, frame_index, detector"
+        )
+        boxes: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        for row in rows:
+            boxes.setdefault((row[0], row[1]), json.loads(row[2]))
+        return boxes
+
     def put_detection(
         self, media_id: str, frame_index: int, detector: str, boxes_json: str, people: int
     ) -> None:
@@ -533,6 +573,38 @@ class Catalog:
             "UPDATE features SET searched_params = ? WHERE media_id = ? AND frame_index = ?",
             [(params, media_id, frame) for media_id, frame in keys],
         )
+
+    # --- review decisions (append-only) ---------------------------------------------------
+    def append_decision(
+        self,
+        time_utc: str,
+        reviewer: str,
+        action: str,
+        subject: dict[str, Any],
+        value: dict[str, Any],
+        reason: str,
+    ) -> int:
+        cursor = self._db.execute(
+            "INSERT INTO review_decisions (time_utc, reviewer, action, subject_json, value_json,"
+            " reason) VALUES (?, ?, ?, ?, ?, ?)",
+            (time_utc, reviewer, action, _dumps(subject), _dumps(value), reason),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def decisions(self) -> list[Decision]:
+        rows = self._db.execute("SELECT * FROM review_decisions ORDER BY decision_id")
+        return [
+            Decision(
+                decision_id=row["decision_id"],
+                time_utc=row["time_utc"],
+                reviewer=row["reviewer"],
+                action=row["action"],
+                subject=json.loads(row["subject_json"]),
+                value=json.loads(row["value_json"]),
+                reason=row["reason"],
+            )
+            for row in rows
+        ]
 
     # --- runs -----------------------------------------------------------------------------
     def start_run(self, command: str, started_at: str, config_hash: str, code_version: str) -> int:

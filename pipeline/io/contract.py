@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,14 @@ def render_csv(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> bytes:
 def write_contract_csv(path: Path, columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> str:
     """Write one contract file atomically; return the SHA-256 of its bytes (for custody)."""
     data = render_csv(columns, rows)
+    write_bytes_atomic(path, data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_json(path: Path, value: Any) -> str:
+    """Write a JSON export atomically, keys sorted so equal content gives equal bytes; return
+    the SHA-256 of its bytes."""
+    data = (json.dumps(value, sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode()
     write_bytes_atomic(path, data)
     return hashlib.sha256(data).hexdigest()
 

@@ -6,7 +6,10 @@ through every frame match dedupe accepted (pipeline/core/scenes.py); a scene's c
 analysts' largest annotated count, else the detector's proposal on its first frame
 (labelled as such). The minimum number of individuals is solved exactly with its
 certificate (pipeline/core/mincount.py), once with every machine match and once with only
-exact matches (machine merges are not evidence until a reviewer confirms them).
+exact and reviewer-confirmed matches (machine merges are not evidence until a reviewer
+confirms them). Reviewers' decisions (pipeline/core/review.py) come first: a rejected match
+never merges scenes, a reviewer's count replaces the annotation or proposal, and declared or
+removed disjointness changes the graph. scenes.json carries every scene for the report.
 """
 
 from __future__ import annotations
@@ -19,13 +22,15 @@ from typing import Any
 from tqdm import tqdm
 
 from pipeline.core.mincount import min_individuals
-from pipeline.core.scenes import LabelledCount, SceneGraph, Unit, build_scenes
+from pipeline.core.review import ReviewState, effective_disjointness, fold, format_ref, pair
+from pipeline.core.scenes import LabelledCount, SceneGraph, SceneRef, Unit, build_scenes
 from pipeline.io import contract, thumbs
 from pipeline.io.annotations import Annotation, read_analyst_input
 from pipeline.io.detectors import make_detector, people_count
 from pipeline.stages.context import RunContext
 
 STAGE = "count"
+SCENES_FILE = "scenes.json"  # every scene, disjointness and contradiction: for report and review
 
 
 class _Frames:
@@ -61,22 +66,22 @@ class _Frames:
         return 0
 
 
-def _links(ctx: RunContext, frames: _Frames, confirmed_only: bool) -> list[tuple[Unit, Unit]]:
+def _links(
+    ctx: RunContext, frames: _Frames, review: ReviewState, confirmed_only: bool
+) -> list[tuple[Unit, Unit]]:
     """Unit pairs joined by accepted relations: through their frame matches, or shot by shot
-    for exact copies. confirmed_only keeps exact matches alone."""
+    for exact copies. confirmed_only keeps exact matches and those a reviewer confirmed."""
     accepted = {
         (m.media_a, m.media_b): m.relation
         for m in ctx.catalog.media_matches()
-        if m.method != "inferred"
+        if m.method != "inferred" and not review.is_rejected(m.media_a, m.media_b)
     }
     links: list[tuple[Unit, Unit]] = []
     for (a, b), relation in accepted.items():
         if relation == "exact":
             links += [((a, s), (b, s)) for _, s in frames.units(a) if (b, s) in frames.units(b)]
-    if confirmed_only:
-        return links
     for a, fa, b, fb, _, _ in ctx.catalog.frame_matches():
-        if (a, b) in accepted:
+        if (a, b) in accepted and (not confirmed_only or pair(a, b) in review.confirmed_pairs):
             links.append(((a, frames.shot_of_frame(a, fa)), (b, frames.shot_of_frame(b, fb))))
     return links
 
@@ -150,9 +155,12 @@ def run_count(ctx: RunContext) -> dict[str, int]:
     incidents: dict[str, set[str]] = defaultdict(set)
     for obs in ctx.catalog.observations():
         incidents[obs.incident].add(obs.media_id)
-    full_links, exact_links = _links(ctx, frames, False), _links(ctx, frames, True)
+    review = fold(ctx.catalog.decisions())
+    full_links = _links(ctx, frames, review, confirmed_only=False)
+    confirmed_links = _links(ctx, frames, review, confirmed_only=True)
     count_rows: list[dict[str, Any]] = []
     certificate_rows: list[dict[str, Any]] = []
+    details: dict[str, Any] = {}
     for incident, media_ids in sorted(incidents.items()):
         folder = ctx.layout.annotations / incident
         analyst = read_analyst_input(folder)
@@ -166,12 +174,15 @@ def run_count(ctx: RunContext) -> dict[str, int]:
         units = sorted(u for m in media_ids for u in frames.units(m))
         annotated = {row.unit for row in labelled}
         proposals = _proposals(ctx, frames, [u for u in units if u not in annotated])
-        disjoint = [(d.scene_a, d.scene_b, d.reason) for d in analyst.disjoint]
-        graph = build_scenes(units, full_links, labelled, disjoint, proposals)
-        strict = build_scenes(units, exact_links, labelled, disjoint, proposals)
+        disjoint = effective_disjointness(
+            incident, [(d.scene_a, d.scene_b, d.reason) for d in analyst.disjoint], review
+        )
+        graph = build_scenes(units, full_links, labelled, disjoint, proposals, review.counts)
+        strict = build_scenes(units, confirmed_links, labelled, disjoint, proposals, review.counts)
         row, certificate = _solve(incident, graph, strict)
         count_rows.append(row)
         certificate_rows += certificate
+        details[incident] = scene_details(graph, disjoint, certificate, frames.first_frame)
     processed = ctx.layout.processed
     with ctx.catalog.transaction():
         outputs = {
@@ -181,6 +192,7 @@ def run_count(ctx: RunContext) -> dict[str, int]:
             "count_certificate.csv": contract.write_contract_csv(
                 processed / "count_certificate.csv", contract.CERTIFICATE_COLUMNS, certificate_rows
             ),
+            SCENES_FILE: contract.write_json(processed / SCENES_FILE, details),
         }
         counts = {
             "incidents": len(count_rows),
@@ -259,3 +271,44 @@ def _solve(
         for e in result.certificate
     ]
     return row, certificate
+
+
+def scene_details(
+    graph: SceneGraph,
+    disjoint: list[tuple[SceneRef, SceneRef, str]],
+    certificate: list[dict[str, Any]],
+    first_frame: Any,
+) -> dict[str, Any]:
+    """Everything the report and the review app show about one incident's scenes."""
+    weights = {row["scene_id"]: row["weight"] for row in certificate}
+    scenes = []
+    for scene in graph.scenes:
+        frame = first_frame(scene.units[0])
+        scenes.append(
+            {
+                "scene_id": scene.scene_id,
+                "ref": format_ref(scene.ref),
+                "count": scene.count,
+                "count_origin": scene.origin,
+                "labels": list(scene.labels),
+                "units": [format_ref(u) for u in scene.units],
+                "media_ids": list(scene.media_ids),
+                "frame": {"media_id": scene.units[0][0], "frame_index": frame[0], "thumb": frame[1]}
+                if frame
+                else None,
+                "certificate_weight": weights.get(scene.scene_id, ""),
+            }
+        )
+    return {
+        "scenes": scenes,
+        "scene_disjointness": [
+            {"scene_a": a, "scene_b": b, "reason": reason} for a, b, reason in graph.disjoint
+        ],
+        "declared_disjointness": [
+            {"a": format_ref(a), "b": format_ref(b), "reason": reason} for a, b, reason in disjoint
+        ],
+        "contradictions": [
+            {"a": c.label_a, "b": c.label_b, "reason": c.reason, "scene_id": c.scene_id}
+            for c in graph.contradictions
+        ],
+    }

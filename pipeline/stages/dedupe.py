@@ -5,7 +5,8 @@ Fourth stage of the DAG, after hash. Every matchable frame (PDQ quality above th
 uniform) goes into a Hamming-space index kept between runs; only frames new since the last
 run are searched (with their mirror-image hashes too), so an upload costs its own queries.
 Frame matches are stored; media relations, clusters and provenance are then assembled from
-all stored matches (cheap next to the search) and written as contract files.
+all stored matches (cheap next to the search) and written as contract files. A match a
+reviewer rejected (or split apart) never links its two media again.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from pipeline.core.relations import (
     infer_transitive,
     media_matches,
 )
+from pipeline.core.review import fold
 from pipeline.io import contract, thumbs
 from pipeline.io.atomic import write_bytes_atomic
 from pipeline.stages import frames as frames_stage
@@ -82,9 +84,19 @@ def run_dedupe(ctx: RunContext) -> dict[str, int]:
         if {(a, fa), (b, fb)} <= (matchable if method == "pdq" else usable)
     ]
     rules = OverlapRules(cfg.offset_tolerance_s, cfg.min_agreeing_frames)
-    direct = _with_exact(ctx, media_matches(frame_matches, media, rules))
+    review = fold(ctx.catalog.decisions())
+    direct = [
+        m
+        for m in _with_exact(ctx, media_matches(frame_matches, media, rules))
+        if not review.is_rejected(m.media_a, m.media_b)
+    ]
     matches = sorted(
-        direct + infer_transitive(direct, media),
+        direct
+        + [
+            m
+            for m in infer_transitive(direct, media)
+            if not review.is_rejected(m.media_a, m.media_b)
+        ],
         key=lambda m: (m.media_a, m.media_b, m.a_start_s or 0.0),
     )
     clusters = cluster_media(sorted(observed), direct, media)

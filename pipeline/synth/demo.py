@@ -72,6 +72,15 @@ def write_demo_collection(layout: DataLayout) -> int:
     _write(xacc / "coffee_cropped.jpg", im.jpeg_bytes(im.crop(coffee, 0.10), 85))
     _write(news / "rocket.jpg", im.jpeg_bytes(rocket, 88))
     _write(news / "chelsea.png.jpg", im.png_bytes(chelsea))  # a PNG behind a .jpg name
+    camera = im.photo("camera")
+    _write(witness / "checkpoint.jpg", im.jpeg_bytes(camera, 90))
+    _write(xacc / "checkpoint_repost.jpg", im.jpeg_bytes(im.resize(camera, 0.6), 70))
+    _sidecar(
+        xacc / "checkpoint_repost.jpg",
+        "https://x.example/status/7",
+        "2024-03-01T15:30:00Z",
+        "x_account",
+    )
 
     market = witness / "market_video.mp4"
     market.parent.mkdir(parents=True, exist_ok=True)
@@ -127,8 +136,11 @@ def write_demo_collection(layout: DataLayout) -> int:
 def _write_annotations(folder: Path) -> None:
     """Analysts' input showing the count's mechanics: the astronaut photo and its repost are
     annotated under two labels (dedupe proves them one scene: counted once); the launch site
-    and the market are disjoint groups (summed); and a disjointness declared between the
-    photo and its own repost is a contradiction flagged for review."""
+    and the market are disjoint groups (summed); a disjointness declared between the
+    photo and its own repost is a contradiction flagged for review. The checkpoint photo and
+    its repost, annotated apart and each disjoint from another group, merge into one scene
+    that closes a triangle with the courtyard and the launch site: a reviewer who rejects
+    that match sees the cluster split and the minimum drop."""
     if (folder / "annotations.csv").exists():
         return
     _write(
@@ -140,6 +152,8 @@ def _write_annotations(folder: Path) -> None:
             b"person at the edge\n"
             b"news_site/rocket.jpg,,7,launch-site,seven people by the vehicle\n"
             b"witness_upload/market_video.mp4,4.0,3,market,three people at the stall\n"
+            b"witness_upload/checkpoint.jpg,,2,checkpoint,two men at the checkpoint\n"
+            b"x_account/checkpoint_repost.jpg,,3,checkpoint-later,the account says three\n"
         ),
     )
     _write(
@@ -150,5 +164,9 @@ def _write_annotations(folder: Path) -> None:
             b"courtyard,launch-site,the courtyard group was already detained when the launch-site "
             b"video was filmed\n"
             b"courtyard,courtyard-repost,witness says the repost shows another day\n"
+            b"checkpoint,launch-site,the checkpoint is on the only road out; the vehicle had "
+            b"not left\n"
+            b"checkpoint-later,courtyard,the men at the checkpoint were seen after the courtyard "
+            b"group was taken\n"
         ),
     )
