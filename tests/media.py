@@ -91,3 +91,17 @@ def phone_video(raw: Path, rel: str, upright: np.ndarray) -> Path:
     ffmpeg.transcode(scratch, target, ["-c", "copy", "-metadata:s:v:0", "rotate=90"])
     scratch.unlink()
     return target
+
+
+HOSTILE_NAME = "<img src=x onerror=alert(1)>.jpg"
+HOSTILE_REJECT = "<svg onload=alert(3)>.jpg"
+HOSTILE_MAKE = "<script>alert('exif')</script>"
+
+
+def hostile_collection(raw: Path) -> None:
+    """Names and EXIF text that are markup: the report must show them as text."""
+    photo = im.photo("astronaut")
+    exif = im.exif_block(HOSTILE_MAKE, "<b>model</b>", "2024:03:01 10:20:30", 36.2, 37.1)
+    put(raw, f"inc/x_account/{HOSTILE_NAME}", im.jpeg_bytes(photo, 92, exif))
+    put(raw, "inc/channel/repost.jpg", im.jpeg_bytes(im.resize(photo, 0.5), 70))
+    put(raw, f"inc/channel/{HOSTILE_REJECT}", b"")

@@ -254,7 +254,7 @@ def _solve(
         "clique_bound": result.clique_bound,
         "upper_bound": result.upper_bound,
         "scenes": len(graph.scenes),
-        "reviewed": all(s.origin == "annotation" for s in graph.scenes),
+        "reviewed": all(s.origin != "detector" for s in graph.scenes),
         "minimum_confirmed_only": confirmed.minimum,
         "contradictions": len(graph.contradictions),
         "explanation": explanation,

@@ -1,0 +1,110 @@
+"""report: static pages that open from disk, show the count's proof and escape everything."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+from pathlib import Path
+
+from pipeline.cli import main
+from pipeline.core.timelines import overlap_drawing, provenance_drawing
+from pipeline.io.html import pages
+from pipeline.io.report_data import ClusterView, ReportData, page_slug
+from pipeline.layout import DataLayout
+from tests.media import HOSTILE_MAKE, HOSTILE_NAME, HOSTILE_REJECT, hostile_collection
+
+
+class Elements(HTMLParser):
+    """Every start tag with its attributes, and the page's text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def parse(path: Path) -> Elements:
+    parser = Elements()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+def test_markup_in_file_names_and_exif_is_shown_as_text(layout: DataLayout) -> None:
+    hostile_collection(layout.raw)
+    assert main(["--data-dir", str(layout.data_dir), "--no-progress", "run"]) == 0
+    report = layout.processed / "report"
+    for page in report.glob("*.html"):
+        parsed = parse(page)
+        assert not [t for t, _ in parsed.tags if t == "script"], page.name
+        assert not [a for _, a in parsed.tags if any(k.startswith("on") for k in a)], page.name
+    duplicates = " ".join(parse(report / "duplicates-1.html").text)
+    assert HOSTILE_NAME in duplicates and HOSTILE_MAKE in duplicates
+    assert HOSTILE_REJECT in " ".join(parse(report / "rejects.html").text)
+
+
+def test_pages_link_relatively_and_thumbnails_exist_on_disk(layout: DataLayout) -> None:
+    hostile_collection(layout.raw)
+    assert main(["--data-dir", str(layout.data_dir), "--no-progress", "run"]) == 0
+    report = layout.processed / "report"
+    for page in report.glob("*.html"):
+        for tag, attrs in parse(page).tags:
+            target = attrs.get("href") if tag == "a" else attrs.get("src") if tag == "img" else None
+            if target:
+                assert "://" not in target and not target.startswith("/"), (page.name, target)
+                assert (report / target.split("#")[0]).exists(), (page.name, target)
+    images = [a for t, a in parse(report / "duplicates-1.html").tags if t == "img"]
+    assert len(images) == 2 and all(a.get("loading") == "lazy" for a in images)
+
+
+def test_a_rerun_with_nothing_new_rewrites_only_the_run_record(layout: DataLayout) -> None:
+    hostile_collection(layout.raw)
+    assert main(["--data-dir", str(layout.data_dir), "--no-progress", "run"]) == 0
+    report = layout.processed / "report"
+    before = {p.name: p.read_bytes() for p in report.glob("*.html")}
+    assert main(["--data-dir", str(layout.data_dir), "--no-progress", "run"]) == 0
+    after = {p.name: p.read_bytes() for p in report.glob("*.html")}
+    assert {n for n in before if before[n] != after[n]} == {"runs.html"}
+
+
+def test_clusters_are_paged_twenty_to_a_page() -> None:
+    clusters = [ClusterView(f"c{i:03d}", [], [], {}, set(), None, []) for i in range(41)]
+    data = ReportData([], clusters, 0, 0, 0, 0, [], [], pages=3)
+    names = [name for name, _, _ in pages(data)]
+    assert [n for n in names if n.startswith("duplicates")] == [
+        "duplicates-1.html",
+        "duplicates-2.html",
+        "duplicates-3.html",
+    ]
+    assert [len(p) for p in data.cluster_pages()] == [20, 20, 1]
+
+
+def test_incident_pages_get_safe_distinct_file_names() -> None:
+    assert page_slug("incident", "demo-incident") == "incident-demo-incident.html"
+    odd = page_slug("incident", "../<b>x</b>")
+    assert "/" not in odd and "<" not in odd and odd != page_slug("incident", "../<b>y</b>")
+
+
+def test_overlap_timeline_draws_both_videos_to_one_scale() -> None:
+    drawing = overlap_drawing(60.0, 10.0, 20.0, 10.0, 0.0, 10.0, width_px=600)
+    assert drawing.a.length_px == 600 and drawing.b.length_px == 100
+    assert (drawing.a.segment_x_px, drawing.a.segment_width_px) == (100, 100)
+
+
+def test_provenance_timeline_marks_the_first_sighting_and_stacks_close_labels() -> None:
+    from datetime import UTC, datetime
+
+    t0 = datetime(2024, 3, 1, 10, tzinfo=UTC)
+    t1 = datetime(2024, 3, 1, 10, 1, tzinfo=UTC)
+    t2 = datetime(2024, 3, 2, 10, tzinfo=UTC)
+    drawing = provenance_drawing([(t1, "channel", "b"), (t2, "news", "c"), (t0, "witness", "a")])
+    assert drawing is not None
+    first, second, third = drawing.sightings
+    assert first.label == "witness" and first.first and not second.first
+    assert second.row == 1  # a minute apart on a day's axis: labels would overlap
+    assert third.row == 0 and third.anchor == "end"  # at the right edge, label ends at its dot
+    assert provenance_drawing([]) is None
