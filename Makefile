@@ -8,7 +8,7 @@ CROSSCHECK := $(BIN)/crosscheck --data-dir $(DATA)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup ffmpeg demo run test lint bench eval verify ingest frames hash dedupe count clean-processed
+.PHONY: help setup ffmpeg chromium demo run test lint bench eval verify ingest frames hash dedupe count report review clean-processed
 
 help: ## list the targets
 	@grep -hE '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -25,7 +25,13 @@ ffmpeg: ## install Debian's ffmpeg when ffmpeg/ffprobe are missing
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq ffmpeg >/dev/null; \
 	fi
 
-setup: $(VENV)/.installed ffmpeg ## virtualenv at .venv with every dependency, plus ffmpeg
+chromium: ## install Debian's chromium (for the browser tests) when it is missing
+	@if ! command -v chromium >/dev/null; then \
+	  echo "installing chromium with apt"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+setup: $(VENV)/.installed ffmpeg chromium ## virtualenv at .venv with every dependency, plus ffmpeg and chromium
 
 demo: setup ## generate the demo incident (when data/raw is empty) and run every stage on it
 	$(CROSSCHECK) demo-data
@@ -34,8 +40,12 @@ demo: setup ## generate the demo incident (when data/raw is empty) and run every
 run: setup ## run every stage on DATA (default: data)
 	$(CROSSCHECK) run
 
-ingest frames hash dedupe count verify: setup ## run one stage, or the fixity check (verify), on DATA
+ingest frames hash dedupe count report verify: setup ## run one stage, or the fixity check (verify), on DATA
 	$(CROSSCHECK) $@
+
+PORT ?= 8765
+review: setup ## review app on http://127.0.0.1:$(PORT)/ over DATA (decisions feed the next run)
+	$(CROSSCHECK) review --port $(PORT)
 
 test: setup ## run the test suite
 	$(BIN)/python -m pytest
