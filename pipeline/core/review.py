@@ -14,19 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 Unit = tuple[str, int]
 SceneRef = str | Unit  # a label, or a unit
 
-ACTIONS = (
-    "match_confirm",
-    "match_reject",
-    "cluster_split",
-    "count_set",
-    "disjoint_declare",
-    "disjoint_remove",
-)
 Action = Literal[
     "match_confirm",
     "match_reject",
@@ -35,6 +27,7 @@ Action = Literal[
     "disjoint_declare",
     "disjoint_remove",
 ]
+ACTIONS: tuple[str, ...] = get_args(Action)
 
 
 class DecisionError(ValueError):
