@@ -20,6 +20,7 @@ from pipeline.core.custody import GENESIS_HASH, seal_entry
 from pipeline.core.records import MediaRecord, Observation, Reject
 from pipeline.core.relations import MediaMatch
 from pipeline.core.shots import SampledFrame
+from pipeline.io import crashpoints
 
 # Each migration moves the schema from version i to i + 1. Never edit a released one.
 MIGRATIONS: tuple[str, ...] = (
@@ -230,7 +231,9 @@ class Catalog:
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
+        crashpoints.reached("catalog transaction about to commit")
         self._db.execute("COMMIT")
+        crashpoints.reached("catalog transaction committed")
 
     # --- stat cache -----------------------------------------------------------------------
     def file_state(self, path: str) -> FileState | None:
