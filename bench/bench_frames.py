@@ -166,7 +166,7 @@ _SAMPLE_CHILD = (
     + """
 from pipeline.config import load_settings
 from pipeline.core.records import MediaRecord
-from pipeline.stages.frames import sample_video
+from pipeline.stages.frames import sample_video, store_pictures
 
 media_json, clip, store, keyframes, configs = sys.argv[1:6]
 floor_kb = vm_hwm_kb()
@@ -175,9 +175,8 @@ cfg = cfg.model_copy(update={"keyframes_only": keyframes == "1"})
 watch = ChildPeaks()
 watch.start()
 started = time.perf_counter()
-sampled = sample_video(
-    MediaRecord(**json.loads(media_json)), Path(clip), cfg, Path(store), os.cpu_count() or 1
-)
+sampled = sample_video(MediaRecord(**json.loads(media_json)), Path(clip), cfg, os.cpu_count() or 1)
+store_pictures(Path(store), sampled)
 wall_s = time.perf_counter() - started
 print(json.dumps({
     "floor_kb": floor_kb,
@@ -400,7 +399,8 @@ def _sample(clip: _Clip, cfg: FramesConfig, threads: int, scratch: Path) -> int:
     """One `sample_video` into a fresh store (thumbnail writes included); frames kept."""
     store = Path(tempfile.mkdtemp(dir=scratch))
     try:
-        sampled = frames_stage.sample_video(clip.media, clip.path, cfg, store, threads)
+        sampled = frames_stage.sample_video(clip.media, clip.path, cfg, threads)
+        frames_stage.store_pictures(store, sampled)
     finally:
         shutil.rmtree(store, ignore_errors=True)
     if sampled.error:
@@ -520,10 +520,14 @@ def _sift_only(hash_input: _HashInput) -> int:
 
 def _one_process(hash_input: _HashInput, cfg: HashConfig) -> int:
     """The stage's per-frame work on one core: `hash_batch` over every frame at once."""
-    rows, _ = hash_stage.hash_batch(
-        hash_input.layout.thumbs, hash_input.refs, cfg, hash_stage.params_hash(cfg)
-    )
+    rows, _ = hash_stage.hash_batch(_hash_job(hash_input.layout.thumbs, hash_input.refs, cfg))
     return len(rows)
+
+
+def _hash_job(store: Path, refs: list[FrameRef], cfg: HashConfig) -> hash_stage.HashJob:
+    """A batch as the stage hands it to a worker: the thumbnails' bytes read beforehand."""
+    pictures = [thumbs.read(store, sha) for _, _, sha, _ in refs]
+    return hash_stage.HashJob(refs, pictures, cfg, hash_stage.params_hash(cfg))
 
 
 def _stage(layout: DataLayout, pristine: Path, settings: Settings) -> int:
@@ -536,10 +540,9 @@ def _stage(layout: DataLayout, pristine: Path, settings: Settings) -> int:
 def _pool(store: Path, refs: list[FrameRef], cfg: HashConfig, batch: int) -> int:
     """`hash_batch` in one process per core like `_hash_all`, without the catalog, with a
     chosen batch size."""
-    params = hash_stage.params_hash(cfg)
     batches = [refs[i : i + batch] for i in range(0, len(refs), batch)]
     with ProcessPoolExecutor(min(os.cpu_count() or 1, len(batches))) as pool:
-        futures = [pool.submit(hash_stage.hash_batch, store, b, cfg, params) for b in batches]
+        futures = [pool.submit(hash_stage.hash_batch, _hash_job(store, b, cfg)) for b in batches]
         return sum(len(f.result()[0]) for f in futures)
 
 

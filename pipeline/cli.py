@@ -9,13 +9,16 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from pipeline import __version__
-from pipeline.config import ConfigError, load_settings
+from pipeline.config import ConfigError, Settings, load_settings, with_executor
+from pipeline.executors import ExecutorError
+from pipeline.io import crashpoints
 from pipeline.io.atomic import write_bytes_atomic
 from pipeline.layout import DataLayout
 from pipeline.stages.context import Operator, RunContext, open_run
@@ -28,6 +31,7 @@ from pipeline.stages.report import run_report
 from pipeline.stages.verify import run_verify
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+DECODING_STAGES = ("frames", "hash")  # the stages --executor moves onto a Dask cluster
 
 StageFn = Callable[[RunContext], Any]
 # The DAG in order (DESIGN.md): `run` executes these one after another.
@@ -95,6 +99,25 @@ def _common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     )
 
 
+def _executor_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    """Where frames and hash decode; given before or after the command, over the config."""
+    default: Any = argparse.SUPPRESS if suppress else None
+    parser.add_argument(
+        "--executor",
+        choices=("local", "dask"),
+        default=default,
+        help="where the frames and hash stages decode: this machine (local) or a Dask "
+        "cluster (dask, with --scheduler); default: run.executor in the config, else local",
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        default=default,
+        help="address of a running Dask scheduler (`dask scheduler` prints it; "
+        "docs/scale-out.md); default: run.scheduler in the config",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="crosscheck",
@@ -105,10 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"crosscheck {__version__}")
     _common_options(parser, suppress=False)
+    _executor_options(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (_, help_text) in STAGES.items():
         stage = sub.add_parser(name, help=help_text, description=help_text)
         _common_options(stage, suppress=True)
+        if name in DECODING_STAGES:
+            _executor_options(stage, suppress=True)
     run = sub.add_parser(
         "run",
         help="run every stage in order: " + " -> ".join(STAGES),
@@ -116,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
         "earlier runs, so a run with nothing new changes no output.",
     )
     _common_options(run, suppress=True)
+    _executor_options(run, suppress=True)
     verify = sub.add_parser(
         "verify",
         help="re-hash DIR/raw against the catalog and check the custody log",
@@ -208,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "review":
         return _review(args, layout)
     try:
-        settings = load_settings(args.config_dir)
+        settings = with_executor(load_settings(args.config_dir), args.executor, args.scheduler)
     except ConfigError as exc:
         print(f"crosscheck: configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -219,9 +246,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    try:
+        _arm_crash_point(os.environ.get(crashpoints.ENV_VAR, ""))
+    except ValueError as exc:
+        print(f"crosscheck: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     operator = Operator(args.operator)
-    with open_run(layout, settings, args.command, operator, not args.no_progress) as ctx:
-        if args.command == "verify":
+    try:
+        return _run_command(args.command, layout, settings, operator, not args.no_progress)
+    except ExecutorError as exc:
+        print(f"crosscheck: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _run_command(
+    command: str, layout: DataLayout, settings: Settings, operator: Operator, progress: bool
+) -> int:
+    with open_run(layout, settings, command, operator, progress) as ctx:
+        if command == "verify":
             report = run_verify(ctx)
             for line in report.lines():
                 print(line)
@@ -230,13 +272,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{len(report.lines())} problems" + ("" if report.ok else " (see above)")
             )
             return EXIT_OK if report.ok else EXIT_PROBLEMS
-        names = list(STAGES) if args.command == "run" else [args.command]
+        names = list(STAGES) if command == "run" else [command]
         for name in names:
+            crashpoints.enter_stage(name)
             STAGES[name][0](ctx)
             print(f"{name}: " + ", ".join(f"{k}={v}" for k, v in ctx.counts.get(name, {}).items()))
         for error in ctx.errors:
             print(f"crosscheck: {error}", file=sys.stderr)
     return EXIT_PROBLEMS if ctx.errors else EXIT_OK
+
+
+def _arm_crash_point(spec: str) -> None:
+    """Tests only: CROSSCHECK_CRASH_AT=STAGE:N kills this process at the stage's N-th durable
+    step (pipeline/io/crashpoints.py). The one place the variable is read."""
+    if spec:
+        stage, n = crashpoints.parse(spec)
+        if stage not in STAGES:
+            raise ValueError(f"{crashpoints.ENV_VAR}={spec!r}: no stage {stage!r}")
+        crashpoints.arm(stage, n)
 
 
 if __name__ == "__main__":

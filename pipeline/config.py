@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 class ConfigError(ValueError):
@@ -72,6 +72,17 @@ class CountConfig(_Section):
 
 class RunConfig(_Section):
     max_failure_ratio: float = Field(0.5, ge=0, le=1)
+    executor: Literal["local", "dask"] = "local"
+    scheduler: str = ""
+
+    @model_validator(mode="after")
+    def _dask_needs_a_scheduler(self) -> RunConfig:
+        if self.executor == "dask" and "://" not in self.scheduler:
+            raise ValueError(
+                "executor dask needs scheduler, the address of a running Dask scheduler such "
+                "as tcp://10.0.0.5:8786 (docs/scale-out.md); on one machine use executor local"
+            )
+        return self
 
 
 class Config(_Section):
@@ -130,6 +141,20 @@ class Settings(BaseModel):
         """SHA-256 of the canonical JSON of the effective configuration, recorded per run."""
         payload = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def with_executor(settings: Settings, executor: str | None, scheduler: str | None) -> Settings:
+    """The command line's --executor and --scheduler over the files' `run` section."""
+    update = {
+        key: value
+        for key, value in (("executor", executor), ("scheduler", scheduler))
+        if value is not None
+    }
+    if not update:
+        return settings
+    raw = settings.default.model_dump()
+    raw["run"].update(update)
+    return settings.model_copy(update={"default": _validate(raw, "command line")})
 
 
 def load_settings(config_dir: Path) -> Settings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,3 +40,12 @@ def run_stage(layout: DataLayout, settings: Settings) -> RunStage:
             return stage(ctx)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def heavy_scale() -> float:
+    """Size factor of the `heavy` end-to-end tests, from CROSSCHECK_HEAVY_SCALE (default 1):
+    a CI short of time runs them smaller (e.g. 0.34: one seed instead of three)."""
+    value = float(os.environ.get("CROSSCHECK_HEAVY_SCALE", "1"))
+    assert value > 0, "CROSSCHECK_HEAVY_SCALE must be positive"
+    return value

@@ -21,6 +21,7 @@ from pipeline.core.records import MediaRecord, Observation, Reject
 from pipeline.core.relations import MediaMatch
 from pipeline.core.review import Decision
 from pipeline.core.shots import SampledFrame
+from pipeline.io import crashpoints
 
 # Each migration moves the schema from version i to i + 1. Never edit a released one.
 MIGRATIONS: tuple[str, ...] = (
@@ -258,7 +259,9 @@ class Catalog:
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
+        crashpoints.reached("catalog transaction about to commit")
         self._db.execute("COMMIT")
+        crashpoints.reached("catalog transaction committed")
 
     # --- stat cache -----------------------------------------------------------------------
     def file_state(self, path: str) -> FileState | None:

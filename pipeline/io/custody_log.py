@@ -11,6 +11,7 @@ import json
 import os
 from pathlib import Path
 
+from pipeline.io import crashpoints
 from pipeline.io.catalog import Catalog
 
 
@@ -37,10 +38,12 @@ def sync_log_file(catalog: Catalog, path: Path) -> int:
     if not missing:
         return 0
     path.parent.mkdir(parents=True, exist_ok=True)
+    crashpoints.reached("custody log about to be appended")
     with path.open("a", encoding="utf-8") as handle:
         handle.write("".join(line + "\n" for line in missing))
         handle.flush()
         os.fsync(handle.fileno())
+    crashpoints.reached("custody log appended")
     return len(missing)
 
 

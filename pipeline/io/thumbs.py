@@ -27,14 +27,40 @@ def thumb_path(root: Path, sha256: str) -> Path:
     return root / sha256[:2] / f"{sha256}.jpg"
 
 
+def scratch_dir(root: Path) -> Path:
+    """Where thumbnails are written before their rename: one folder to sweep after a crash
+    instead of every shard."""
+    return root / ".scratch"
+
+
+def encode(rgb: np.ndarray, quality: int) -> tuple[str, bytes]:
+    """The picture as JPEG bytes and their SHA-256 (its name in the store). Pure: a worker
+    on another machine encodes, the driver stores."""
+    data = encode_jpeg(rgb, quality)
+    return hashlib.sha256(data).hexdigest(), data
+
+
+def put(root: Path, sha256: str, data: bytes) -> None:
+    """Store JPEG bytes under their SHA-256 (unless already there), atomically."""
+    path = thumb_path(root, sha256)
+    if not path.exists():
+        write_bytes_atomic(path, data, scratch_dir(root))
+
+
 def store(root: Path, rgb: np.ndarray, quality: int) -> str:
     """Store the picture as JPEG (unless already there); returns its SHA-256."""
-    data = encode_jpeg(rgb, quality)
-    sha = hashlib.sha256(data).hexdigest()
-    path = thumb_path(root, sha)
-    if not path.exists():
-        write_bytes_atomic(path, data)
+    sha, data = encode(rgb, quality)
+    put(root, sha, data)
     return sha
+
+
+def read(root: Path, sha256: str) -> bytes:
+    return thumb_path(root, sha256).read_bytes()
+
+
+def decode(data: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(data)) as image:
+        return np.asarray(image.convert("RGB"))
 
 
 def load(root: Path, sha256: str) -> np.ndarray:

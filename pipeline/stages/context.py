@@ -14,6 +14,8 @@ from typing import Any
 
 from pipeline import __version__
 from pipeline.config import Settings
+from pipeline.io import thumbs
+from pipeline.io.atomic import remove_stale_temporaries
 from pipeline.io.catalog import Catalog
 from pipeline.io.custody_log import sync_log_file
 from pipeline.layout import DataLayout
@@ -85,8 +87,14 @@ def open_run(
     operator: Operator,
     show_progress: bool = True,
 ) -> Iterator[RunContext]:
-    """Open the catalog, record the run's start, and on exit its end, counts and errors."""
+    """Open the catalog, record the run's start, and on exit its end, counts and errors.
+
+    Temporaries that a killed run left behind are removed first (they never carry a final
+    name, so nothing reads them; this only keeps them from piling up).
+    """
     layout.processed.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(layout.processed, skip=[layout.thumbs])
+    remove_stale_temporaries(thumbs.scratch_dir(layout.thumbs))
     version = code_version()
     with Catalog(layout.catalog) as catalog:
         with catalog.transaction():

@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -47,6 +49,20 @@ from pipeline.stages.context import RunContext
 
 STAGE = "dedupe"
 FrameKey = tuple[str, int]
+# media_a, frame_a, media_b, frame_b, distance, method
+MatchRow = tuple[str, int, str, int, int, str]
+
+
+@dataclass
+class _Search:
+    """What one run's searches found, held until their single commit."""
+
+    frames: int = 0
+    new_media: set[str] = field(default_factory=set)
+    index_entries: list[tuple[int, str, int, str]] = field(default_factory=list)
+    index_files: dict[Path, bytes] = field(default_factory=dict)
+    matches: list[MatchRow] = field(default_factory=list)
+    feature_frames: list[FrameKey] = field(default_factory=list)
 
 
 def params_hash(ctx: RunContext) -> str:
@@ -74,10 +90,20 @@ def run_dedupe(ctx: RunContext) -> dict[str, int]:
         if key[0] in observed and row["pdq_quality"] >= quality_min and not row["uniform"]
     }
 
-    searched, new_media = _search_new_frames(ctx, cfg, params, rows, matchable)
+    # The three searches commit together, with the index files written just before: a run
+    # killed before the commit redoes them all, so no search is ever left half applied (each
+    # picks its work from what the one before it stored).
+    search = _search_new_frames(ctx, cfg, params, rows, matchable)
     media = _media_infos(ctx, observed)
-    searched_features, more_new = _search_features(ctx, params, usable)
-    extended = _extend_alignments(ctx, rows, new_media | more_new)
+    searched_features, more_new = _search_features(ctx, params, usable, search)
+    extended = _extend_alignments(ctx, rows, search.new_media | more_new, search)
+    with ctx.catalog.transaction():
+        for path, data in search.index_files.items():
+            write_bytes_atomic(path, data)
+        ctx.catalog.add_index_entries(search.index_entries)
+        ctx.catalog.add_frame_matches(search.matches)
+        ctx.catalog.mark_features_searched(search.feature_frames, params)
+    searched = search.frames
     frame_matches = [
         FrameMatch(a, fa, rows[(a, fa)]["pts_s"], b, fb, rows[(b, fb)]["pts_s"], d, method)
         for a, fa, b, fb, d, method in ctx.catalog.frame_matches()
@@ -129,9 +155,9 @@ def _search_new_frames(
     params: str,
     rows: dict[FrameKey, Any],
     matchable: set[FrameKey],
-) -> tuple[int, set[str]]:
-    """Add frames not yet indexed, search them against the whole index, store the matches;
-    returns how many frames were searched and the media they belong to.
+) -> _Search:
+    """Add frames not yet indexed and search them against the whole index; returns the new
+    index entries, the index files to write, the matches found and the media searched.
 
     Two indexes (hashes, and hashes of the mirror images) and three queries per new frame
     (its hash against both, its mirror's hash against the first) find every pair whose
@@ -144,14 +170,22 @@ def _search_new_frames(
             ctx.catalog.reset_index()
         entries = []
     folder = ctx.layout.processed / "index"
-    indexes = {
-        column: _load_index(cfg, folder / f"{column}.{cfg.index}.bin", entries, rows, column)
-        for column in ("pdq", "pdq_mirror")
+    paths = {column: folder / f"{column}.{cfg.index}.bin" for column in ("pdq", "pdq_mirror")}
+    loaded = {
+        column: _load_index(cfg, path, entries, rows, column) for column, path in paths.items()
     }
+    indexes = {column: index for column, (index, _) in loaded.items()}
+    search = _Search(
+        index_files={
+            paths[column]: index.to_bytes()
+            for column, (index, from_file) in loaded.items()
+            if not from_file  # rebuilt: the file is missing, or ahead of a rolled-back catalog
+        }
+    )
     known = {(media_id, frame) for _, media_id, frame, _ in entries}
     new = sorted(key for key in matchable if key not in known)
     if not new:
-        return 0, set[str]()
+        return search
     next_id = max((entry[0] for entry in entries), default=-1) + 1
     new_entries = [(next_id + i, key[0], key[1], params) for i, key in enumerate(new)]
     by_id: dict[int, FrameKey] = {e[0]: (e[1], e[2]) for e in entries}
@@ -174,12 +208,10 @@ def _search_new_frames(
         (a[0], a[1], b[0], b[1], frame_distance(rows[a], rows[b]), "pdq") for a, b in sorted(pairs)
     ]
     found += _video_anchors(ctx, cfg, rows, new, by_id, indexes["pdq"], pairs)
-    with ctx.catalog.transaction():
-        ctx.catalog.add_index_entries(new_entries)
-        ctx.catalog.add_frame_matches(found)
-    for column, index in indexes.items():
-        write_bytes_atomic(folder / f"{column}.{cfg.index}.bin", index.to_bytes())
-    return len(new), {key[0] for key in new}
+    search.frames, search.new_media = len(new), {key[0] for key in new}
+    search.index_entries, search.matches = new_entries, found
+    search.index_files = {paths[column]: index.to_bytes() for column, index in indexes.items()}
+    return search
 
 
 def _video_anchors(
@@ -241,7 +273,7 @@ def frame_distance(a: Any, b: Any) -> int:
 
 
 def _search_features(
-    ctx: RunContext, params: str, matchable: set[FrameKey]
+    ctx: RunContext, params: str, matchable: set[FrameKey], search: _Search
 ) -> tuple[int, set[str]]:
     """The crop path: frames whose local features were not searched yet vote, descriptor by
     descriptor, for frames of other media; candidates not already linked by PDQ are confirmed
@@ -254,7 +286,7 @@ def _search_features(
     features = [Features.from_bytes(r["points"], r["descriptors"]) for r in rows]
     keys = [(str(r["media_id"]), int(r["frame_index"])) for r in rows]
     votes = candidate_pairs(features, keys, new, cfg.keypoint_votes, cfg.descriptor_max_l2)
-    linked = {(a, b) for a, _, b, _, _, _ in ctx.catalog.frame_matches()}
+    linked = {(a, b) for a, _, b, _, _, _ in ctx.catalog.frame_matches() + search.matches}
     thumbs_by_key = {
         (f.media_id, f.frame.frame_index): f.thumb_sha256 for f in ctx.catalog.frames()
     }
@@ -263,7 +295,7 @@ def _search_features(
     for key, row in hashes.items():
         shots[(key[0], row["shot_id"])].append(key)
     rules = VerifyRules(cfg.keypoint_min_inliers, cfg.keypoint_min_ncc)
-    confirmed: list[tuple[str, int, str, int, int, str]] = []
+    confirmed: list[MatchRow] = []
     for i, j in votes:
         (ma, fa), (mb, fb) = sorted((keys[i], keys[j]))
         if (ma, mb) in linked:
@@ -277,9 +309,8 @@ def _search_features(
             fa, fb = _closest_in_shot(hashes, shots, (ma, fa), (mb, fb))
             distance = frame_distance(hashes[(ma, fa)], hashes[(mb, fb)])
             confirmed.append((ma, fa, mb, fb, distance, "keypoints"))
-    with ctx.catalog.transaction():
-        ctx.catalog.add_frame_matches(confirmed)
-        ctx.catalog.mark_features_searched([keys[i] for i in new], params)
+    search.matches += confirmed
+    search.feature_frames = [keys[i] for i in new]
     return len(new), {keys[i][0] for i in new}
 
 
@@ -287,7 +318,9 @@ PLAIN_FRAME_KEYPOINTS = 30  # fewer keypoints than this: check by intensity alig
 ALIGN_WINDOW_S = 0.6  # a frame of the other video this close to the anchor's offset is its peer
 
 
-def _extend_alignments(ctx: RunContext, rows: dict[FrameKey, Any], new_media: set[str]) -> int:
+def _extend_alignments(
+    ctx: RunContext, rows: dict[FrameKey, Any], new_media: set[str], search: _Search
+) -> int:
     """Follow a video pair's best frame match along its time offset, confirming each frame
     pair on that line by keypoints and pixels.
 
@@ -303,7 +336,7 @@ def _extend_alignments(ctx: RunContext, rows: dict[FrameKey, Any], new_media: se
             frames_by_media[media_id].append((float(row["pts_s"]), frame_index))
     anchors: dict[tuple[str, str], tuple[int, int, int]] = {}
     existing: set[tuple[str, int, str, int]] = set()
-    for a, fa, b, fb, distance, _ in ctx.catalog.frame_matches():
+    for a, fa, b, fb, distance, _ in ctx.catalog.frame_matches() + search.matches:
         existing.add((a, fa, b, fb))
         if (a in new_media or b in new_media) and a in frames_by_media and b in frames_by_media:
             best = anchors.get((a, b))
@@ -323,7 +356,7 @@ def _extend_alignments(ctx: RunContext, rows: dict[FrameKey, Any], new_media: se
             cache[key] = (rgb, sift_features(rgb))
         return cache[key]
 
-    confirmed: list[tuple[str, int, str, int, int, str]] = []
+    confirmed: list[MatchRow] = []
     for (a, b), (_, fa, fb) in sorted(anchors.items()):
         offset = float(rows[(b, fb)]["pts_s"]) - float(rows[(a, fa)]["pts_s"])
         peers = sorted(frames_by_media[b])
@@ -347,8 +380,7 @@ def _extend_alignments(ctx: RunContext, rows: dict[FrameKey, Any], new_media: se
                 distance = frame_distance(rows[(a, frame_a)], rows[(b, frame_b)])
                 confirmed.append((a, frame_a, b, frame_b, distance, "keypoints"))
         cache.clear()
-    with ctx.catalog.transaction():
-        ctx.catalog.add_frame_matches(confirmed)
+    search.matches += confirmed
     return len(confirmed)
 
 
@@ -379,17 +411,18 @@ def _codes(rows: dict[FrameKey, Any], keys: list[FrameKey], column: str) -> np.n
 
 def _load_index(
     cfg: DedupeConfig,
-    path: Any,
+    path: Path,
     entries: list[tuple[int, str, int, str]],
     rows: dict[FrameKey, Any],
     column: str,
-) -> hamming.HammingIndex:
-    """The saved index when it agrees with the catalog's entries, else rebuilt from them
-    (a run killed between the catalog commit and the index write leaves them apart)."""
+) -> tuple[hamming.HammingIndex, bool]:
+    """The saved index when it agrees with the catalog's entries, else one rebuilt from them;
+    and whether the file on disk already holds it. The file is written just before the
+    catalog commits its entries, so a run killed in between leaves the file ahead (longer)."""
     if entries and path.exists():
         index = hamming.HammingIndex.from_bytes(path.read_bytes())
         if len(index) == len(entries):
-            return index
+            return index, True
     index = hamming.make_index(cfg.index, 256)
     usable = [e for e in entries if (e[1], e[2]) in rows]
     if usable:
@@ -397,7 +430,7 @@ def _load_index(
             np.array([e[0] for e in usable], dtype=np.int64),
             _codes(rows, [(e[1], e[2]) for e in usable], column),
         )
-    return index
+    return index, not entries and not path.exists()
 
 
 def _media_infos(ctx: RunContext, observed: dict[str, Any]) -> dict[str, MediaInfo]:

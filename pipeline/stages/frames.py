@@ -4,7 +4,9 @@ Second stage of the DAG, after ingest. Each video is decoded once by ffmpeg, str
 a pipe: the first frame, a frame at every shot change and one every `interval_s` are kept,
 scaled inside ffmpeg, and stored as small JPEGs; each still becomes one frame. A media whose
 frames exist under the same parameters is skipped, so a rerun decodes nothing and a new
-upload costs its own decoding only. Each media is committed with its custody entry at once.
+upload costs its own decoding only. Decoding runs on the configured executor (local threads
+or a Dask cluster, pipeline/executors.py); this process alone writes the thumbnails and then
+commits each media with its custody entry at once.
 """
 
 from __future__ import annotations
@@ -13,15 +15,15 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
 
-from pipeline.config import FramesConfig
+from pipeline.config import FramesConfig, RunConfig
 from pipeline.core.records import MediaRecord
 from pipeline.core.shots import assign_shots, parse_metadata_lines, still_frame
+from pipeline.executors import open_executor
 from pipeline.io import ffmpeg, thumbs
 from pipeline.io.catalog import FrameState, StoredFrame
 from pipeline.io.mediafile import decode_still
@@ -33,10 +35,27 @@ INTERLACED = {"tt", "bb", "tb", "bt"}
 
 @dataclass(frozen=True)
 class Sampled:
+    """One media's sampling, as a worker returns it: frames with their thumbnails' JPEG bytes
+    (by SHA-256) for the driver to store. `failure` is set when the pipeline itself failed
+    (not the media); `error` says what went wrong with the media."""
+
     media_id: str
     frames: list[StoredFrame]
     error: str
     command: list[str]
+    pictures: dict[str, bytes] = field(default_factory=dict)
+    failure: str = ""
+
+
+@dataclass(frozen=True)
+class SamplingJob:
+    """One media to sample: everything a worker needs, without the catalog. `path` is
+    absolute: on a cluster every worker must see DIR/raw at the same path."""
+
+    media: MediaRecord
+    path: Path
+    cfg: FramesConfig
+    threads: int
 
 
 def params_hash(cfg: FramesConfig) -> str:
@@ -59,13 +78,16 @@ def plan_for(media: MediaRecord, cfg: FramesConfig, threads: int) -> ffmpeg.Samp
     )
 
 
-def sample_video(
-    media: MediaRecord, path: Path, cfg: FramesConfig, store: Path, threads: int
-) -> Sampled:
+def sample_video(media: MediaRecord, path: Path, cfg: FramesConfig, threads: int) -> Sampled:
     plan = plan_for(media, cfg, threads)
     command = ffmpeg.sampling_command(path, plan)
     stream = ffmpeg.FrameStream(command, plan.width, plan.height, plan.timeout_s)
-    shas = [thumbs.store(store, frame, cfg.thumb_jpeg_quality) for frame in stream]
+    pictures: dict[str, bytes] = {}
+    shas: list[str] = []
+    for frame in stream:
+        sha, data = thumbs.encode(frame, cfg.thumb_jpeg_quality)
+        pictures[sha] = data
+        shas.append(sha)
     samples, problems = parse_metadata_lines(stream.stderr_lines)
     kept = assign_shots(samples[: len(shas)], cfg.scene_threshold)
     if stream.timed_out:
@@ -79,19 +101,50 @@ def sample_video(
         for frame, sha in zip(kept, shas, strict=False)
     ]
     error = "; ".join(problems[:3]) + (f" (+{len(problems) - 3} more)" if len(problems) > 3 else "")
-    return Sampled(media.media_id, frames, error, command)
+    return Sampled(media.media_id, frames, error, command, pictures)
 
 
-def sample_still(media: MediaRecord, path: Path, cfg: FramesConfig, store: Path) -> Sampled:
+def sample_still(media: MediaRecord, path: Path, cfg: FramesConfig) -> Sampled:
     try:
         rgb = decode_still(path, cfg.thumb_size_px)
     except (OSError, ValueError) as exc:
         return Sampled(media.media_id, [], f"no frame could be decoded: {exc}", [])
-    sha = thumbs.store(store, rgb, cfg.thumb_jpeg_quality)
+    sha, data = thumbs.encode(rgb, cfg.thumb_jpeg_quality)
     height, width = rgb.shape[:2]
-    return Sampled(
-        media.media_id, [StoredFrame(media.media_id, still_frame(), width, height, sha)], "", []
-    )
+    frame = StoredFrame(media.media_id, still_frame(), width, height, sha)
+    return Sampled(media.media_id, [frame], "", [], {sha: data})
+
+
+def sample_media(job: SamplingJob) -> Sampled:
+    """The unit of work a local thread or a Dask worker runs: one media, any kind. Never
+    raises: one bad media never aborts the batch."""
+    media = job.media
+    try:
+        if media.kind == "video":
+            return sample_video(media, job.path, job.cfg, job.threads)
+        return sample_still(media, job.path, job.cfg)
+    except Exception as exc:
+        problem = f"internal error: {type(exc).__name__}: {exc}"
+        return Sampled(media.media_id, [], problem, [], failure=problem)
+
+
+def store_pictures(store: Path, sampled: Sampled) -> None:
+    """Write a sampling's thumbnails (content-addressed, atomically) before its catalog rows
+    name them: a run killed in between leaves only files the rerun writes again."""
+    for sha, data in sampled.pictures.items():
+        thumbs.put(store, sha, data)
+
+
+def ffmpeg_threads(cfg: FramesConfig, run: RunConfig) -> int:
+    """Threads per ffmpeg: the cores left to each of the configured workers (one
+    single-threaded ffmpeg per core is fastest, REFERENCES.md "Decoding"); 1 on a Dask
+    cluster, whose workers each run one task per thread. A function of the configuration
+    and the machine only, never of how much is left to do, so that the ffmpeg command
+    recorded for a media is the same whether or not an earlier run was interrupted."""
+    if run.executor == "dask":
+        return 1
+    cores = os.cpu_count() or 1
+    return max(1, cores // (cfg.workers or cores))
 
 
 def run_frames(ctx: RunContext) -> dict[str, int]:
@@ -106,6 +159,9 @@ def run_frames(ctx: RunContext) -> dict[str, int]:
     ]
     decoded = errors = frames_kept = 0
     for result in _sample_all(ctx, cfg, todo, files):
+        if result.failure:
+            ctx.errors.append(f"frames {result.media_id[:12]}: {result.failure}")
+        store_pictures(ctx.layout.thumbs, result)
         state = FrameState(result.media_id, wanted, len(result.frames), result.error)
         with ctx.catalog.transaction():
             ctx.catalog.replace_frames(state, result.frames, result.command)
@@ -133,26 +189,16 @@ def run_frames(ctx: RunContext) -> dict[str, int]:
 def _sample_all(
     ctx: RunContext, cfg: FramesConfig, todo: list[MediaRecord], files: dict[str, str]
 ) -> Iterator[Sampled]:
-    cores = os.cpu_count() or 1
-    workers = max(1, min(cfg.workers or cores, len(todo) or 1))
-    threads = max(1, cores // workers)  # one single-threaded ffmpeg per core (REFERENCES.md)
-    store = ctx.layout.thumbs
-
-    def one(media: MediaRecord) -> Sampled:
-        path = ctx.layout.raw / files[media.media_id]
-        try:
-            if media.kind == "video":
-                return sample_video(media, path, cfg, store, threads)
-            return sample_still(media, path, cfg, store)
-        except Exception as exc:  # one bad media never aborts the batch
-            ctx.errors.append(f"frames {media.media_id[:12]}: {type(exc).__name__}: {exc}")
-            return Sampled(media.media_id, [], f"internal error: {type(exc).__name__}: {exc}", [])
-
-    # Videos first (longest work), so the pool's tail is short.
+    run = ctx.settings.default.run
+    threads = ffmpeg_threads(cfg, run)
+    workers = min(cfg.workers or os.cpu_count() or 1, len(todo) or 1)
+    raw = ctx.layout.raw.absolute()
+    # Videos first (longest work), so the workers' tail is short.
     ordered = sorted(todo, key=lambda m: (m.kind != "video", -(m.duration_s or 0), m.media_id))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    jobs = (SamplingJob(m, raw / files[m.media_id], cfg, threads) for m in ordered)
+    with open_executor(run, workers, "threads") as executor:
         yield from tqdm(
-            pool.map(one, ordered),
+            executor.map_unordered(sample_media, jobs),
             total=len(ordered),
             desc="frames",
             unit="media",

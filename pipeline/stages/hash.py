@@ -4,19 +4,18 @@ Third stage of the DAG, after frames. Every stored frame (a still or a sampled v
 gets PDQ and pHash, each also of its mirror image, after uniform borders are trimmed, with
 PDQ's quality and a uniform-frame flag so blank and black frames never link two media.
 A frame is hashed once per hashing parameters: a rerun hashes nothing, a new upload only
-its own frames. Work runs in one process per core; results are committed in batches.
+its own frames. Batches run on the configured executor (one local process per core, or a
+Dask cluster, pipeline/executors.py), which gets the thumbnails' bytes from this process;
+each batch's rows are committed here as it completes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
-from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from tqdm import tqdm
@@ -24,6 +23,7 @@ from tqdm import tqdm
 from pipeline.config import HashConfig
 from pipeline.core.hashing import hash_frame
 from pipeline.core.keypoints import sift_features
+from pipeline.executors import open_executor
 from pipeline.io import thumbs
 from pipeline.stages.context import RunContext
 
@@ -43,20 +43,31 @@ def params_hash(cfg: HashConfig) -> str:
 Rows = tuple[list[tuple[Any, ...]], list[tuple[str, int, str, bytes, bytes]]]
 
 
-def hash_batch(store: Path, refs: list[FrameRef], cfg: HashConfig, params: str) -> Rows:
+@dataclass(frozen=True)
+class HashJob:
+    """A batch of frames with their thumbnails' JPEG bytes: a worker needs no access to
+    DIR/processed, so a Dask worker on another machine hashes them as well as a local one."""
+
+    refs: list[FrameRef]
+    pictures: list[bytes]
+    cfg: HashConfig
+    params: str
+
+
+def hash_batch(job: HashJob) -> Rows:
     """Hash a batch of stored frames (and extract local features of shot-representative
     ones); returns catalog rows. Runs in a worker process."""
     rows: list[tuple[Any, ...]] = []
     feature_rows: list[tuple[str, int, str, bytes, bytes]] = []
-    for media_id, frame_index, sha, reason in refs:
-        picture = thumbs.load(store, sha)
-        result = hash_frame(picture, cfg)
+    for (media_id, frame_index, _, reason), data in zip(job.refs, job.pictures, strict=True):
+        picture = thumbs.decode(data)
+        result = hash_frame(picture, job.cfg)
         box = result.box
         rows.append(
             (
                 media_id,
                 frame_index,
-                params,
+                job.params,
                 result.pdq,
                 result.pdq_mirror,
                 result.pdq_quality,
@@ -72,7 +83,7 @@ def hash_batch(store: Path, refs: list[FrameRef], cfg: HashConfig, params: str) 
         )
         if reason in FEATURE_REASONS and not result.uniform:
             points, descriptors = sift_features(picture).to_bytes()
-            feature_rows.append((media_id, frame_index, params, points, descriptors))
+            feature_rows.append((media_id, frame_index, job.params, points, descriptors))
     return rows, feature_rows
 
 
@@ -106,27 +117,15 @@ def _hash_all(
     batches = [todo[i : i + size] for i in range(0, len(todo), size)]
     if not batches:
         return
+    store = ctx.layout.thumbs
+    # Each batch's thumbnails are read only when a worker is free for it, and its rows let
+    # go once committed: memory holds a few batches, however many frames there are.
+    jobs = (HashJob(b, [thumbs.read(store, ref[2]) for ref in b], cfg, params) for b in batches)
     workers = min(cfg.workers or os.cpu_count() or 1, len(batches))
     progress = tqdm(
         total=len(todo), desc="hash", unit="frame", disable=not ctx.show_progress or None
     )
-    with progress:
-        if workers == 1:
-            for batch in batches:
-                yield hash_batch(ctx.layout.thumbs, batch, cfg, params)
-                progress.update(len(batch))
-            return
-        # forkserver: a worker forked from a process that already ran OpenCV's thread pool
-        # can hang; a clean server process avoids it.
-        context = multiprocessing.get_context("forkserver")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            # Each batch's rows are let go once committed (a list of futures would keep every
-            # result, SIFT descriptors included, until the stage ends).
-            pending = deque(
-                (pool.submit(hash_batch, ctx.layout.thumbs, b, cfg, params), len(b))
-                for b in batches
-            )
-            while pending:
-                future, size = pending.popleft()
-                yield future.result()
-                progress.update(size)
+    with progress, open_executor(ctx.settings.default.run, workers, "processes") as executor:
+        for rows, feature_rows in executor.map_unordered(hash_batch, jobs):
+            yield rows, feature_rows
+            progress.update(len(rows))

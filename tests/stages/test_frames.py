@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -117,3 +119,20 @@ def test_thumbnails_are_content_addressed_and_shared(
     for path in stored:
         assert path.stem == hashlib.sha256(path.read_bytes()).hexdigest()
     assert len(stored) <= 2
+
+
+def test_recorded_ffmpeg_command_does_not_depend_on_how_many_media_are_left(
+    layout: DataLayout, run_stage: RunStage
+) -> None:
+    """A run that resumes an interrupted one with a single video left must record the command
+    a full run records for it (threads follow the configuration, not the backlog)."""
+    video(layout.raw / "inc/src/a.mp4", ("astronaut",), seconds=1.0)
+    video(layout.raw / "inc/src/b.mp4", ("coffee",), seconds=1.0)
+    ingest_and_sample(run_stage)
+    video(layout.raw / "inc/src/late.mp4", ("rocket",), seconds=1.0)
+    ingest_and_sample(run_stage)
+    with Catalog(layout.catalog) as catalog:
+        entries = [json.loads(line) for line in catalog.custody_entries()]
+    commands = [e["params"]["ffmpeg_command"] for e in entries if e["action"] == "sample_frames"]
+    assert len(commands) == 3
+    assert len({tuple(c[c.index("-threads") : c.index("-threads") + 2]) for c in commands}) == 1

@@ -1,0 +1,124 @@
+"""Crash safety: a run killed with SIGKILL at any point, then run again, gives exactly the
+outputs of one uninterrupted run (tests/snapshots.py says what "the same" means).
+
+The kill is real: `python -m pipeline run` runs as a subprocess with CROSSCHECK_CRASH_AT=
+STAGE:N, which makes it SIGKILL itself at the N-th durable step of that stage (just before
+or just after a catalog commit, a temporary written or renamed into place, a custody-log
+append; pipeline/io/crashpoints.py). N is drawn per seed from the steps the uninterrupted
+run took in that stage, so every seed kills at the same point every time. Frames and hash
+run with one worker and hash in batches of 4 frames, so that step order is deterministic and
+each stage commits often. The rerun's custody log must still chain and match the catalog
+(`crosscheck verify`).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli import STAGES, main
+from pipeline.io import crashpoints
+from pipeline.layout import DataLayout
+from tests.conftest import REPO
+from tests.snapshots import catalog_content, differences, processed_files, temporaries
+
+SEEDS_AT_FULL_SCALE = 3
+Outputs = tuple[dict[str, bytes], dict[str, list[tuple[object, ...]]]]
+
+
+def outputs(layout: DataLayout) -> Outputs:
+    return processed_files(layout.processed), catalog_content(layout.catalog)
+
+
+def cli(layout: DataLayout, configs: Path, *command: str) -> int:
+    options = ["--data-dir", str(layout.data_dir), "--config-dir", str(configs), "--no-progress"]
+    return main([*options, *command])
+
+
+class Reference:
+    """The demo collection, one uninterrupted run's outputs, and its steps per stage."""
+
+    def __init__(self, root: Path) -> None:
+        self.layout = DataLayout(root / "data")
+        self.configs = root / "configs"
+        self.configs.mkdir()
+        (self.configs / "default.yaml").write_text(
+            "frames:\n  workers: 1\nhash:\n  workers: 1\n  batch_frames: 4\n"
+        )
+        assert main(["--data-dir", str(self.layout.data_dir), "demo-data"]) == 0
+        crashpoints.reset()
+        assert cli(self.layout, self.configs, "run") == 0
+        self.steps = crashpoints.step_counts()
+        self.outputs = outputs(self.layout)
+
+    def kill_at(self, stage: str, step: int) -> subprocess.CompletedProcess[str]:
+        shutil.rmtree(self.layout.processed)
+        env = {**os.environ, crashpoints.ENV_VAR: f"{stage}:{step}"}
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pipeline",
+                "--data-dir",
+                str(self.layout.data_dir),
+                "--config-dir",
+                str(self.configs),
+                "--no-progress",
+                "run",
+            ],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Reference:
+    return Reference(tmp_path_factory.mktemp("crash"))
+
+
+def test_every_stage_has_durable_steps_to_kill_at(reference: Reference) -> None:
+    assert all(reference.steps.get(stage, 0) >= 2 for stage in STAGES), reference.steps
+
+
+@pytest.mark.heavy
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_run_killed_during_stage_then_rerun_matches_an_uninterrupted_run(
+    stage: str, reference: Reference, heavy_scale: float
+) -> None:
+    layout = reference.layout
+    for seed in range(max(1, round(SEEDS_AT_FULL_SCALE * heavy_scale))):
+        step = random.Random(f"{stage}/{seed}").randint(1, reference.steps[stage])
+        killed = reference.kill_at(stage, step)
+        where = f"killed at {stage} step {step} (seed {seed}): {killed.stderr[-2000:]}"
+        assert killed.returncode == -signal.SIGKILL, where
+        assert cli(layout, reference.configs, "run") == 0, where
+        files, content = outputs(layout)
+        assert not temporaries(layout.processed), where
+        assert differences(files, reference.outputs[0]) == [], where
+        assert differences(content, reference.outputs[1]) == [], where
+        assert cli(layout, reference.configs, "verify") == 0, where
+
+
+def test_a_malformed_crash_point_is_a_usage_error(reference: Reference) -> None:
+    env = {**os.environ, crashpoints.ENV_VAR: "frames"}
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline", "--data-dir", str(reference.layout.data_dir), "run"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2 and "STAGE:N" in done.stderr
