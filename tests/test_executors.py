@@ -61,28 +61,32 @@ class ExecutorContract:
 
 class TestInThisProcess(ExecutorContract):
     @pytest.fixture(scope="class")
-    def executor(self) -> Iterator[Executor]:
+    @classmethod
+    def executor(cls) -> Iterator[Executor]:
         with LocalExecutor(1, "processes") as executor:
             yield executor
 
 
 class TestThreads(ExecutorContract):
     @pytest.fixture(scope="class")
-    def executor(self) -> Iterator[Executor]:
+    @classmethod
+    def executor(cls) -> Iterator[Executor]:
         with LocalExecutor(2, "threads") as executor:
             yield executor
 
 
 class TestProcesses(ExecutorContract):
     @pytest.fixture(scope="class")
-    def executor(self) -> Iterator[Executor]:
+    @classmethod
+    def executor(cls) -> Iterator[Executor]:
         with LocalExecutor(2, "processes") as executor:
             yield executor
 
 
 class TestDask(ExecutorContract):
     @pytest.fixture(scope="class")
-    def executor(self, cluster: LocalCluster) -> Iterator[Executor]:
+    @classmethod
+    def executor(cls, cluster: LocalCluster) -> Iterator[Executor]:
         with DaskExecutor(cluster.scheduler_address) as executor:
             yield executor
 
