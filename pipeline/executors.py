@@ -17,8 +17,10 @@ running scheduler; docs/scale-out.md).
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import (
@@ -29,6 +31,7 @@ from concurrent.futures import (
     wait,
 )
 from concurrent.futures import Executor as FuturesPool
+from multiprocessing.connection import Connection
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
@@ -85,13 +88,20 @@ class LocalExecutor(Executor):
     def __init__(self, workers: int, kind: LocalKind) -> None:
         self.workers = max(1, workers)
         self._pool: FuturesPool | None = None
+        self._lifeline: Connection | None = None
         if self.workers > 1 and kind == "threads":
             self._pool = ThreadPoolExecutor(max_workers=self.workers)
         elif self.workers > 1:
             # forkserver: a worker forked from a process that already ran OpenCV's thread
             # pool can hang; a clean server process avoids it.
             context = multiprocessing.get_context("forkserver")
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+            lifeline, self._lifeline = context.Pipe(duplex=False)
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=context,
+                initializer=_exit_with_driver,
+                initargs=(lifeline,),
+            )
 
     def map_unordered(
         self, fn: Callable[[Item], Result], items: Iterable[Item]
@@ -122,6 +132,9 @@ class LocalExecutor(Executor):
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        if self._lifeline is not None:
+            self._lifeline.close()
+            self._lifeline = None
 
 
 class DaskExecutor(Executor):
@@ -183,3 +196,18 @@ def open_executor(run: RunConfig, workers: int, local: LocalKind) -> Executor:
 
 
 _END: Any = object()
+
+
+def _exit_with_driver(lifeline: Connection) -> None:
+    """Pool initializer: end this worker once the driver is gone. A driver killed with
+    SIGKILL cannot shut its pool down, and a forkserver's workers are not its children, so
+    without this they wait on their task queue for ever (seen here: every kill left the
+    forkserver and its workers behind). Only the driver holds the pipe's other end, so the
+    read ends (EOF) the moment the driver dies, even before anyone reaps it."""
+
+    def watch() -> None:
+        with contextlib.suppress(EOFError, OSError):
+            lifeline.recv_bytes()
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-driver", daemon=True).start()

@@ -19,8 +19,10 @@ import shutil
 import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
+import psutil
 import pytest
 
 from pipeline.cli import STAGES, main
@@ -122,3 +124,37 @@ def test_a_malformed_crash_point_is_a_usage_error(reference: Reference) -> None:
         check=False,
     )
     assert done.returncode == 2 and "STAGE:N" in done.stderr
+
+
+def test_a_killed_run_leaves_no_worker_process_behind(layout: DataLayout, tmp_path: Path) -> None:
+    """Hash workers (a forkserver pool) outlive a driver killed with SIGKILL unless they
+    watch for it; every process the run started must be gone soon after."""
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    (configs / "default.yaml").write_text("hash:\n  workers: 2\n  batch_frames: 4\n")
+    assert main(["--data-dir", str(layout.data_dir), "demo-data"]) == 0
+    for stage in ("ingest", "frames"):
+        assert cli(layout, configs, stage) == 0
+    mark = f"crosscheck-test-{uuid.uuid4()}"
+    env = {**os.environ, crashpoints.ENV_VAR: "hash:3", "CROSSCHECK_TEST_MARK": mark}
+    command = [sys.executable, "-m", "pipeline", "--data-dir", str(layout.data_dir)]
+    killed = subprocess.run(
+        [*command, "--config-dir", str(configs), "--no-progress", "hash"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    left = [p for p in psutil.process_iter() if _marked(p, mark)]
+    _, alive = psutil.wait_procs(left, timeout=60)
+    assert alive == [], [p.cmdline() for p in alive]
+
+
+def _marked(process: psutil.Process, mark: str) -> bool:
+    try:
+        return process.environ().get("CROSSCHECK_TEST_MARK") == mark
+    except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+        return False
