@@ -90,9 +90,10 @@ def run_dedupe(ctx: RunContext) -> dict[str, int]:
         if key[0] in observed and row["pdq_quality"] >= quality_min and not row["uniform"]
     }
 
-    # The three searches commit together, with the index files written just before: a run
-    # killed before the commit redoes them all, so no search is ever left half applied (each
-    # picks its work from what the one before it stored).
+    # The three searches commit together, the index files written just before: a run killed
+    # before the commit redoes them all. Committed one by one, a rerun found the first search
+    # done and skipped the later ones' work on the media it had searched (and never wrote the
+    # index files again).
     search = _search_new_frames(ctx, cfg, params, rows, matchable)
     media = _media_infos(ctx, observed)
     searched_features, more_new = _search_features(ctx, params, usable, search)
