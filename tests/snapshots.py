@@ -3,9 +3,10 @@
 Two runs over the same collection (same data dir, so raw paths and mtimes agree) have the same
 outputs when:
 
-- every file under DIR/processed has the same bytes, except the catalog database itself and
-  the custody log (contract CSVs, dedupe index files, thumbnails: compared by name and bytes;
-  temporaries `.*.tmp` must not exist at all);
+- every file under DIR/processed has the same bytes, except the catalog database itself, the
+  custody log and the report's page of run records (`report/runs.html`, a view of the `runs`
+  table below): contract CSVs, dedupe index files, thumbnails, report pages are compared by
+  name and bytes; temporaries `.*.tmp` must not exist at all;
 - the catalog's *content* is the same: every row of every table except `runs` (one record per
   run: start and end times, counts of that run's own work) and `custody` (entries carry
   times, run ids and how the work was batched; their chain is checked by `crosscheck verify`
@@ -19,13 +20,14 @@ import sqlite3
 from pathlib import Path
 
 NOT_CONTENT_TABLES = frozenset({"runs", "custody"})
-# runs.html is the report's page of the run record (times of each run), like the runs table.
-NOT_CONTENT_FILES = (
-    "catalog.sqlite",
-    "catalog.sqlite-wal",
-    "catalog.sqlite-shm",
-    "custody.jsonl",
-    "runs.html",
+NOT_CONTENT_FILES = frozenset(
+    {
+        "catalog.sqlite",
+        "catalog.sqlite-wal",
+        "catalog.sqlite-shm",
+        "custody.jsonl",
+        "report/runs.html",
+    }
 )
 
 
@@ -54,10 +56,11 @@ def catalog_content(catalog: Path) -> dict[str, list[tuple[object, ...]]]:
 
 def processed_files(processed: Path) -> dict[str, bytes]:
     """relative path -> bytes of every output file but the catalog and the custody log."""
+    files = (path for path in sorted(processed.rglob("*")) if path.is_file())
     return {
-        str(path.relative_to(processed)): path.read_bytes()
-        for path in sorted(processed.rglob("*"))
-        if path.is_file() and path.name not in NOT_CONTENT_FILES
+        name: path.read_bytes()
+        for path in files
+        if (name := path.relative_to(processed).as_posix()) not in NOT_CONTENT_FILES
     }
 
 
