@@ -118,7 +118,7 @@ class LocalExecutor(Executor):
                     break
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in sorted(done, key=id):
+                for future in done:
                     result = future.result()
                     item = next(source, _END)
                     if item is not _END:
