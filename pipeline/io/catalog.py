@@ -23,6 +23,19 @@ from pipeline.core.review import Decision
 from pipeline.core.shots import SampledFrame
 from pipeline.io import crashpoints
 
+
+def _generation_triggers(tables: tuple[str, ...]) -> str:
+    """A counter per table and the triggers that bump it on every row changed."""
+    script = ""
+    for table in tables:  # names from the migration's own literal list, never from input
+        script += f"INSERT INTO generations (name) VALUES ('{table}');\n"  # noqa: S608
+        for event in ("INSERT", "UPDATE", "DELETE"):
+            bump = f"UPDATE generations SET generation = generation + 1 WHERE name = '{table}'"  # noqa: S608
+            name = f"generation_{table}_{event.lower()}"
+            script += f"CREATE TRIGGER {name} AFTER {event} ON {table} BEGIN {bump}; END;\n"
+    return script
+
+
 # Each migration moves the schema from version i to i + 1. Never edit a released one.
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -182,6 +195,39 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TRIGGER review_decisions_no_delete BEFORE DELETE ON review_decisions
     BEGIN SELECT RAISE(ABORT, 'review decisions are append-only'); END;
     """,
+    # 5: content generations: every insert, update or delete of a watched table bumps its
+    # counter in the same transaction (triggers, so no writer can forget), which lets a step
+    # whose inputs did not move skip its work (derived_state), and a run tell whether it
+    # changed anything. runs.summary_json keeps the run's timings and outcome.
+    """
+    CREATE TABLE generations (
+        name TEXT PRIMARY KEY,
+        generation INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE derived_state (
+        step TEXT PRIMARY KEY,
+        inputs_key TEXT NOT NULL,
+        outputs_json TEXT NOT NULL DEFAULT '{}'
+    );
+    ALTER TABLE runs ADD COLUMN summary_json TEXT NOT NULL DEFAULT '{}';
+    """
+    + _generation_triggers(
+        (
+            "media",
+            "observations",
+            "rejects",
+            "file_state",
+            "frame_state",
+            "frames",
+            "hashes",
+            "index_entries",
+            "frame_matches",
+            "media_matches",
+            "detections",
+            "features",
+            "review_decisions",
+        )
+    ),
 )
 
 
@@ -608,6 +654,28 @@ class Catalog:
             )
             for row in rows
         ]
+    # --- content generations and derived outputs ------------------------------------------
+    def generations(self) -> dict[str, int]:
+        """Per watched table, a counter that every change bumps (migration 5's triggers)."""
+        rows = self._db.execute("SELECT name, generation FROM generations ORDER BY name")
+        return {row[0]: int(row[1]) for row in rows}
+
+    def derived_state(self, step: str) -> tuple[str, dict[str, str]] | None:
+        """(inputs key, {output file: SHA-256}) recorded when the step last wrote its outputs."""
+        row = self._db.execute(
+            "SELECT inputs_key, outputs_json FROM derived_state WHERE step = ?", (step,)
+        ).fetchone()
+        return (str(row[0]), json.loads(row[1])) if row else None
+
+    def put_derived_state(self, step: str, inputs_key: str, outputs: dict[str, str]) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO derived_state VALUES (?, ?, ?)",
+            (step, inputs_key, _dumps(outputs)),
+        )
+
+    def forget_derived_states(self) -> None:
+        """Every step recomputes its outputs on its next run (`run --full`)."""
+        self._db.execute("DELETE FROM derived_state")
 
     # --- runs -----------------------------------------------------------------------------
     def start_run(self, command: str, started_at: str, config_hash: str, code_version: str) -> int:
@@ -619,12 +687,18 @@ class Catalog:
         return int(cursor.lastrowid or 0)
 
     def finish_run(
-        self, run_id: int, finished_at: str, status: str, counts: dict[str, Any], errors: list[str]
+        self,
+        run_id: int,
+        finished_at: str,
+        status: str,
+        counts: dict[str, Any],
+        errors: list[str],
+        summary: dict[str, Any] | None = None,
     ) -> None:
         self._db.execute(
-            "UPDATE runs SET finished_at = ?, status = ?, counts_json = ?, errors_json = ?"
-            " WHERE run_id = ?",
-            (finished_at, status, _dumps(counts), _dumps(errors), run_id),
+            "UPDATE runs SET finished_at = ?, status = ?, counts_json = ?, errors_json = ?,"
+            " summary_json = ? WHERE run_id = ?",
+            (finished_at, status, _dumps(counts), _dumps(errors), _dumps(summary or {}), run_id),
         )
 
     def runs(self) -> list[dict[str, Any]]:

@@ -1,0 +1,44 @@
+"""The crop path's candidate search: the inverted-file index that large collections use
+proposes the pairs that the exact search proposes."""
+
+from __future__ import annotations
+
+from pipeline.core.keypoints import Features, candidate_pairs, sift_features
+from pipeline.synth import images as im
+from pipeline.synth.archive import distinct_still
+
+
+def _collection() -> tuple[list[Features], list[tuple[str, int]]]:
+    """Crops of sample photos (true pairs) among distinct generated stills (none)."""
+    pictures = {}
+    for name in ("astronaut", "coffee", "rocket"):
+        photo = im.resize(im.photo(name), 320 / max(im.photo(name).shape[:2]))
+        pictures[f"{name}-whole"] = photo
+        pictures[f"{name}-crop"] = im.resize(im.crop(photo, 0.2), 1.2)
+    for index in range(40):
+        pictures[f"still-{index}"] = distinct_still(7, index)
+    keys = [(name, 0) for name in sorted(pictures)]
+    return [sift_features(pictures[name]) for name, _ in keys], keys
+
+
+def test_inverted_file_search_proposes_the_exact_searchs_pairs() -> None:
+    features, keys = _collection()
+    queries = list(range(len(features)))
+    exact = candidate_pairs(features, keys, queries, 10, 200.0, exact_up_to=10**9)
+    approximate = candidate_pairs(features, keys, queries, 10, 200.0, exact_up_to=0)
+    crops = {
+        (keys.index((f"{n}-crop", 0)), keys.index((f"{n}-whole", 0)))
+        for n in ("astronaut", "coffee", "rocket")
+    }
+    assert {tuple(sorted(p)) for p in crops} <= set(exact)
+    assert {tuple(sorted(p)) for p in crops} <= set(approximate)
+    assert len(set(exact) ^ set(approximate)) <= max(1, len(exact) // 50)
+
+
+def test_queries_in_batches_find_what_one_query_at_a_time_finds() -> None:
+    features, keys = _collection()
+    together = candidate_pairs(features, keys, list(range(len(features))), 10, 200.0)
+    one_by_one = sorted(
+        {p for q in range(len(features)) for p in candidate_pairs(features, keys, [q], 10, 200.0)}
+    )
+    assert together == one_by_one
