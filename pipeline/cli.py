@@ -1,7 +1,11 @@
 """The `crosscheck` command line: one subcommand per stage, `run` for all of them, `verify`.
 
 Every command takes --data-dir DIR (default `data`): it reads DIR/raw and DIR/annotations and
-writes DIR/processed, so any collection laid out like `data/` can be processed.
+writes DIR/processed, so any collection laid out like `data/` can be processed. Every command
+that writes holds DIR/processed/run.lock while it runs (pipeline/io/runlock.py), ends with one
+summary line and a JSON summary in DIR/processed/runs/, and says how it went in its exit
+status (pipeline/core/outcome.py); docs/operations.md shows how to schedule it. `review`
+serves for hours and only appends decisions, so it does not hold the lock.
 """
 
 from __future__ import annotations
@@ -11,17 +15,30 @@ import getpass
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from pipeline import __version__
 from pipeline.config import ConfigError, Settings, load_settings, with_executor
+from pipeline.core.outcome import (
+    EXIT_FAILURES,
+    EXIT_LOCKED,
+    EXIT_MEANINGS,
+    EXIT_NOTHING_TO_DO,
+    EXIT_OK,
+    EXIT_USAGE,
+    StageOutcome,
+)
 from pipeline.executors import ExecutorError
 from pipeline.io import crashpoints
 from pipeline.io.atomic import write_bytes_atomic
+from pipeline.io.run_summary import write_run_summary
+from pipeline.io.runlock import RunLocked, run_lock
 from pipeline.layout import DataLayout
-from pipeline.stages.context import Operator, RunContext, open_run
+from pipeline.stages.batch import ChangeWatch, finish, run_stages, start_over
+from pipeline.stages.context import Operator, RunContext, open_run, utc_now
 from pipeline.stages.count import run_count
 from pipeline.stages.dedupe import run_dedupe
 from pipeline.stages.frames import run_frames
@@ -30,7 +47,9 @@ from pipeline.stages.ingest import run_ingest
 from pipeline.stages.report import run_report
 from pipeline.stages.verify import run_verify
 
-EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+EXIT_PROBLEMS = EXIT_FAILURES
+__all__ = ["EXIT_LOCKED", "EXIT_NOTHING_TO_DO", "EXIT_OK", "EXIT_PROBLEMS", "EXIT_USAGE", "main"]
+log = logging.getLogger("crosscheck")
 DECODING_STAGES = ("frames", "hash")  # the stages --executor moves onto a Dask cluster
 
 StageFn = Callable[[RunContext], Any]
@@ -97,6 +116,29 @@ def _common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
         default=default if suppress else False,
         help="hide progress bars",
     )
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=default if suppress else False,
+        help="print only the summary line and errors (for cron mail); implies --no-progress",
+    )
+    parser.add_argument(
+        "--log-file",
+        type=Path,
+        default=default if suppress else None,
+        metavar="PATH",
+        help="append timestamped lines (start, one per stage, errors with tracebacks, the "
+        "summary) to PATH",
+    )
+    parser.add_argument(
+        "--summary-json",
+        type=Path,
+        default=default if suppress else None,
+        metavar="PATH",
+        help="also write the run's JSON summary (always in DIR/processed/runs/RUN_ID.json) "
+        "to PATH, atomically",
+    )
 
 
 def _executor_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -124,7 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Media verification and cross-checking for human-rights documentation: "
         "ingest -> frames -> hash -> dedupe -> count -> report.",
         epilog="Originals under DIR/raw are never written. Every output names the SHA-256 "
-        "of the media it came from; every stage appends to DIR/processed/custody.jsonl.",
+        "of the media it came from; every stage appends to DIR/processed/custody.jsonl.\n\n"
+        + exit_status_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"crosscheck {__version__}")
     _common_options(parser, suppress=False)
@@ -138,10 +182,30 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run",
         help="run every stage in order: " + " -> ".join(STAGES),
-        description="Run every stage in order; each reuses the work of "
-        "earlier runs, so a run with nothing new changes no output.",
+        description="Run every stage in order on what is new or changed since earlier runs "
+        "(incremental, the default): an upload costs work for itself, not for the archive, "
+        "and a run with nothing new changes no output and exits 3. --full searches for "
+        "matches and assembles clusters, counts and contract files again from the stored "
+        "frames and hashes (after upgrading crosscheck, or to check incremental results); "
+        "it never re-decodes or re-hashes (`verify` re-hashes the evidence).",
+        epilog=exit_status_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common_options(run, suppress=True)
+    mode = run.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--incremental",
+        dest="full",
+        action="store_false",
+        help="process only what is new or changed (the default)",
+    )
+    mode.add_argument(
+        "--full",
+        dest="full",
+        action="store_true",
+        help="search and assemble everything again from the stored frames and hashes",
+    )
+    run.set_defaults(full=False)
     _executor_options(run, suppress=True)
     verify = sub.add_parser(
         "verify",
@@ -217,6 +281,12 @@ def _review(args: argparse.Namespace, layout: DataLayout) -> int:
     return EXIT_OK
 
 
+def exit_status_help() -> str:
+    return "exit status:\n" + "\n".join(
+        f"  {code:<3} {meaning}" for code, meaning in EXIT_MEANINGS.items()
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="crosscheck: %(message)s")
@@ -234,10 +304,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     if args.command == "review":
         return _review(args, layout)
+    for option, path in (("--log-file", args.log_file), ("--summary-json", args.summary_json)):
+        if path is not None and not path.parent.is_dir():
+            print(f"crosscheck: {option}: no folder {path.parent}", file=sys.stderr)
+            return EXIT_USAGE
+    handler = _log_to(args.log_file)
+    try:
+        return _checked_main(args, layout)
+    finally:
+        if handler is not None:
+            logging.getLogger().removeHandler(handler)
+            handler.close()
+
+
+def _log_to(path: Path | None) -> logging.Handler | None:
+    """Operator's log: UTC timestamps, pid, one line per event, appended."""
+    if path is None:
+        return None
+    handler = logging.FileHandler(path, encoding="utf-8")
+    formatter = logging.Formatter(
+        "%(asctime)s crosscheck[%(process)d] %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%SZ"
+    )
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    handler.setLevel(logging.INFO)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    log.setLevel(logging.INFO)
+    for other in root.handlers:  # the console keeps showing warnings only
+        if other is not handler and other.level == logging.NOTSET:
+            other.setLevel(logging.WARNING)
+    return handler
+
+
+def _checked_main(args: argparse.Namespace, layout: DataLayout) -> int:
     try:
         settings = with_executor(load_settings(args.config_dir), args.executor, args.scheduler)
     except ConfigError as exc:
         print(f"crosscheck: configuration error: {exc}", file=sys.stderr)
+        log.info("configuration error: %s", exc)
         return EXIT_USAGE
     if not layout.raw.is_dir():
         print(
@@ -251,35 +356,87 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"crosscheck: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    operator = Operator(args.operator)
+    label = args.command + (" --full" if getattr(args, "full", False) else "")
     try:
-        return _run_command(args.command, layout, settings, operator, not args.no_progress)
+        with run_lock(layout.processed, label, utc_now()) as lock:
+            if lock.taken_over is not None:
+                log.warning(
+                    "took over the run lock of %s, which ended without releasing it "
+                    "(killed or crashed; its unfinished work is picked up now)",
+                    lock.taken_over.describe(),
+                )
+            return _run_command(args, layout, settings)
+    except RunLocked as exc:
+        print(f"crosscheck: {exc}; not started (exit {EXIT_LOCKED})", file=sys.stderr)
+        log.info("not started: %s", exc)
+        return EXIT_LOCKED
     except ExecutorError as exc:
         print(f"crosscheck: {exc}", file=sys.stderr)
+        log.info("executor error: %s", exc)
         return EXIT_USAGE
 
 
-def _run_command(
-    command: str, layout: DataLayout, settings: Settings, operator: Operator, progress: bool
-) -> int:
+def _run_command(args: argparse.Namespace, layout: DataLayout, settings: Settings) -> int:
+    command = args.command
+    full = command == "run" and bool(getattr(args, "full", False))
+    quiet = bool(args.quiet)
+    operator = Operator(args.operator)
+    started = time.perf_counter()
+
+    def report(stage: StageOutcome) -> None:
+        log.info("%s", stage.line())
+        if not quiet and command != "verify":
+            print(stage.line())
+
+    progress = not (args.no_progress or quiet)
     with open_run(layout, settings, command, operator, progress) as ctx:
+        log.info(
+            "run %d started: crosscheck %s on %s (code %s, config %s)",
+            ctx.run_id,
+            command + (" --full" if full else ""),
+            layout.data_dir,
+            ctx.version,
+            ctx.settings.config_hash()[:12],
+        )
         if command == "verify":
-            report = run_verify(ctx)
-            for line in report.lines():
-                print(line)
-            print(
-                f"verify: {report.files_checked} files checked, "
-                f"{len(report.lines())} problems" + ("" if report.ok else " (see above)")
-            )
-            return EXIT_OK if report.ok else EXIT_PROBLEMS
-        names = list(STAGES) if command == "run" else [command]
-        for name in names:
-            crashpoints.enter_stage(name)
-            STAGES[name][0](ctx)
-            print(f"{name}: " + ", ".join(f"{k}={v}" for k, v in ctx.counts.get(name, {}).items()))
+            outcome, summary, line = _verify(ctx, started, report)
+        else:
+            if full:
+                start_over(ctx)
+            watch = ChangeWatch(ctx)
+            names = list(STAGES) if command == "run" else [command]
+            stages = {name: fn for name, (fn, _) in STAGES.items()}
+            outcomes = run_stages(ctx, stages, names, report)
+            mode = "full" if full else "incremental"
+            changed = full or watch.changed()
+            outcome, summary, line = finish(ctx, command, mode, started, outcomes, changed)
         for error in ctx.errors:
             print(f"crosscheck: {error}", file=sys.stderr)
-    return EXIT_PROBLEMS if ctx.errors else EXIT_OK
+            log.info("failed item: %s", error)
+    write_run_summary(layout.processed, summary, args.summary_json)
+    log.info("%s", line)
+    print(line)
+    return outcome.exit_code
+
+
+def _verify(
+    ctx: RunContext, started: float, report: Callable[[StageOutcome], None]
+) -> tuple[Any, dict[str, Any], str]:
+    found: list[Any] = []
+    outcomes = run_stages(
+        ctx, {"verify": lambda c: found.append(run_verify(c))}, ["verify"], report
+    )
+    problems: list[str] = found[0].lines() if found else []
+    for line in problems:
+        print(line)
+    if found:
+        print(
+            f"verify: {found[0].files_checked} files checked, "
+            f"{len(problems)} problems" + ("" if found[0].ok else " (see above)")
+        )
+    return finish(
+        ctx, "verify", "check", started, outcomes, True, len(problems), {"problems": problems}
+    )
 
 
 def _arm_crash_point(spec: str) -> None:

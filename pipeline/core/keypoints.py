@@ -24,7 +24,8 @@ QUERY_BATCH_DESCRIPTORS = 16_384  # descriptors per search call: ~8 MB of float3
 # cores and 3.7 s with IVF, which found 1,195 of the exact search's 1,196 candidate pairs.
 EXACT_SEARCH_MAX_DESCRIPTORS = 65_536
 IVF_PROBES = 16  # inverted lists searched per query (of about sqrt(n))
-IVF_TRAIN_PER_LIST = 64  # k-means training points per list (faiss warns below 39)
+IVF_TRAIN_PER_LIST = 40  # k-means training points per list (faiss warns below 39)
+IVF_TRAIN_ITERATIONS = 10  # measured on 397k descriptors: recall@8 0.937 (25 iterations: 0.938)
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,8 @@ def candidate_pairs(
     # the same exact k-NN either way).
     start = 0
     while start < len(asking):
-        batch, size = [], 0
+        batch: list[int] = []
+        size = 0
         while start < len(asking) and (not batch or size < QUERY_BATCH_DESCRIPTORS):
             batch.append(asking[start])
             size += len(features[asking[start]])
@@ -228,6 +230,7 @@ def _descriptor_index(vectors: np.ndarray, exact_up_to: int) -> Any:
     quantizer = faiss.IndexFlatL2(128)
     index = faiss.IndexIVFFlat(quantizer, 128, lists)
     index.cp.seed = 1234
+    index.cp.niter = IVF_TRAIN_ITERATIONS
     step = max(1, len(vectors) // (lists * IVF_TRAIN_PER_LIST))
     index.train(vectors[::step])
     index.add(vectors)

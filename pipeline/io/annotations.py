@@ -8,6 +8,7 @@ incident's raw folder.
 from __future__ import annotations
 
 import csv
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -126,3 +127,14 @@ def read_analyst_input(folder: Path) -> AnalystInput:
             continue
         disjoint.append(Disjointness(row["scene_a"], row["scene_b"], row["reason"], line))
     return AnalystInput(tuple(annotations), tuple(disjoint), tuple(errors))
+
+
+def analyst_input_fingerprint(root: Path) -> str:
+    """SHA-256 over every analyst file under DIR/annotations (names and bytes): the count
+    stage's own input besides the catalog, so an edited annotation is never missed."""
+    digest = hashlib.sha256()
+    if root.is_dir():
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            digest.update(str(path.relative_to(root)).encode("utf-8", "surrogateescape"))
+            digest.update(b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()

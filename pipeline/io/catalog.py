@@ -231,6 +231,21 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
+# An identical row is left alone (no write, no generation bump): a rerun over unchanged
+# files writes nothing.
+_PUT_OBSERVATION = """
+    INSERT INTO observations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET
+        media_id = excluded.media_id, incident = excluded.incident, source = excluded.source,
+        posted_at = excluded.posted_at, url = excluded.url, account = excluded.account,
+        provenance_origin = excluded.provenance_origin, fs_path_hex = excluded.fs_path_hex
+    WHERE media_id IS NOT excluded.media_id OR incident IS NOT excluded.incident
+        OR source IS NOT excluded.source OR posted_at IS NOT excluded.posted_at
+        OR url IS NOT excluded.url OR account IS NOT excluded.account
+        OR provenance_origin IS NOT excluded.provenance_origin
+        OR fs_path_hex IS NOT excluded.fs_path_hex
+"""
+
+
 @dataclass(frozen=True)
 class FileState:
     """The stat cache: what a path held when it was last hashed, and what came of it."""
@@ -373,7 +388,7 @@ class Catalog:
         for names that are not valid UTF-8, whose display form escapes the bytes)."""
         fs_hex = "" if fs_path == obs.path else os.fsencode(fs_path).hex()
         self._db.execute(
-            "INSERT OR REPLACE INTO observations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            _PUT_OBSERVATION,
             (
                 obs.path,
                 obs.media_id,
@@ -406,7 +421,9 @@ class Catalog:
     # --- rejects --------------------------------------------------------------------------
     def put_reject(self, reject: Reject) -> None:
         self._db.execute(
-            "INSERT OR REPLACE INTO rejects VALUES (?, ?, ?)",
+            "INSERT INTO rejects VALUES (?, ?, ?) ON CONFLICT (path) DO UPDATE SET"
+            " reason = excluded.reason, sha256 = excluded.sha256"
+            " WHERE reason IS NOT excluded.reason OR sha256 IS NOT excluded.sha256",
             (reject.path, reject.reason, reject.sha256),
         )
 
@@ -654,6 +671,7 @@ class Catalog:
             )
             for row in rows
         ]
+
     # --- content generations and derived outputs ------------------------------------------
     def generations(self) -> dict[str, int]:
         """Per watched table, a counter that every change bumps (migration 5's triggers)."""

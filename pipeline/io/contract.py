@@ -112,3 +112,12 @@ COUNT_COLUMNS = (
     "explanation",
 )
 CERTIFICATE_COLUMNS = ("incident", "scene_id", "count", "count_origin", "weight", "media_ids")
+
+
+def read_contract_csv(path: Path) -> list[dict[str, str]]:
+    """A contract file's rows as written (empty when the file does not exist yet)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    return list(csv.DictReader(io.StringIO(text)))

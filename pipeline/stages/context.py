@@ -61,6 +61,9 @@ class RunContext:
     version: str = __version__
     counts: dict[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    started_at: str = ""
+    status: str = ""  # set by the command when it knows better than ok/failed
+    summary: dict[str, Any] = field(default_factory=dict)
 
     def custody(self, stage: str, action: str, **fields: Any) -> None:
         """Seal a custody entry inside the current catalog transaction."""
@@ -97,14 +100,17 @@ def open_run(
     remove_stale_temporaries(thumbs.scratch_dir(layout.thumbs))
     version = code_version()
     with Catalog(layout.catalog) as catalog:
+        started_at = utc_now()
         with catalog.transaction():
-            run_id = catalog.start_run(command, utc_now(), settings.config_hash(), version)
+            run_id = catalog.start_run(command, started_at, settings.config_hash(), version)
         ctx = RunContext(layout, settings, catalog, operator, run_id, show_progress, version)
+        ctx.started_at = started_at
         status = "failed"
         try:
             yield ctx
-            status = "ok"
+            status = ctx.status or "ok"
         finally:
+            finished_at = str(ctx.summary.get("finished_at") or utc_now())
             with catalog.transaction():
-                catalog.finish_run(run_id, utc_now(), status, ctx.counts, ctx.errors)
+                catalog.finish_run(run_id, finished_at, status, ctx.counts, ctx.errors, ctx.summary)
             sync_log_file(catalog, layout.custody_log)

@@ -22,11 +22,13 @@ from typing import Any
 from tqdm import tqdm
 
 from pipeline.core.mincount import min_individuals
+from pipeline.core.outcome import count_changes
 from pipeline.core.review import ReviewState, effective_disjointness, fold, format_ref, pair
 from pipeline.core.scenes import LabelledCount, SceneGraph, SceneRef, Unit, build_scenes
 from pipeline.io import contract, thumbs
-from pipeline.io.annotations import Annotation, read_analyst_input
+from pipeline.io.annotations import Annotation, analyst_input_fingerprint, read_analyst_input
 from pipeline.io.detectors import make_detector, people_count
+from pipeline.stages import derived
 from pipeline.stages.context import RunContext
 
 STAGE = "count"
@@ -150,7 +152,37 @@ def _proposals(ctx: RunContext, frames: _Frames, units: list[Unit]) -> dict[Unit
     return counts
 
 
-def run_count(ctx: RunContext) -> dict[str, int]:
+# What the count reads from the catalog; analysts' files and settings join the key too.
+INPUTS = (
+    "media",
+    "observations",
+    "frames",
+    "frame_matches",
+    "media_matches",
+    "detections",
+    "review_decisions",
+)
+
+
+def _inputs_key(ctx: RunContext) -> str:
+    extra = {
+        "count": ctx.settings.default.count.model_dump(),
+        "analysts": analyst_input_fingerprint(ctx.layout.annotations),
+    }
+    return derived.inputs_key(ctx, INPUTS, extra)
+
+
+def run_count(ctx: RunContext) -> dict[str, Any]:
+    if derived.up_to_date(ctx, STAGE, _inputs_key(ctx)):
+        counts: dict[str, Any] = {"count_changes": []}
+        ctx.counts[STAGE] = counts
+        return counts
+    processed = ctx.layout.processed
+    before = {
+        row["incident"]: row["minimum_count"]
+        for row in contract.read_contract_csv(processed / "counts.csv")
+    }
+    errors_before = len(ctx.errors)
     frames = _Frames(ctx)
     incidents: dict[str, set[str]] = defaultdict(set)
     for obs in ctx.catalog.observations():
@@ -183,7 +215,6 @@ def run_count(ctx: RunContext) -> dict[str, int]:
         count_rows.append(row)
         certificate_rows += certificate
         details[incident] = scene_details(graph, disjoint, certificate, frames.first_frame)
-    processed = ctx.layout.processed
     with ctx.catalog.transaction():
         outputs = {
             "counts.csv": contract.write_contract_csv(
@@ -197,6 +228,9 @@ def run_count(ctx: RunContext) -> dict[str, int]:
         counts = {
             "incidents": len(count_rows),
             "incidents_with_errors": len(incidents) - len(count_rows),
+            "count_changes": count_changes(
+                before, {row["incident"]: str(row["minimum_count"]) for row in count_rows}
+            ),
         }
         ctx.custody(
             STAGE,
@@ -206,6 +240,9 @@ def run_count(ctx: RunContext) -> dict[str, int]:
             counts=counts,
             errors=ctx.errors,
         )
+        # Annotation errors are not remembered as done: every run reports them until fixed.
+        if len(ctx.errors) == errors_before:
+            derived.record(ctx, STAGE, _inputs_key(ctx), outputs)
     ctx.counts[STAGE] = counts
     return counts
 

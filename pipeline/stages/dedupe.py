@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ from pipeline.core.relations import (
 from pipeline.core.review import fold
 from pipeline.io import contract, thumbs
 from pipeline.io.atomic import write_bytes_atomic
+from pipeline.stages import derived
 from pipeline.stages import frames as frames_stage
 from pipeline.stages import hash as hash_stage
 from pipeline.stages.context import RunContext
@@ -76,9 +77,38 @@ def params_hash(ctx: RunContext) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
 
 
+# What the searches and the assembly read: when none of it moved since the outputs were
+# written, there is no new frame to search and nothing to assemble.
+INPUTS = (
+    "media",
+    "observations",
+    "frame_state",
+    "frames",
+    "hashes",
+    "features",
+    "index_entries",
+    "frame_matches",
+    "review_decisions",
+)
+
+
+def _inputs_key(ctx: RunContext, params: str) -> str:
+    config = ctx.settings.default
+    extra = {
+        "params": params,
+        "dedupe": config.dedupe.model_dump(),
+        "pdq_quality_min": config.hash.pdq_quality_min,
+    }
+    return derived.inputs_key(ctx, INPUTS, extra)
+
+
 def run_dedupe(ctx: RunContext) -> dict[str, int]:
     cfg = ctx.settings.default.dedupe
     params = params_hash(ctx)
+    if derived.up_to_date(ctx, STAGE, _inputs_key(ctx, params)):
+        counts = {"frames_searched": 0, "feature_frames_searched": 0, "new_matches": 0}
+        ctx.counts[STAGE] = counts
+        return counts
     rows = {(row["media_id"], row["frame_index"]): row for row in ctx.catalog.hash_rows()}
     observed = {m.media_id: m for m in ctx.catalog.observed_media()}
     quality_min = ctx.settings.default.hash.pdq_quality_min
@@ -128,7 +158,9 @@ def run_dedupe(ctx: RunContext) -> dict[str, int]:
     )
     clusters = cluster_media(sorted(observed), direct, media)
     with ctx.catalog.transaction():
-        ctx.catalog.replace_media_matches(matches)
+        before = Counter(ctx.catalog.media_matches())
+        if before != Counter(matches):  # unchanged relations: count's inputs stay unchanged
+            ctx.catalog.replace_media_matches(matches)
         outputs = _write_contract(ctx, matches, clusters, observed)
         counts = {
             "frames_searched": searched,
@@ -136,6 +168,10 @@ def run_dedupe(ctx: RunContext) -> dict[str, int]:
             "frames_confirmed_by_alignment": extended,
             "frame_matches": len(frame_matches),
             "matches": len(matches),
+            "new_matches": len(
+                {(m.media_a, m.media_b, m.relation) for m in matches}
+                - {(m.media_a, m.media_b, m.relation) for m in before}
+            ),
             "clusters": len(set(clusters.values())),
             "media": len(observed),
         }
@@ -146,6 +182,7 @@ def run_dedupe(ctx: RunContext) -> dict[str, int]:
             outputs=outputs,
             counts=counts,
         )
+        derived.record(ctx, STAGE, _inputs_key(ctx, params), outputs)
     ctx.counts[STAGE] = counts
     return counts
 

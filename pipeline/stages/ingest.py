@@ -25,9 +25,11 @@ from pipeline.io.catalog import FileState
 from pipeline.io.mediafile import Examined, bomb_warnings_as_errors, examine
 from pipeline.io.rawtree import FileDigest, RawFile, RawListing, digest_file, list_raw
 from pipeline.io.sidecars import Provenance, read_sidecar, read_sources_sheet
+from pipeline.stages import derived
 from pipeline.stages.context import RunContext
 
 STAGE = "ingest"
+CONTRACT_INPUTS = ("media", "observations", "rejects", "file_state")
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,8 @@ def run_ingest(ctx: RunContext) -> dict[str, int]:
     listing = list_raw(ctx.layout.raw)
     provenance, sidecar_rejects = _provenance(listing)
     rejects: dict[str, Reject] = {r.path: r for r in sidecar_rejects}
+    rejected_before = {r.path for r in ctx.catalog.rejects()}
+    states = {state.path: state for state in ctx.catalog.file_states()}  # one query, not one each
     todo: list[RawFile] = []
     cached = 0
     with ctx.catalog.transaction():  # one commit for every unchanged file, not one each
@@ -52,7 +56,7 @@ def run_ingest(ctx: RunContext) -> dict[str, int]:
             if raw.problem:
                 rejects[raw.path] = Reject(raw.path, raw.problem)
                 continue
-            state = ctx.catalog.file_state(raw.path)
+            state = states.get(raw.path)
             if state and (state.size_bytes, state.mtime_ns) == (raw.size_bytes, raw.mtime_ns):
                 cached += 1
                 _record(ctx, raw, state, provenance.get(raw.path), rejects)
@@ -89,26 +93,32 @@ def run_ingest(ctx: RunContext) -> dict[str, int]:
             ctx.catalog.put_reject(reject)
         ctx.catalog.retain_rejects(rejects)
         vanished = ctx.catalog.forget_paths_except(present)
-        outputs = write_ingest_contract(ctx)
         counts = {
             "files_seen": len(listing.files),
             "files_hashed": len(todo),
             "files_cached": cached,
             "new_media": new_media,
             "rejects": len(rejects),
+            "new_rejects": len(set(rejects) - rejected_before),
             "vanished": len(vanished),
         }
-        ctx.custody(
-            STAGE,
-            "ingest_run",
-            params={
-                "config": ctx.settings.default.ingest.model_dump(),
-                "ffprobe": ffmpeg.tool_version("ffprobe"),
-            },
-            outputs=outputs,
-            vanished_paths=vanished,
-            counts=counts,
-        )
+        # Unchanged media, observations, rejects and stat cache: the contract files stand
+        # as they are, and there is nothing for the custody log.
+        key = derived.inputs_key(ctx, CONTRACT_INPUTS, {})
+        if not derived.up_to_date(ctx, STAGE, key):
+            outputs = write_ingest_contract(ctx)
+            ctx.custody(
+                STAGE,
+                "ingest_run",
+                params={
+                    "config": ctx.settings.default.ingest.model_dump(),
+                    "ffprobe": ffmpeg.tool_version("ffprobe"),
+                },
+                outputs=outputs,
+                vanished_paths=vanished,
+                counts=counts,
+            )
+            derived.record(ctx, STAGE, key, outputs)
     ctx.counts[STAGE] = counts
     return counts
 

@@ -5,22 +5,55 @@ minimum count, its certificate's scenes with detector boxes, every scene and dis
 duplicate clusters side by side (paged, thumbnails lazy-loaded) with provenance and overlap
 timelines, rejects, and the run record. The same data and templates serve `crosscheck
 review`, where the decisions are taken.
+
+The pages are rendered again only when what they show moved (the files and catalog tables
+below): a run with nothing new leaves the report as it was, its run list included, so that
+such a run changes no output byte.
 """
 
 from __future__ import annotations
 
+import hashlib
+
 from pipeline.io.html import write_static_report
 from pipeline.io.report_data import load_report_data
+from pipeline.stages import derived
 from pipeline.stages.context import RunContext
 
 STAGE = "report"
+INPUT_FILES = (
+    "media.csv",
+    "observations.csv",
+    "rejects.csv",
+    "matches.csv",
+    "clusters.csv",
+    "cluster_provenance.csv",
+    "counts.csv",
+    "count_certificate.csv",
+    "scenes.json",
+)
+INPUT_TABLES = ("frames", "detections", "review_decisions")
+
+
+def _inputs_key(ctx: RunContext) -> str:
+    files = {}
+    for name in INPUT_FILES:
+        path = ctx.layout.contract_file(name)
+        files[name] = hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else ""
+    return derived.inputs_key(ctx, INPUT_TABLES, {"files": files})
 
 
 def run_report(ctx: RunContext) -> dict[str, int]:
+    key = _inputs_key(ctx)
+    if derived.up_to_date(ctx, STAGE, key):
+        counts = {"pages": 0}
+        ctx.counts[STAGE] = counts
+        return counts
     data = load_report_data(ctx.layout, ctx.catalog)
     with ctx.catalog.transaction():
         outputs = write_static_report(ctx.layout.processed / "report", data)
         counts = {"pages": len(outputs), "clusters": len(data.clusters)}
         ctx.custody(STAGE, "report_run", outputs=outputs, counts=counts)
+        derived.record(ctx, STAGE, key, {f"report/{n}": sha for n, sha in outputs.items()})
     ctx.counts[STAGE] = counts
     return counts
