@@ -21,7 +21,6 @@ from typing import Any
 
 from tqdm import tqdm
 
-from pipeline.core.mincount import min_individuals
 from pipeline.core.outcome import count_changes
 from pipeline.core.review import ReviewState, effective_disjointness, fold, format_ref, pair
 from pipeline.core.scenes import LabelledCount, SceneGraph, SceneRef, Unit, build_scenes
@@ -250,6 +249,10 @@ def run_count(ctx: RunContext) -> dict[str, Any]:
 def _solve(
     incident: str, graph: SceneGraph, strict: SceneGraph
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    # The solver brings SciPy's optimizer (~0.7 s of imports): loaded only when a count is
+    # solved, so a scheduled run with nothing new starts fast.
+    from pipeline.core.mincount import min_individuals
+
     scenes = {s.scene_id: s for s in graph.scenes}
     result = min_individuals(
         {s.scene_id: s.count for s in graph.scenes}, [(a, b) for a, b, _ in graph.disjoint]
