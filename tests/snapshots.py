@@ -4,14 +4,17 @@ Two runs over the same collection (same data dir, so raw paths and mtimes agree)
 outputs when:
 
 - every file under DIR/processed has the same bytes, except the catalog database itself, the
-  custody log and the report's page of run records (`report/runs.html`, a view of the `runs`
-  table below): contract CSVs, dedupe index files, thumbnails, report pages are compared by
-  name and bytes; temporaries `.*.tmp` must not exist at all;
+  custody log and the run bookkeeping: the report's page of run records (`report/runs.html`,
+  a view of the `runs` table below), the run lock and `runs/<run_id>.json`. Contract CSVs,
+  dedupe index files, thumbnails and report pages are compared by name and bytes;
+  temporaries `.*.tmp` must not exist at all;
 - the catalog's *content* is the same: every row of every table except `runs` (one record per
-  run: start and end times, counts of that run's own work) and `custody` (entries carry
-  times, run ids and how the work was batched; their chain is checked by `crosscheck verify`
-  instead), compared as sorted tuples of exact values (BLOBs byte for byte). New tables are
-  content unless listed here.
+  run: start and end times, counts of that run's own work), `custody` (entries carry times,
+  run ids and how the work was batched; their chain is checked by `crosscheck verify`
+  instead), `generations` (how many row writes each table has seen, which a killed and
+  repeated transaction changes) and `derived_state` (keyed by those counters), compared as
+  sorted tuples of exact values (BLOBs byte for byte). New tables are content unless listed
+  here.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-NOT_CONTENT_TABLES = frozenset({"runs", "custody"})
+NOT_CONTENT_TABLES = frozenset({"runs", "custody", "generations", "derived_state"})
 NOT_CONTENT_FILES = frozenset(
     {
         "catalog.sqlite",
@@ -27,8 +30,10 @@ NOT_CONTENT_FILES = frozenset(
         "catalog.sqlite-shm",
         "custody.jsonl",
         "report/runs.html",
+        "run.lock",
     }
 )
+RUN_RECORDS = "runs"  # DIR/processed/runs/<run_id>.json: one summary per run
 
 
 def catalog_content(catalog: Path) -> dict[str, list[tuple[object, ...]]]:
@@ -61,6 +66,7 @@ def processed_files(processed: Path) -> dict[str, bytes]:
         name: path.read_bytes()
         for path in files
         if (name := path.relative_to(processed).as_posix()) not in NOT_CONTENT_FILES
+        and not name.startswith(f"{RUN_RECORDS}/")
     }
 
 

@@ -406,6 +406,11 @@ class Catalog:
         rows = self._db.execute("SELECT * FROM observations ORDER BY path").fetchall()
         return [_observation(row) for row in rows]
 
+    def incidents(self) -> list[str]:
+        """Every incident with at least one observation, sorted."""
+        rows = self._db.execute("SELECT DISTINCT incident FROM observations ORDER BY incident")
+        return [str(row[0]) for row in rows]
+
     def media_files(self) -> dict[str, str]:
         """media_id -> one os-level raw path holding its bytes (the first by path)."""
         found: dict[str, str] = {}

@@ -72,3 +72,13 @@ def write_static_report(folder: Path, data: ReportData) -> dict[str, str]:
         if stale.name not in written:
             stale.unlink()
     return written
+
+
+RUNS_PAGE = "runs.html"
+
+
+def write_runs_page(folder: Path, data: ReportData) -> str:
+    """Render only the run-record page (atomically); returns its SHA-256."""
+    html = render(RUNS_PAGE, data, {}, root="../").encode("utf-8")
+    write_bytes_atomic(folder / RUNS_PAGE, html)
+    return hashlib.sha256(html).hexdigest()

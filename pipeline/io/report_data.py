@@ -337,3 +337,14 @@ def load_report_data(layout: DataLayout, catalog: Catalog) -> ReportData:
         runs=[r for r in catalog.runs() if r.get("status") != "running"],
         pages=max(1, -(-len(clusters) // CLUSTERS_PER_PAGE)),
     )
+
+
+def run_record_data(catalog: Catalog) -> ReportData:
+    """Just what the run-record page (runs.html) and the navigation around it show: a run
+    with nothing new updates that page alone, without reading the contract files."""
+    incidents = [
+        IncidentView(name, page_slug("incident", name), {}, [], [], [], [], [], 0, [])
+        for name in catalog.incidents()
+    ]
+    runs = [r for r in catalog.runs() if r.get("status") != "running"]
+    return ReportData(incidents, [], 0, 0, 0, 0, [], runs, pages=1)

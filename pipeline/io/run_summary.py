@@ -16,6 +16,7 @@ RUNS_FOLDER = "runs"
 # catalog rows say when they change; there may be millions) and the run records themselves.
 _NOT_OUTPUTS = {"catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm", "custody.jsonl"}
 _SKIPPED_FOLDERS = {"thumbs", RUNS_FOLDER}
+RUN_RECORD_PAGE = "runs.html"  # report/runs.html shows the run record: every run rewrites it
 
 
 def summary_bytes(summary: dict[str, Any]) -> bytes:
@@ -49,6 +50,8 @@ def output_snapshot(processed: Path) -> dict[str, tuple[int, int]]:
             if here == processed and (name in _NOT_OUTPUTS or name.endswith(".lock")):
                 continue
             if name.startswith(".") and name.endswith(".tmp"):
+                continue
+            if here == processed / "report" and name == RUN_RECORD_PAGE:
                 continue
             path = here / name
             try:

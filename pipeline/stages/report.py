@@ -7,16 +7,16 @@ timelines, rejects, and the run record. The same data and templates serve `cross
 review`, where the decisions are taken.
 
 The pages are rendered again only when what they show moved (the files and catalog tables
-below): a run with nothing new leaves the report as it was, its run list included, so that
-such a run changes no output byte.
+below). The run-record page is part of the run record: every run updates it, and a run with
+nothing new updates nothing else.
 """
 
 from __future__ import annotations
 
 import hashlib
 
-from pipeline.io.html import write_static_report
-from pipeline.io.report_data import load_report_data
+from pipeline.io.html import RUNS_PAGE, write_runs_page, write_static_report
+from pipeline.io.report_data import load_report_data, run_record_data
 from pipeline.stages import derived
 from pipeline.stages.context import RunContext
 
@@ -46,7 +46,8 @@ def _inputs_key(ctx: RunContext) -> str:
 def run_report(ctx: RunContext) -> dict[str, int]:
     key = _inputs_key(ctx)
     if derived.up_to_date(ctx, STAGE, key):
-        counts = {"pages": 0}
+        write_runs_page(ctx.layout.processed / "report", run_record_data(ctx.catalog))
+        counts = {"pages": 1}
         ctx.counts[STAGE] = counts
         return counts
     data = load_report_data(ctx.layout, ctx.catalog)
@@ -54,6 +55,7 @@ def run_report(ctx: RunContext) -> dict[str, int]:
         outputs = write_static_report(ctx.layout.processed / "report", data)
         counts = {"pages": len(outputs), "clusters": len(data.clusters)}
         ctx.custody(STAGE, "report_run", outputs=outputs, counts=counts)
-        derived.record(ctx, STAGE, key, {f"report/{n}": sha for n, sha in outputs.items()})
+        pages = {f"report/{n}": sha for n, sha in outputs.items() if n != RUNS_PAGE}
+        derived.record(ctx, STAGE, key, pages)
     ctx.counts[STAGE] = counts
     return counts

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli import build_parser, main
+from pipeline.cli import STAGES, build_parser, main
 from pipeline.core.outcome import EXIT_FAILURES, EXIT_NOTHING_TO_DO, EXIT_OK, EXIT_USAGE
 from pipeline.layout import DataLayout
 from pipeline.synth.archive import write_archive
@@ -110,7 +110,7 @@ def test_an_upload_is_processed_alone_and_the_summary_says_what_it_brought(
     assert counts["dedupe"]["frames_searched"] <= new_frames
     summary = last_summary(archive)
     assert summary["facts"]["new_media"] == len(new)
-    assert set(summary["stages"]) == {"ingest", "frames", "hash", "dedupe", "count"}
+    assert set(summary["stages"]) == set(STAGES)
     for stage in summary["stages"].values():
         assert stage["status"] == "ok" and stage["wall_s"] >= 0 and stage["cpu_s"] >= 0
 
@@ -157,7 +157,7 @@ def test_log_file_has_a_timestamped_line_per_stage(layout: DataLayout, tmp_path:
     assert run(layout, "--log-file", str(log)) == EXIT_OK
     lines = log.read_text().splitlines()
     assert f"INFO run 1 started: crosscheck run on {layout.data_dir} (code " in lines[0]
-    for stage in ("ingest", "frames", "hash", "dedupe", "count"):
+    for stage in STAGES:
         (line,) = [x for x in lines if f" INFO {stage}: ok in " in x]
         assert line[:4].isdigit() and line[19] == "Z"
     assert "crosscheck run: 1 new media" in lines[-1]
@@ -204,7 +204,9 @@ def test_a_stage_stopped_by_an_internal_error_stops_the_run_with_its_reason(
     assert run(layout) == EXIT_FAILURES
     summary = last_summary(layout)
     assert summary["stages"]["hash"]["status"] == "failed"
-    assert [summary["stages"][s]["status"] for s in ("dedupe", "count")] == ["not_run"] * 2
+    assert [summary["stages"][s]["status"] for s in ("dedupe", "count", "report")] == [
+        "not_run"
+    ] * 3
     assert "hash: stopped by an internal error: FileNotFoundError" in capsys.readouterr().err
     assert catalog_rows(layout, "SELECT status FROM runs ORDER BY run_id")[-1] == ("failed",)
 

@@ -66,7 +66,7 @@ def test_a_rerun_with_nothing_new_rewrites_only_the_run_record(layout: DataLayou
     assert main(["--data-dir", str(layout.data_dir), "--no-progress", "run"]) == 0
     report = layout.processed / "report"
     before = {p.name: p.read_bytes() for p in report.glob("*.html")}
-    assert main(["--data-dir", str(layout.data_dir), "--no-progress", "run"]) == 0
+    assert main(["--data-dir", str(layout.data_dir), "--no-progress", "run"]) == 3  # nothing new
     after = {p.name: p.read_bytes() for p in report.glob("*.html")}
     assert {n for n in before if before[n] != after[n]} == {"runs.html"}
 
