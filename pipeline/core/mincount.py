@@ -83,6 +83,11 @@ _PRICING_NODE_BUDGET = 20_000
 # The restricted integer master closes most one-person gaps the dive leaves, in well under a
 # second at 60 scenes (bench_solver); the limits keep it from eating the exact step's time.
 _POOL_ILP_NODES = 1_000
+# Before the assignment model, the dive may run until the root and it have solved this many
+# master LPs. On 200 random scenes (bench_solver) a dive that reaches ⌈LP⌉ quickly does so by
+# then, after a root of a few LPs; a root of 40 LPs comes with a dive of 100+ (13 s) that
+# fails, where the assignment model takes 1-3 s.
+_EARLY_LPS = 20
 _POOL_ILP_SHARE = 0.25
 
 W = TypeVar("W", int, float, Fraction)
@@ -627,8 +632,10 @@ def _solve_prime(
             mask, adj, weight, search.root_duals, deadline, certificate, clique_weight
         )
         lower = max(lower, math.ceil(value))
-        if lower < search.upper and limits.colouring_nodes:
-            lower = search.solve_assignment(lower, clique, limits.colouring_nodes)
+        if limits.colouring_nodes:  # a short dive, then the assignment model, then the rest
+            search.dive(lower, _EARLY_LPS - search.lp_solves)
+            if lower < search.upper:
+                lower = search.solve_assignment(lower, clique, limits.colouring_nodes)
         if lower < search.upper:
             search.dive(lower)
         if lower < search.upper:
@@ -745,6 +752,7 @@ class _CoverSearch:
         self.root_duals: dict[int, float] = {}
         self.root_value = 0.0
         self.root_x: np.ndarray = np.zeros(0)
+        self.lp_solves = 0  # master LPs so far: the dive's budget counts them
 
     def _add_columns(self, columns: Iterable[int]) -> int:
         added = 0
@@ -767,6 +775,7 @@ class _CoverSearch:
         """LP over the pool; ≥ rows get artificial slack at `penalty` each, so it is always
         feasible. Returns (value, x, row duals as y ≥ 0 / μ, artificial total)."""
         self.deadline.check()
+        self.lp_solves += 1
         blocks = [-self._incidence()]
         if rows:
             entries = [
@@ -943,16 +952,19 @@ class _CoverSearch:
             )
         self.deadline.check()
 
-    def dive(self, lower: int) -> None:
+    def dive(self, lower: int, max_lps: int | None = None) -> None:
         """Price-and-dive: fix the integral part of the LP (or one person of its largest
         fractional column), re-solve the rest with pricing, repeat until every count is met.
-        Stops as soon as it cannot beat the incumbent."""
+        Stops as soon as it cannot beat the incumbent, or after `max_lps` master LPs."""
         demand = self.demand.copy()
         fixed: list[tuple[int, int]] = []
         value, x = self.root_value, self.root_x
+        budget = math.inf if max_lps is None else self.lp_solves + max_lps
         while True:
             spent = sum(people for _, people in fixed)
             if max(lower, spent + math.ceil(value - _INTEGRAL_EPS)) >= self.upper:
+                return
+            if self.lp_solves >= budget:
                 return
             whole = np.floor(x + _INTEGRAL_EPS).astype(int)
             if not whole.any():
@@ -1159,6 +1171,10 @@ def _colour_assignment(
     impossible, (None, []) when HiGHS stopped undecided (node or time limit).
     """
     scenes = list(_bits(mask))
+    if max((weight[v] for v in scenes), default=0) > colours:
+        return False, []
+    if not scenes or colours == 0:
+        return True, []
     row_of = {v: i for i, v in enumerate(scenes)}
     n, k = len(scenes), colours
     pairs = np.array(
