@@ -24,10 +24,15 @@ How it is solved, exactly and deterministically:
 3. Each remaining part: the exact heaviest clique against a greedy witness; when they meet,
    the clique is the certificate. Otherwise column generation solves the LP (greedy and
    local-search pricing; exact pricing by our branch and bound on small supports, HiGHS on
-   large ones), and a price-and-dive plus HiGHS over the generated columns give the upper
-   bound. That usually meets ⌈LP⌉.
-4. The exact step, when it does not: a solution of z people only uses maximal independent
-   sets whose reduced cost 1 - y(I) is at most z - Σ y_s c_s, so for z = ⌈LP⌉, ⌈LP⌉ + 1, ...
+   large ones), and the integer side tries, in order: a short price-and-dive; HiGHS on the
+   compact colour-assignment model for z = ⌈LP⌉, ⌈LP⌉ + 1, ... people (binary "person k is
+   in scene s", with the clique's scenes given the first people in blocks, which removes
+   most of the symmetry); a longer dive and HiGHS over the generated columns. Where the LP
+   meets the clique (random sparse graphs with counts like annotations) the assignment model
+   usually finds that colouring at its root node, so the clique proves the minimum.
+4. The exact step, when the bounds still differ: the assignment model proves "z people do
+   not suffice" when it finishes within its node limit; otherwise, a solution of z people only
+   uses maximal independent sets whose reduced cost 1 - y(I) is at most z - Σ y_s c_s, so
    those sets are enumerated and HiGHS decides whether z people suffice. Where they are too
    many (LP dual ≈ the clique on big sparse graphs), branch-and-price on aggregated column
    sums Σ_{I ⊇ S} x_I, which is complete but can be slow.
@@ -36,11 +41,13 @@ How it is solved, exactly and deterministically:
    certificate is always valid and its bound is exact rational arithmetic.
 
 HiGHS runs under node limits, not time limits, unless the caller gives one, so the exact mode
-does not depend on the machine. Random sparse graphs are the hard case: weighted colouring is
-NP-hard, pricing is itself a maximum-weight independent set problem, and from ~130 random scenes
-at 10% density some instances do not finish in minutes (BENCHMARKS.md, solver). With
-`time_limit_s` the solver stops and reports the best bound it can prove (`optimal` is False),
-never the unproven upper side.
+does not depend on the machine. 200 random scenes with 2,000 edges and counts like annotations
+take 0.1-5 s (BENCHMARKS.md, solver). The hard case is an LP optimum above the clique: weighted
+colouring is NP-hard and pricing is itself a maximum-weight independent set problem, so with
+many heavy scenes (200 random scenes, counts uniform in 1..30) certifying the LP needs exact
+independent sets on ~160-scene supports, which take minutes. With `time_limit_s` the solver
+stops and reports the best bound it can prove (`optimal` is False), never the unproven upper
+side.
 """
 
 from __future__ import annotations
