@@ -290,12 +290,13 @@ def run(scale: float) -> str:
         )
     lines += [
         "",
-        "With uniform counts many heavy scenes overlap, so the LP optimum lies above the "
-        "heaviest clique and only the LP-dual certificate could prove the minimum. Measured "
-        "once while building this benchmark (not re-run here), on seed 0: column generation "
-        "with heuristic pricing reaches 114.7 against a clique of 111, with a dual support of "
-        "160 scenes; the restricted integer master finds 119 people in 40 s, a tabu search 126; "
-        "checking one pricing step exactly (the heaviest independent set on those 160 scenes of "
+        "With uniform counts the gap is small but neither side closes it in time. Measured "
+        "once while building this benchmark (not re-run here), on seed 0 (clique 111): the "
+        "assignment model finds 113 people in 7 s and is undecided at 112 and 111 after 60 s "
+        "each, so the minimum is 111-113. The clique proves it only if a 111-person colouring "
+        "exists; anything above needs the LP-dual certificate, and the LP is not solved: column "
+        "generation with heuristic pricing stops at 114.7 with a dual support of 160 scenes, "
+        "and one exact pricing step there (the heaviest independent set on those 160 scenes of "
         "a 10%-dense graph) took HiGHS 87 s and was not finished by CP-SAT (OR-Tools 9.15) nor "
         "our branch and bound in 60 s each. Such instances stop at the time limit with the "
         "proven range above.",

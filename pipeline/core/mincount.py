@@ -42,12 +42,12 @@ How it is solved, exactly and deterministically:
 
 HiGHS runs under node limits, not time limits, unless the caller gives one, so the exact mode
 does not depend on the machine. 200 random scenes with 2,000 edges and counts like annotations
-take 0.1-5 s (BENCHMARKS.md, solver). The hard case is an LP optimum above the clique: weighted
-colouring is NP-hard and pricing is itself a maximum-weight independent set problem, so with
-many heavy scenes (200 random scenes, counts uniform in 1..30) certifying the LP needs exact
-independent sets on ~160-scene supports, which take minutes. With `time_limit_s` the solver
-stops and reports the best bound it can prove (`optimal` is False), never the unproven upper
-side.
+take 0.1-6 s (BENCHMARKS.md, solver). Many heavy scenes together are the hard case (the same
+graphs with counts uniform in 1..30): weighted colouring is NP-hard, the assignment model does
+not find a colouring at the clique bound within minutes, and above the clique the LP needs
+exact pricing, itself a maximum-weight independent set problem, on ~160-scene supports, which
+takes minutes. With `time_limit_s` the solver stops and reports the best bound it can prove
+(`optimal` is False), never the unproven upper side.
 """
 
 from __future__ import annotations
