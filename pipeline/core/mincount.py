@@ -24,10 +24,15 @@ How it is solved, exactly and deterministically:
 3. Each remaining part: the exact heaviest clique against a greedy witness; when they meet,
    the clique is the certificate. Otherwise column generation solves the LP (greedy and
    local-search pricing; exact pricing by our branch and bound on small supports, HiGHS on
-   large ones), and a price-and-dive plus HiGHS over the generated columns give the upper
-   bound. That usually meets ⌈LP⌉.
-4. The exact step, when it does not: a solution of z people only uses maximal independent
-   sets whose reduced cost 1 - y(I) is at most z - Σ y_s c_s, so for z = ⌈LP⌉, ⌈LP⌉ + 1, ...
+   large ones), and the integer side tries, in order: a short price-and-dive; HiGHS on the
+   compact colour-assignment model for z = ⌈LP⌉, ⌈LP⌉ + 1, ... people (binary "person k is
+   in scene s", with the clique's scenes given the first people in blocks, which removes
+   most of the symmetry); a longer dive and HiGHS over the generated columns. Where the LP
+   meets the clique (random sparse graphs with counts like annotations) the assignment model
+   usually finds that colouring at its root node, so the clique proves the minimum.
+4. The exact step, when the bounds still differ: the assignment model proves "z people do
+   not suffice" when it finishes within its node limit; otherwise, a solution of z people only
+   uses maximal independent sets whose reduced cost 1 - y(I) is at most z - Σ y_s c_s, so
    those sets are enumerated and HiGHS decides whether z people suffice. Where they are too
    many (LP dual ≈ the clique on big sparse graphs), branch-and-price on aggregated column
    sums Σ_{I ⊇ S} x_I, which is complete but can be slow.
@@ -36,11 +41,13 @@ How it is solved, exactly and deterministically:
    certificate is always valid and its bound is exact rational arithmetic.
 
 HiGHS runs under node limits, not time limits, unless the caller gives one, so the exact mode
-does not depend on the machine. Random sparse graphs are the hard case: weighted colouring is
-NP-hard, pricing is itself a maximum-weight independent set problem, and from ~130 random scenes
-at 10% density some instances do not finish in minutes (BENCHMARKS.md, solver). With
-`time_limit_s` the solver stops and reports the best bound it can prove (`optimal` is False),
-never the unproven upper side.
+does not depend on the machine. 200 random scenes with 2,000 edges and counts like annotations
+take 0.1-6 s (BENCHMARKS.md, solver). Many heavy scenes together are the hard case (the same
+graphs with counts uniform in 1..30): weighted colouring is NP-hard, the assignment model does
+not find a colouring at the clique bound within minutes, and above the clique the LP needs
+exact pricing, itself a maximum-weight independent set problem, on ~160-scene supports, which
+takes minutes. With `time_limit_s` the solver stops and reports the best bound it can prove
+(`optimal` is False), never the unproven upper side.
 """
 
 from __future__ import annotations
@@ -67,6 +74,12 @@ METHOD_TIME_LIMIT = "time-limit"  # not proven optimal; `minimum` is the best pr
 # solution (small reduced cost) and hands them to HiGHS; past this many, branch-and-price.
 # Enumeration runs ~100,000 sets/s; HiGHS solves 10^4-column covers in about a second.
 DEFAULT_MAX_ENUMERATED_SETS = 50_000
+# HiGHS branch-and-bound nodes on the colour-assignment model, per number of people tried.
+# On 200 random scenes with 2,000 edges it finds the colouring at the root node (bench_solver);
+# the cap bounds the symmetric search when no colouring exists, before the exact steps. It does
+# not bound the root node itself: with uniform counts in 1..30, HiGHS's root at the clique bound
+# ran past 300 s even with a limit of 3 nodes, so only `time_limit_s` bounds that case.
+DEFAULT_MAX_COLOURING_NODES = 500
 
 _EPS = 1e-7  # HiGHS's default primal/dual feasibility tolerance
 _INTEGRAL_EPS = 1e-6  # an LP value this close to an integer counts as that integer
@@ -79,6 +92,11 @@ _PRICING_NODE_BUDGET = 20_000
 # The restricted integer master closes most one-person gaps the dive leaves, in well under a
 # second at 60 scenes (bench_solver); the limits keep it from eating the exact step's time.
 _POOL_ILP_NODES = 1_000
+# Before the assignment model, the dive may run until the root and it have solved this many
+# master LPs. On 200 random scenes (bench_solver) a dive that reaches ⌈LP⌉ quickly does so by
+# then, after a root of a few LPs; a root of 40 LPs comes with a dive of 100+ (13 s) that
+# fails, where the assignment model takes 1-3 s.
+_EARLY_LPS = 20
 _POOL_ILP_SHARE = 0.25
 
 W = TypeVar("W", int, float, Fraction)
@@ -135,6 +153,7 @@ def min_individuals(
     *,
     time_limit_s: float | None = None,
     max_enumerated_sets: int = DEFAULT_MAX_ENUMERATED_SETS,
+    max_colouring_nodes: int = DEFAULT_MAX_COLOURING_NODES,
 ) -> MinCountResult:
     """Smallest number of individuals consistent with the counts and the disjointness edges.
 
@@ -143,12 +162,15 @@ def min_individuals(
     and deterministic; with one, a slower machine may stop with a weaker (still proven) bound.
     `max_enumerated_sets` caps the exact step's enumeration (module docstring, step 4) before
     it hands over to branch-and-price; 0 goes straight to branch-and-price.
+    `max_colouring_nodes` caps HiGHS's branch and bound on the colour-assignment model (step
+    3); 0 skips that model, leaving the column-based steps alone.
     """
     ids, weights, adj = _graph(counts, disjoint)
     deadline = _Deadline(time_limit_s)
     active = sum(1 << v for v, count in enumerate(weights) if count > 0)
     kept, removals = _reduce(active, adj, weights, deadline)
-    part = _solve_decomposed(kept, adj, weights, deadline, max_enumerated_sets)
+    limits = _Limits(max_enumerated_sets, max_colouring_nodes)
+    part = _solve_decomposed(kept, adj, weights, deadline, limits)
     groups = _restore(part.groups, removals, adj, weights)
     return _result(ids, weights, part, groups)
 
@@ -532,20 +554,28 @@ class _Part:
         return sum(people for _, people in self.groups)
 
 
+@dataclass(frozen=True)
+class _Limits:
+    """The caller's effort limits for the integer side (see `min_individuals`)."""
+
+    enumerated_sets: int
+    colouring_nodes: int
+
+
 def _solve_decomposed(
-    mask: int, adj: Sequence[int], weight: Sequence[int], deadline: _Deadline, max_sets: int
+    mask: int, adj: Sequence[int], weight: Sequence[int], deadline: _Deadline, limits: _Limits
 ) -> _Part:
     components = _components(mask, adj)
     if len(components) > 1:
         return _combine_shared(
-            [_solve_decomposed(c, adj, weight, deadline, max_sets) for c in components]
+            [_solve_decomposed(c, adj, weight, deadline, limits) for c in components]
         )
     co_components = _components(mask, _complement(mask, adj))
     if len(co_components) > 1:
         return _combine_disjoint(
-            [_solve_decomposed(c, adj, weight, deadline, max_sets) for c in co_components]
+            [_solve_decomposed(c, adj, weight, deadline, limits) for c in co_components]
         )
-    return _solve_prime(mask, adj, weight, deadline, max_sets)
+    return _solve_prime(mask, adj, weight, deadline, limits)
 
 
 def _combine_shared(parts: Sequence[_Part]) -> _Part:
@@ -590,11 +620,11 @@ def _combine_disjoint(parts: Sequence[_Part]) -> _Part:
 
 
 def _solve_prime(
-    mask: int, adj: Sequence[int], weight: Sequence[int], deadline: _Deadline, max_sets: int
+    mask: int, adj: Sequence[int], weight: Sequence[int], deadline: _Deadline, limits: _Limits
 ) -> _Part:
-    """Clique against greedy; else the LP certificate by column generation, a dive for the
-    upper bound, then the exact integer optimum: over every column that can still matter when
-    there are at most `max_sets` of them, else by branch-and-price."""
+    """Clique against greedy; else the LP certificate by column generation, then the integer
+    side: HiGHS on the colour-assignment model at ⌈LP⌉ colours, a dive and HiGHS over the
+    generated columns, and the exact steps (module docstring, step 4)."""
     clique_weight, clique, _ = _heaviest_clique(mask, adj, weight, deadline)
     certificate = tuple((v, Fraction(1)) for v in _bits(clique))
     value = Fraction(clique_weight)
@@ -611,11 +641,18 @@ def _solve_prime(
             mask, adj, weight, search.root_duals, deadline, certificate, clique_weight
         )
         lower = max(lower, math.ceil(value))
-        search.dive(lower)
+        if limits.colouring_nodes:  # a short dive, then the assignment model, then the rest
+            search.dive(lower, _EARLY_LPS - search.lp_solves)
+            if lower < search.upper:
+                lower = search.solve_assignment(lower, clique, limits.colouring_nodes)
+        if lower < search.upper:
+            search.dive(lower)
         if lower < search.upper:
             search.solve_pool()
         if lower < search.upper:
-            lower = search.solve_reduced_cost_columns(dict(certificate), value, lower, max_sets)
+            lower = search.solve_reduced_cost_columns(
+                dict(certificate), value, lower, limits.enumerated_sets
+            )
         if lower < search.upper:
             lower = max(lower, search.branch_and_price())
     except _TimeUp:
@@ -724,6 +761,7 @@ class _CoverSearch:
         self.root_duals: dict[int, float] = {}
         self.root_value = 0.0
         self.root_x: np.ndarray = np.zeros(0)
+        self.lp_solves = 0  # master LPs so far: the dive's budget counts them
 
     def _add_columns(self, columns: Iterable[int]) -> int:
         added = 0
@@ -746,6 +784,7 @@ class _CoverSearch:
         """LP over the pool; ≥ rows get artificial slack at `penalty` each, so it is always
         feasible. Returns (value, x, row duals as y ≥ 0 / μ, artificial total)."""
         self.deadline.check()
+        self.lp_solves += 1
         blocks = [-self._incidence()]
         if rows:
             entries = [
@@ -882,6 +921,27 @@ class _CoverSearch:
         )
         return round(result.fun) <= target
 
+    def solve_assignment(self, lower: int, clique: int, node_limit: int) -> int:
+        """Colour by colour: can `target` people, for target = lower, lower + 1, ..., give every
+        scene its count? HiGHS on the assignment model (`_colour_assignment`) decides; a yes
+        meets the bound, a proven no raises it. Returns the proven lower bound, which stays
+        where it is when HiGHS runs out of nodes undecided."""
+        mask = sum(1 << v for v in self.scenes)
+        for target in range(lower, self.upper):
+            options: dict[str, float] = {"node_limit": node_limit}
+            if self.deadline.remaining() < math.inf:
+                options["time_limit"] = max(0.05, self.deadline.remaining())
+            feasible, groups = _colour_assignment(
+                mask, self.adj, self.weight, target, clique, options
+            )
+            self.deadline.check()
+            if feasible is None:
+                return target
+            if feasible:
+                self._offer_solution(groups)
+                return target
+        return self.upper
+
     def solve_pool(self) -> None:
         """HiGHS on the columns generated so far (a restricted master, so only an upper
         bound), under a node limit so that the result does not depend on the machine."""
@@ -901,16 +961,19 @@ class _CoverSearch:
             )
         self.deadline.check()
 
-    def dive(self, lower: int) -> None:
+    def dive(self, lower: int, max_lps: int | None = None) -> None:
         """Price-and-dive: fix the integral part of the LP (or one person of its largest
         fractional column), re-solve the rest with pricing, repeat until every count is met.
-        Stops as soon as it cannot beat the incumbent."""
+        Stops as soon as it cannot beat the incumbent, or after `max_lps` master LPs."""
         demand = self.demand.copy()
         fixed: list[tuple[int, int]] = []
         value, x = self.root_value, self.root_x
+        budget = math.inf if max_lps is None else self.lp_solves + max_lps
         while True:
             spent = sum(people for _, people in fixed)
             if max(lower, spent + math.ceil(value - _INTEGRAL_EPS)) >= self.upper:
+                return
+            if self.lp_solves >= budget:
                 return
             whole = np.floor(x + _INTEGRAL_EPS).astype(int)
             if not whole.any():
@@ -1097,6 +1160,85 @@ def _exact_pricing(
     if -result.fun <= 1 + _EPS:
         return None
     return sum(1 << v for v, value in zip(scenes, result.x, strict=False) if value > 0.5)
+
+
+def _colour_assignment(
+    mask: int,
+    adj: Sequence[int],
+    weight: Sequence[int],
+    colours: int,
+    clique: int,
+    options: Mapping[str, float],
+) -> tuple[bool | None, list[tuple[int, int]]]:
+    """Whether `colours` people can cover every scene of `mask`, by HiGHS on the compact model:
+    binary z_{s,k} when person k appears in scene s, Σ_k z_{s,k} = c_s, and z_{s,k} + z_{t,k}
+    ≤ 1 for disjoint s, t. People are interchangeable, so the scenes of `clique` (pairwise
+    disjoint) take the first people in blocks, which removes most of the symmetry, and no one
+    of a block appears in a scene disjoint from its owner.
+
+    Returns (True, groups) with the people as groups of one, (False, []) when proven
+    impossible, (None, []) when HiGHS stopped undecided (node or time limit).
+    """
+    scenes = list(_bits(mask))
+    if max((weight[v] for v in scenes), default=0) > colours:
+        return False, []
+    if not scenes or colours == 0:
+        return True, []
+    row_of = {v: i for i, v in enumerate(scenes)}
+    n, k = len(scenes), colours
+    pairs = np.array(
+        [(row_of[v], row_of[u]) for v in scenes for u in _bits(adj[v] & mask) if u > v],
+        dtype=np.int64,
+    ).reshape(-1, 2)
+    people = np.arange(k)
+    count_rows = np.repeat(np.arange(n), k)
+    edge_rows = n + np.repeat(np.arange(len(pairs) * k), 2)
+    edge_cols = np.stack(
+        [(pairs[:, 0, None] * k + people).ravel(), (pairs[:, 1, None] * k + people).ravel()],
+        axis=1,
+    ).ravel()
+    matrix = csc_array(
+        (
+            np.ones(n * k + len(edge_cols)),
+            (
+                np.concatenate([count_rows, edge_rows]),
+                np.concatenate([np.arange(n * k), edge_cols]),
+            ),
+        ),
+        shape=(n + len(pairs) * k, n * k),
+    )
+    demand = np.array([weight[v] for v in scenes], dtype=float)
+    lower_rows = np.concatenate([demand, np.zeros(len(pairs) * k)])
+    upper_rows = np.concatenate([demand, np.ones(len(pairs) * k)])
+    low, high = np.zeros((n, k)), np.ones((n, k))
+    start = 0
+    for q in _bits(clique & mask):
+        block = slice(start, start + weight[q])
+        high[row_of[q]] = 0
+        low[row_of[q], block] = high[row_of[q], block] = 1
+        for u in _bits(adj[q] & mask):
+            high[row_of[u], block] = 0
+        start += weight[q]
+    if start > k:
+        return False, []
+    result = milp(
+        np.zeros(n * k),
+        constraints=LinearConstraint(matrix, lower_rows, upper_rows),
+        integrality=np.ones(n * k),
+        bounds=Bounds(low.ravel(), high.ravel()),
+        options=dict(options),
+    )
+    if result.status == 2:
+        return False, []
+    if result.x is None:
+        if result.status == 1:
+            return None, []
+        raise RuntimeError(f"HiGHS could not solve the assignment model: {result.message}")
+    chosen = np.asarray(result.x).reshape(n, k) > 0.5
+    groups = [
+        (sum(1 << scenes[i] for i in np.flatnonzero(chosen[:, person])), 1) for person in range(k)
+    ]
+    return True, _merge(groups)
 
 
 # --- witness -----------------------------------------------------------------------------

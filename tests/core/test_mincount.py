@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import random
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from functools import cache
@@ -25,6 +26,8 @@ from pipeline.core.mincount import (
     METHOD_SEARCH,
     METHOD_TIME_LIMIT,
     MinCountResult,
+    _colour_assignment,  # the model behind step 3, tested on its own
+    _graph,
     certificate_violation,
     explain,
     heaviest_compatible_set,
@@ -155,8 +158,57 @@ def test_minimum_equals_brute_force(incident: tuple[dict[str, int], Edges]) -> N
 @given(any_incidents())
 def test_column_generation_without_enumeration_equals_brute_force(incident) -> None:
     counts, edges = incident
-    result = min_individuals(counts, edges, max_enumerated_sets=0)
+    result = min_individuals(counts, edges, max_enumerated_sets=0, max_colouring_nodes=0)
     assert result.minimum == brute_minimum(counts, edges)
+
+
+@SMALL
+@given(any_incidents())
+def test_without_the_assignment_model_the_exact_step_equals_brute_force(incident) -> None:
+    counts, edges = incident
+    result = min_individuals(counts, edges, max_colouring_nodes=0)
+    assert result.minimum == brute_minimum(counts, edges)
+
+
+def heaviest_disjoint_set(counts: Mapping[str, int], edges: Edges) -> frozenset[str]:
+    """The heaviest set of pairwise-disjoint scenes, by listing every subset."""
+    disjoint = {frozenset(e) for e in edges}
+    scenes = sorted(counts)
+    cliques = [
+        frozenset(subset)
+        for size in range(len(scenes) + 1)
+        for subset in itertools.combinations(scenes, size)
+        if all(frozenset(pair) in disjoint for pair in itertools.combinations(subset, 2))
+    ]
+    return max(cliques, key=lambda c: sum(counts[s] for s in c))
+
+
+@SMALL
+@given(any_incidents(), st.booleans())
+def test_the_assignment_model_decides_exactly_whether_that_many_people_suffice(
+    incident, fixed_clique: bool
+) -> None:
+    counts, edges = incident
+    minimum = brute_minimum(counts, edges)
+    ids, weights, adj = _graph(counts, edges)
+    mask = sum(1 << v for v, count in enumerate(weights) if count > 0)
+    clique = heaviest_disjoint_set(counts, edges) if fixed_clique else frozenset()
+    clique_mask = sum(1 << ids.index(s) for s in clique if counts[s] > 0)
+    for people in range(max(0, minimum - 1), minimum + 2):
+        feasible, groups = _colour_assignment(mask, adj, weights, people, clique_mask, {})
+        assert feasible is (people >= minimum)
+        if feasible:
+            named = [
+                ([ids[v] for v in range(len(ids)) if scenes >> v & 1], n) for scenes, n in groups
+            ]
+            assert sum(n for _, n in named) <= people
+            disjoint = {frozenset(e) for e in edges}
+            covered = dict.fromkeys(counts, 0)
+            for scenes, n in named:
+                assert not any(frozenset(p) in disjoint for p in itertools.combinations(scenes, 2))
+                for scene in scenes:
+                    covered[scene] += n
+            assert covered == dict(counts)
 
 
 @SMALL
@@ -229,12 +281,37 @@ def test_removing_a_disjointness_never_raises_the_minimum(incident, data) -> Non
 
 @settings(max_examples=25, deadline=None)
 @given(incidents(max_scenes=12, max_count=20))
-def test_exact_step_and_branch_and_price_agree_on_larger_incidents(incident) -> None:
+def test_assignment_model_exact_step_and_branch_and_price_agree_on_larger_incidents(
+    incident,
+) -> None:
     counts, edges = incident
     default = min_individuals(counts, edges)
-    searched = min_individuals(counts, edges, max_enumerated_sets=0)
-    assert default.minimum == searched.minimum
-    assert_witness_feasible(searched, counts, edges)
+    enumerated = min_individuals(counts, edges, max_colouring_nodes=0)
+    searched = min_individuals(counts, edges, max_enumerated_sets=0, max_colouring_nodes=0)
+    assert default.minimum == enumerated.minimum == searched.minimum
+    for result in (default, enumerated, searched):
+        assert_witness_feasible(result, counts, edges)
+
+
+def random_sparse_incident(seed: int, scenes: int, edges: int) -> tuple[dict[str, int], Edges]:
+    """G(n, m) with counts like annotations (log-normal, median 4, clipped to 1..30): the
+    instances of bench_solver, where greedy witnesses miss the heaviest clique."""
+    rng = random.Random(seed)
+    ids = [f"scene{i:03d}" for i in range(scenes)]
+    counts = {s: min(30, max(1, round(rng.lognormvariate(math.log(4), 0.8)))) for s in ids}
+    chosen = rng.sample(list(itertools.combinations(ids, 2)), edges)
+    return counts, sorted(chosen)
+
+
+def test_two_hundred_random_scenes_are_solved_exactly_where_the_dive_falls_short() -> None:
+    # bench_solver's seed 17: the greedy witness needs 44 people, a full dive 40; the assignment
+    # model finds 39, the heaviest clique.
+    counts, edges = random_sparse_incident(17, 200, 2000)
+    result = min_individuals(counts, edges)
+    assert result.optimal
+    assert result.minimum == result.clique_bound == result.witness_total
+    assert result.method == METHOD_CLIQUE
+    assert_witness_feasible(result, counts, edges)
 
 
 def test_same_incident_in_any_order_gives_the_same_result() -> None:
@@ -304,8 +381,10 @@ def test_above_every_certificate_the_exhaustive_search_decides() -> None:
     pairs += [(5 + i, 10) for i in range(5)]
     counts = {f"v{i:02d}": 1 for i in range(11)}
     edges = [(f"v{a:02d}", f"v{b:02d}") for a, b in pairs]
-    for max_sets in (50_000, 0):
-        result = min_individuals(counts, edges, max_enumerated_sets=max_sets)
+    for max_sets, max_nodes in ((50_000, 500), (50_000, 0), (0, 0)):
+        result = min_individuals(
+            counts, edges, max_enumerated_sets=max_sets, max_colouring_nodes=max_nodes
+        )
         assert (result.minimum, result.certificate_bound) == (4, 3)
         assert result.lp_bound == Fraction(29, 10)
         assert result.method == METHOD_SEARCH
