@@ -21,6 +21,7 @@ from flask import Flask, Response, abort, flash, get_flashed_messages, redirect,
 from flask_wtf.csrf import CSRFProtect, generate_csrf
 from werkzeug.wrappers.response import Response as BaseResponse
 
+from pipeline.core.outcome import EXIT_NOTHING_TO_DO, EXIT_OK
 from pipeline.core.review import DecisionError, pair
 from pipeline.io.catalog import Catalog
 from pipeline.io.html import environment, pages, render
@@ -187,17 +188,20 @@ def create_app(
             check=False,
         )
         lines = (done.stdout + done.stderr).strip().splitlines()
-        flash(
-            (
-                "Pipeline re-run: "
-                if done.returncode == 0
-                else f"Re-run ended with {done.returncode}: "
-            )
-            + " · ".join(lines[-7:])
-        )
+        flash(_apply_message(done.returncode, lines))
         return redirect("/decisions.html", code=303)
 
     return app
+
+
+def _apply_message(returncode: int, lines: list[str]) -> str:
+    """What the reviewer is told after Apply: exit 3 is not an error, only nothing new."""
+    tail = " · ".join(lines[-7:])
+    if returncode == EXIT_OK:
+        return f"Pipeline re-run: {tail}"
+    if returncode == EXIT_NOTHING_TO_DO:
+        return "Nothing new to apply: every decision is already in the outputs."
+    return f"Re-run ended with {returncode}: {tail}"
 
 
 def serve(app: Flask, host: str, port: int) -> None:

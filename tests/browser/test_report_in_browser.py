@@ -74,6 +74,8 @@ def test_reject_a_match_then_rerun_splits_the_cluster_and_changes_the_count(
     assert page.inner_text("#reviewer") == "reviewer-one"
     page.click("#apply button")
     assert "Pipeline re-run" in page.inner_text("#flash")
+    page.click("#apply button")
+    assert "Nothing new to apply" in page.inner_text("#flash")
 
     page.goto(review_server.url + "/duplicates-1.html")
     assert page.locator("section.cluster", has_text="checkpoint_repost.jpg").count() == 0
