@@ -68,6 +68,7 @@ class CountConfig(_Section):
     onnx_model: str = ""
     hog_min_score: float = Field(1.0, ge=0)
     haar_min_neighbors: int = Field(8, ge=1)
+    solver_time_limit_s: float = Field(300.0, gt=0)
 
 
 class RunConfig(_Section):

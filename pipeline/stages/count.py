@@ -210,7 +210,9 @@ def run_count(ctx: RunContext) -> dict[str, Any]:
         )
         graph = build_scenes(units, full_links, labelled, disjoint, proposals, review.counts)
         strict = build_scenes(units, confirmed_links, labelled, disjoint, proposals, review.counts)
-        row, certificate = _solve(incident, graph, strict)
+        row, certificate = _solve(
+            incident, graph, strict, ctx.settings.default.count.solver_time_limit_s
+        )
         count_rows.append(row)
         certificate_rows += certificate
         details[incident] = scene_details(graph, disjoint, certificate, frames.first_frame)
@@ -247,7 +249,7 @@ def run_count(ctx: RunContext) -> dict[str, Any]:
 
 
 def _solve(
-    incident: str, graph: SceneGraph, strict: SceneGraph
+    incident: str, graph: SceneGraph, strict: SceneGraph, time_limit_s: float
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     # The solver brings SciPy's optimizer (~0.7 s of imports): loaded only when a count is
     # solved, so a scheduled run with nothing new starts fast.
@@ -255,10 +257,14 @@ def _solve(
 
     scenes = {s.scene_id: s for s in graph.scenes}
     result = min_individuals(
-        {s.scene_id: s.count for s in graph.scenes}, [(a, b) for a, b, _ in graph.disjoint]
+        {s.scene_id: s.count for s in graph.scenes},
+        [(a, b) for a, b, _ in graph.disjoint],
+        time_limit_s=time_limit_s,
     )
     confirmed = min_individuals(
-        {s.scene_id: s.count for s in strict.scenes}, [(a, b) for a, b, _ in strict.disjoint]
+        {s.scene_id: s.count for s in strict.scenes},
+        [(a, b) for a, b, _ in strict.disjoint],
+        time_limit_s=time_limit_s,
     )
     reasons = {frozenset((a, b)): reason for a, b, reason in graph.disjoint}
     proof = [entry.scene_id for entry in result.certificate]
@@ -278,6 +284,12 @@ def _solve(
         + (f"; {because}" if because else "")
         + "."
     )
+    if not result.optimal:
+        explanation += (
+            f" Not proven exact: the solver stopped after {time_limit_s:g} s"
+            f" (count.solver_time_limit_s); {result.minimum} is proven, and"
+            f" {result.witness_total} people are enough, so the minimum lies between them."
+        )
     if graph.contradictions:
         explanation += (
             " Contradictions for review: "

@@ -63,6 +63,35 @@ def test_repost_counted_once_disjoint_groups_summed_contradiction_flagged(
     assert sum(int(r["count"]) for r in certificate.values()) == 12
 
 
+RING = ("astronaut", "coffee", "chelsea", "rocket", "colorwheel")
+
+
+@pytest.mark.parametrize(
+    ("limit_s", "minimum", "proven_exact"), [(300, "25", True), (1e-9, "20", False)]
+)
+def test_solver_time_limit_gives_a_proven_bound_and_says_so(
+    layout: DataLayout, tmp_path: Path, limit_s: float, minimum: str, proven_exact: bool
+) -> None:
+    """Five scenes of 10, each disjoint from its two neighbours: 25 people, clique bound 20."""
+    for name in RING:
+        put(layout.raw, f"inc/src/{name}.jpg", im.jpeg_bytes(im.photo(name), 90))
+    annotate(
+        layout,
+        "".join(f"src/{name}.jpg,,10,{name},\n" for name in RING),
+        "".join(f"{a},{b},ring\n" for a, b in zip(RING, RING[1:] + RING[:1], strict=True)),
+    )
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    (configs / "default.yaml").write_text(f"count:\n  solver_time_limit_s: {limit_s}\n")
+    options = ["--data-dir", str(layout.data_dir), "--config-dir", str(configs), "--no-progress"]
+    assert main([*options, "run"]) == 0
+    (row,) = read(layout.processed / "counts.csv")
+    assert (row["minimum_count"], row["clique_bound"], row["upper_bound"]) == (minimum, "20", "50")
+    assert ("Not proven exact" not in row["explanation"]) == proven_exact
+    if not proven_exact:
+        assert "lies between them" in row["explanation"]
+
+
 def test_invalid_annotations_are_errors_naming_file_and_line(
     incident: DataLayout, capsys: pytest.CaptureFixture[str]
 ) -> None:
