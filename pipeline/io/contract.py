@@ -113,6 +113,18 @@ COUNT_COLUMNS = (
 )
 CERTIFICATE_COLUMNS = ("incident", "scene_id", "count", "count_origin", "weight", "media_ids")
 
+# Every contract file under DIR/processed/, in the order the stages write them (DESIGN.md).
+CONTRACT_FILES = (
+    "media.csv",
+    "observations.csv",
+    "rejects.csv",
+    "matches.csv",
+    "clusters.csv",
+    "cluster_provenance.csv",
+    "counts.csv",
+    "count_certificate.csv",
+)
+
 
 def read_contract_csv(path: Path) -> list[dict[str, str]]:
     """A contract file's rows as written (empty when the file does not exist yet)."""

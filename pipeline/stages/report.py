@@ -15,23 +15,14 @@ from __future__ import annotations
 
 import hashlib
 
+from pipeline.io import contract
 from pipeline.io.html import RUNS_PAGE, write_runs_page, write_static_report
 from pipeline.io.report_data import load_report_data, run_record_data
 from pipeline.stages import derived
 from pipeline.stages.context import RunContext
 
 STAGE = "report"
-INPUT_FILES = (
-    "media.csv",
-    "observations.csv",
-    "rejects.csv",
-    "matches.csv",
-    "clusters.csv",
-    "cluster_provenance.csv",
-    "counts.csv",
-    "count_certificate.csv",
-    "scenes.json",
-)
+INPUT_FILES = (*contract.CONTRACT_FILES, "scenes.json")
 INPUT_TABLES = ("frames", "detections", "review_decisions")
 
 

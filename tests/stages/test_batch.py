@@ -12,22 +12,14 @@ import pytest
 
 from pipeline.cli import STAGES, build_parser, main
 from pipeline.core.outcome import EXIT_FAILURES, EXIT_NOTHING_TO_DO, EXIT_OK, EXIT_USAGE
+from pipeline.io import contract
 from pipeline.layout import DataLayout
 from pipeline.synth.archive import write_archive
 from tests.conftest import REPO
 from tests.media import jpeg, put, tree_snapshot
 
 ARCHIVE_ITEMS = 16
-CONTRACT = (
-    "media.csv",
-    "observations.csv",
-    "rejects.csv",
-    "matches.csv",
-    "clusters.csv",
-    "cluster_provenance.csv",
-    "counts.csv",
-    "count_certificate.csv",
-)
+CONTRACT = contract.CONTRACT_FILES
 
 
 def run(layout: DataLayout, *args: str) -> int:
