@@ -39,6 +39,7 @@ class FramesConfig(_Section):
     thumb_size_px: int = Field(320, ge=32, le=2048)
     thumb_jpeg_quality: int = Field(85, ge=10, le=100)
     decode_timeout_s: float = Field(600.0, gt=0)
+    decode_stall_s: float = Field(120.0, gt=0)
     workers: int = Field(0, ge=0)
 
 

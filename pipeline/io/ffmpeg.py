@@ -12,6 +12,7 @@ import json
 import shutil
 import subprocess
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,7 +164,8 @@ class SamplingPlan:
     keyframes_only: bool = False
     deinterlace: bool = False
     threads: int = 1
-    timeout_s: float = 600.0
+    timeout_s: float = 600.0  # the whole decode
+    stall_s: float = 120.0  # without a frame or a line of ffmpeg output
 
 
 def sampling_command(path: Path, plan: SamplingPlan) -> list[str]:
@@ -203,17 +205,24 @@ def sampling_command(path: Path, plan: SamplingPlan) -> list[str]:
 class FrameStream:
     """Run a sampling command and yield its frames one at a time (memory stays flat).
 
-    After iteration: `stderr_lines` (metadata and errors), `timed_out`, `returncode`.
+    Two limits, because a long video is not a stuck one: ffmpeg is killed when the whole
+    decode passes `timeout_s`, or when `stall_s` pass with neither a frame nor a line on
+    stderr (a hung demuxer, a read that never returns). After iteration: `stderr_lines`
+    (metadata and errors), `stopped` ('' or why it was killed), `returncode`.
     """
 
-    def __init__(self, command: list[str], width: int, height: int, timeout_s: float) -> None:
+    def __init__(
+        self, command: list[str], width: int, height: int, timeout_s: float, stall_s: float
+    ) -> None:
         self.command = command
         self.frame_bytes = width * height * 3
         self.shape = (height, width, 3)
         self.timeout_s = timeout_s
+        self.stall_s = stall_s
         self.stderr_lines: list[str] = []
-        self.timed_out = False
+        self.stopped = ""
         self.returncode: int | None = None
+        self._last_activity = time.monotonic()
 
     def __iter__(self) -> Iterator[np.ndarray]:
         process = subprocess.Popen(
@@ -221,18 +230,22 @@ class FrameStream:
         )
         assert process.stdout is not None and process.stderr is not None
         errors = process.stderr
+        self._last_activity = time.monotonic()
         reader = threading.Thread(target=self._drain, args=(errors,), daemon=True)
         reader.start()
-        timer = threading.Timer(self.timeout_s, self._kill, args=(process,))
-        timer.start()
+        finished = threading.Event()
+        watchdog = threading.Thread(target=self._watch, args=(process, finished), daemon=True)
+        watchdog.start()
         try:
             while True:
                 chunk = process.stdout.read(self.frame_bytes)
                 if len(chunk) < self.frame_bytes:
                     break
+                self._last_activity = time.monotonic()
                 yield np.frombuffer(chunk, np.uint8).reshape(self.shape)
         finally:
-            timer.cancel()
+            finished.set()
+            watchdog.join()
             if process.poll() is None:
                 process.kill()
             process.stdout.close()
@@ -241,8 +254,18 @@ class FrameStream:
             errors.close()
 
     def _drain(self, stream: Any) -> None:
-        self.stderr_lines.extend(line.decode("utf-8", "replace") for line in stream)
+        for line in stream:
+            self._last_activity = time.monotonic()
+            self.stderr_lines.append(line.decode("utf-8", "replace"))
 
-    def _kill(self, process: subprocess.Popen[bytes]) -> None:
-        self.timed_out = True
-        process.kill()
+    def _watch(self, process: subprocess.Popen[bytes], finished: threading.Event) -> None:
+        deadline = time.monotonic() + self.timeout_s
+        while not finished.wait(min(1.0, self.stall_s / 4)):
+            now = time.monotonic()
+            if now >= deadline:
+                self.stopped = f"decoding stopped after the {self.timeout_s:g} s timeout"
+            elif now - self._last_activity >= self.stall_s:
+                self.stopped = f"decoding stalled: no output from ffmpeg for {self.stall_s:g} s"
+            if self.stopped:
+                process.kill()
+                return

@@ -60,7 +60,7 @@ class SamplingJob:
 
 def params_hash(cfg: FramesConfig) -> str:
     """Frames made with other parameters are made again; workers do not change results."""
-    params = cfg.model_dump(exclude={"workers", "decode_timeout_s"})
+    params = cfg.model_dump(exclude={"workers", "decode_timeout_s", "decode_stall_s"})
     return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -74,14 +74,15 @@ def plan_for(media: MediaRecord, cfg: FramesConfig, threads: int) -> ffmpeg.Samp
         keyframes_only=cfg.keyframes_only,
         deinterlace=str(media.derived.get("field_order", "")) in INTERLACED,
         threads=threads,
-        timeout_s=cfg.decode_timeout_s,
+        timeout_s=cfg.decode_timeout_s + (media.duration_s or 0.0),
+        stall_s=cfg.decode_stall_s,
     )
 
 
 def sample_video(media: MediaRecord, path: Path, cfg: FramesConfig, threads: int) -> Sampled:
     plan = plan_for(media, cfg, threads)
     command = ffmpeg.sampling_command(path, plan)
-    stream = ffmpeg.FrameStream(command, plan.width, plan.height, plan.timeout_s)
+    stream = ffmpeg.FrameStream(command, plan.width, plan.height, plan.timeout_s, plan.stall_s)
     pictures: dict[str, bytes] = {}
     shas: list[str] = []
     for frame in stream:
@@ -90,8 +91,8 @@ def sample_video(media: MediaRecord, path: Path, cfg: FramesConfig, threads: int
         shas.append(sha)
     samples, problems = parse_metadata_lines(stream.stderr_lines)
     kept = assign_shots(samples[: len(shas)], cfg.scene_threshold)
-    if stream.timed_out:
-        problems.insert(0, f"decoding stopped after the {plan.timeout_s:g} s timeout")
+    if stream.stopped:
+        problems.insert(0, stream.stopped)
     elif stream.returncode and not problems:
         problems.append(f"ffmpeg exited with status {stream.returncode}")
     if not shas:

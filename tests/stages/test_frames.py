@@ -7,10 +7,12 @@ import json
 import numpy as np
 import pytest
 
+from pipeline.config import FramesConfig
+from pipeline.core.records import MediaRecord
 from pipeline.io import thumbs
 from pipeline.io.catalog import Catalog, StoredFrame
 from pipeline.layout import DataLayout
-from pipeline.stages.frames import run_frames
+from pipeline.stages.frames import plan_for, run_frames
 from pipeline.stages.ingest import run_ingest
 from pipeline.synth import images as im
 from tests.conftest import RunStage
@@ -136,3 +138,12 @@ def test_recorded_ffmpeg_command_does_not_depend_on_how_many_media_are_left(
     commands = [e["params"]["ffmpeg_command"] for e in entries if e["action"] == "sample_frames"]
     assert len(commands) == 3
     assert len({tuple(c[c.index("-threads") : c.index("-threads") + 2]) for c in commands}) == 1
+
+
+def test_a_long_video_gets_its_duration_on_top_of_the_decode_limit() -> None:
+    cfg = FramesConfig(decode_timeout_s=600, decode_stall_s=90)
+    two_hours = MediaRecord("a" * 64, "b" * 32, 1, "video", "mp4", 1920, 1080, 7200.0)
+    plan = plan_for(two_hours, cfg, threads=1)
+    assert (plan.timeout_s, plan.stall_s) == (7800.0, 90.0)
+    unknown = MediaRecord("c" * 64, "d" * 32, 1, "video", "mp4", 1920, 1080, None)
+    assert plan_for(unknown, cfg, threads=1).timeout_s == 600.0
