@@ -67,6 +67,12 @@ class HogHaarDetector:
     name: str = "opencv-hog+haar"
 
     def __post_init__(self) -> None:
+        # Detections are stored under the detector's name and reused: the settings that
+        # change which boxes come out are part of it, so changing them detects again.
+        self.name = (
+            f"opencv-hog+haar:score>={self.hog_min_score:g},"
+            f"neighbours={self.haar_min_neighbors},side={self.min_side_px}"
+        )
         self._hog = cv2.HOGDescriptor()
         self._hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())  # type: ignore[attr-defined]
         cascade = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"  # type: ignore[attr-defined]

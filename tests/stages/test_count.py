@@ -139,3 +139,19 @@ def test_onnx_detector_without_a_model_is_a_clear_error(tmp_path: Path) -> None:
         make_detector("yunet", "", 1.0, 8)
     with pytest.raises(DetectorError, match="ONNX model not found"):
         make_detector("yunet", str(tmp_path / "face.onnx"), 1.0, 8)
+
+
+def test_changing_the_detector_settings_detects_again(layout: DataLayout, tmp_path: Path) -> None:
+    pair = np.concatenate([im.photo("astronaut"), im.mirror(im.photo("astronaut"))], axis=1)
+    put(layout.raw, "inc/src/two.jpg", im.jpeg_bytes(pair, 92))
+    assert run(layout) == 0
+    (row,) = read(layout.processed / "counts.csv")
+    assert row["minimum_count"] == "2"
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    # minNeighbors so strict that no face survives: a stored detection must not be reused
+    (configs / "default.yaml").write_text("count:\n  haar_min_neighbors: 400\n")
+    options = ["--data-dir", str(layout.data_dir), "--config-dir", str(configs), "--no-progress"]
+    assert main([*options, "run"]) == 0
+    (row,) = read(layout.processed / "counts.csv")
+    assert row["minimum_count"] == "0"
