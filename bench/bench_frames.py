@@ -72,6 +72,8 @@ LONG_COPIES = 10  # the long clip is the short one this many times: 10 minutes a
 SAMPLING_TARGET = 1.3  # sampling wall time at most 1.3x the bare fps=1 decode
 KEYFRAME_TARGET = 3.0  # key-frame mode at least 3x faster than the bare fps=1 decode
 HASH_TARGET = 0.8  # hashing at least 0.8x the frames/s of a bare pdqhash loop
+# Frames per batch of the hash stage, as configured (`hash.batch_frames`).
+STAGE_BATCH = load_settings(CONFIGS).default.hash.batch_frames
 ENCODE = ("-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p")  # default CRF, GOP
 
 # (what the shot shows, lavfi source chain producing 1280x720 at 30 fps)
@@ -570,7 +572,7 @@ def _in_fresh_process(hash_input: _HashInput, batch: int) -> _Run:
 
 def balanced_batch(frames: int, workers: int) -> int:
     """About four batches per worker (so an uneven tail costs little), 16 to 256 frames."""
-    return max(16, min(hash_stage.BATCH, math.ceil(frames / (4 * workers))))
+    return max(16, min(STAGE_BATCH, math.ceil(frames / (4 * workers))))
 
 
 def measure_hashing(hash_input: _HashInput, settings: Settings, repeats: int) -> _Rounds:
@@ -585,7 +587,7 @@ def measure_hashing(hash_input: _HashInput, settings: Settings, repeats: int) ->
         ("sift", partial(_timed, partial(_sift_only, hash_input))),
         ("one_process", partial(_timed, partial(_one_process, hash_input, cfg))),
         ("stage", partial(_in_fresh_process, hash_input, 0)),
-        ("pool_256", partial(_in_fresh_process, hash_input, hash_stage.BATCH)),
+        ("pool_256", partial(_in_fresh_process, hash_input, STAGE_BATCH)),
         ("pool_balanced", partial(_in_fresh_process, hash_input, balanced)),
     ]
     rounds = _Rounds()
@@ -754,7 +756,7 @@ def _report(
     n = len(hash_input.refs)
     featured = sum(ref[3] in hash_stage.FEATURE_REASONS for ref in hash_input.refs)
     balanced = balanced_batch(n, cores)
-    stage_batches = math.ceil(n / hash_stage.BATCH)
+    stage_batches = math.ceil(n / STAGE_BATCH)
     lines += [
         "",
         "### Hashing (hash stage) vs a bare `pdqhash.compute` loop",
@@ -797,12 +799,12 @@ def _report(
             "1",
         ),
         hash_row(
-            f"**`run_hash`** (the stage: batches of {hash_stage.BATCH}, catalog commits)",
+            f"**`run_hash`** (the stage: batches of {STAGE_BATCH}, catalog commits)",
             "stage",
             f"{min(cores, stage_batches)}",
         ),
         hash_row(
-            f"`hash_batch` pool, batches of {hash_stage.BATCH}, no catalog",
+            f"`hash_batch` pool, batches of {STAGE_BATCH}, no catalog",
             "pool_256",
             f"{min(cores, stage_batches)}",
         ),
@@ -829,7 +831,7 @@ def _report(
         "more than the same work in one process: forking the workers, committing rows and "
         "custody entries, and in each worker the import of `scipy.fftpack` that imagehash "
         f"does inside `phash` ({import_s:.2f} s, median of {hashing.count} fresh interpreters).",
-        f"- Batches of {balanced} instead of {hash_stage.BATCH} (no idle worker while the "
+        f"- Batches of {balanced} instead of {STAGE_BATCH} (no idle worker while the "
         f"other finishes a long batch): {hashing.wall('pool_balanced'):.2f} s against "
         f"{hashing.wall('pool_256'):.2f} s; a gain needs a second free core, which this "
         f"load ({load[0]:.1f} to {load[1]:.1f} on {cores} cores) seldom left.",
@@ -845,8 +847,8 @@ def _report(
     s_ours, l_ours = memory.sample["short", False], memory.sample["long", False]
     s_key, l_key = memory.sample["short", True], memory.sample["long", True]
     s_hash, l_hash = memory.hash["short"], memory.hash["long"]
-    long_batches = math.ceil(len(l_ours["frames"]) / hash_stage.BATCH)
-    short_batches = math.ceil(len(s_ours["frames"]) / hash_stage.BATCH)
+    long_batches = math.ceil(len(l_ours["frames"]) / STAGE_BATCH)
+    short_batches = math.ceil(len(s_ours["frames"]) / STAGE_BATCH)
 
     def mem_row(label: str, short_kb: float, long_kb: float) -> str:
         return f"| {label} | {mb(short_kb)} | {mb(long_kb)} | {ratio(short_kb, long_kb)} |"
