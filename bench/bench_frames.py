@@ -117,7 +117,8 @@ def vm_hwm_kb(pid="self"):
 
 
 def child_pids():
-    me, found = str(os.getpid()), []
+    # Every descendant: the hash stage's workers are children of its forkserver.
+    parents = {}
     for pid in os.listdir("/proc"):
         if pid.isdigit():
             try:
@@ -125,8 +126,11 @@ def child_pids():
                     text = stat.read()
             except OSError:
                 continue
-            if text[text.rfind(")") + 2 :].split()[1] == me:
-                found.append(pid)
+            parents[pid] = text[text.rfind(")") + 2 :].split()[1]
+    found, frontier = [], {str(os.getpid())}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier}
+        found += sorted(frontier)
     return found
 
 
@@ -222,13 +226,12 @@ print(json.dumps({
 """
 )
 
-# imagehash imports scipy.fftpack inside phash(), so every hash worker pays this on its first
-# frame unless its parent imported it before forking.
+# The stage's workers are forked from a forkserver, a fresh interpreter, so each imports the
+# stage's modules (OpenCV, SciPy, pdqhash, PIL) before its first frame.
 _IMPORT_CHILD = """
 import json, time
-import pipeline.stages.hash
 started = time.perf_counter()
-import scipy.fftpack
+import pipeline.stages.hash
 print(json.dumps({"import_s": time.perf_counter() - started}))
 """
 
@@ -553,11 +556,28 @@ def _pool_job(job: dict[str, Any]) -> _Run:
     settings = load_settings(CONFIGS)
     layout, pristine = DataLayout(Path(job["data_dir"])), Path(job["pristine"])
     if not job["batch"]:
-        return _timed(partial(_stage, layout, pristine, settings))
+        run = _timed(partial(_stage, layout, pristine, settings))
+        return dataclasses.replace(run, cpu_s=run.cpu_s + _live_children_cpu_s())
     cfg = settings.default.hash
     with Catalog(pristine) as catalog:
         refs = catalog.frames_without_hashes(hash_stage.params_hash(cfg))
     return _timed(partial(_pool, layout.thumbs, refs, cfg, job["batch"]))
+
+
+def _live_children_cpu_s() -> float:
+    """CPU seconds of this process's children still alive, with what their own finished
+    children used: the stage's forkserver outlives the run, so RUSAGE_CHILDREN misses it and
+    the workers it reaped."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        try:
+            text = (entry / "stat").read_text() if entry.name.isdigit() else ""
+        except OSError:
+            continue
+        fields = text[text.rfind(")") + 2 :].split()
+        if fields and fields[1] == str(os.getpid()):
+            total += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _in_fresh_process(hash_input: _HashInput, batch: int) -> _Run:
@@ -828,9 +848,9 @@ def _report(
         f"stage's per-core work here ({featured / n:.0%} of frames); more cuts per minute "
         "mean more SIFT.",
         f"- The stage spends {hashing.cpu('stage') - hashing.cpu('one_process'):.2f} CPU s "
-        "more than the same work in one process: forking the workers, committing rows and "
-        "custody entries, and in each worker the import of `scipy.fftpack` that imagehash "
-        f"does inside `phash` ({import_s:.2f} s, median of {hashing.count} fresh interpreters).",
+        "more than the same work in one process: starting the forkserver and the workers, "
+        "committing rows and custody entries, and in each worker the import of the stage's "
+        f"modules ({import_s:.2f} s, median of {hashing.count} fresh interpreters).",
         f"- Batches of {balanced} instead of {STAGE_BATCH} (no idle worker while the "
         f"other finishes a long batch): {hashing.wall('pool_balanced'):.2f} s against "
         f"{hashing.wall('pool_256'):.2f} s; a gain needs a second free core, which this "
