@@ -72,6 +72,8 @@ LONG_COPIES = 10  # the long clip is the short one this many times: 10 minutes a
 SAMPLING_TARGET = 1.3  # sampling wall time at most 1.3x the bare fps=1 decode
 KEYFRAME_TARGET = 3.0  # key-frame mode at least 3x faster than the bare fps=1 decode
 HASH_TARGET = 0.8  # hashing at least 0.8x the frames/s of a bare pdqhash loop
+# Frames per batch of the hash stage, as configured (`hash.batch_frames`).
+STAGE_BATCH = load_settings(CONFIGS).default.hash.batch_frames
 ENCODE = ("-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p")  # default CRF, GOP
 
 # (what the shot shows, lavfi source chain producing 1280x720 at 30 fps)
@@ -115,7 +117,8 @@ def vm_hwm_kb(pid="self"):
 
 
 def child_pids():
-    me, found = str(os.getpid()), []
+    # Every descendant: the hash stage's workers are children of its forkserver.
+    parents = {}
     for pid in os.listdir("/proc"):
         if pid.isdigit():
             try:
@@ -123,8 +126,11 @@ def child_pids():
                     text = stat.read()
             except OSError:
                 continue
-            if text[text.rfind(")") + 2 :].split()[1] == me:
-                found.append(pid)
+            parents[pid] = text[text.rfind(")") + 2 :].split()[1]
+    found, frontier = [], {str(os.getpid())}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier}
+        found += sorted(frontier)
     return found
 
 
@@ -220,13 +226,12 @@ print(json.dumps({
 """
 )
 
-# imagehash imports scipy.fftpack inside phash(), so every hash worker pays this on its first
-# frame unless its parent imported it before forking.
+# The stage's workers are forked from a forkserver, a fresh interpreter, so each imports the
+# stage's modules (OpenCV, SciPy, pdqhash, PIL) before its first frame.
 _IMPORT_CHILD = """
 import json, time
-import pipeline.stages.hash
 started = time.perf_counter()
-import scipy.fftpack
+import pipeline.stages.hash
 print(json.dumps({"import_s": time.perf_counter() - started}))
 """
 
@@ -551,11 +556,28 @@ def _pool_job(job: dict[str, Any]) -> _Run:
     settings = load_settings(CONFIGS)
     layout, pristine = DataLayout(Path(job["data_dir"])), Path(job["pristine"])
     if not job["batch"]:
-        return _timed(partial(_stage, layout, pristine, settings))
+        run = _timed(partial(_stage, layout, pristine, settings))
+        return dataclasses.replace(run, cpu_s=run.cpu_s + _live_children_cpu_s())
     cfg = settings.default.hash
     with Catalog(pristine) as catalog:
         refs = catalog.frames_without_hashes(hash_stage.params_hash(cfg))
     return _timed(partial(_pool, layout.thumbs, refs, cfg, job["batch"]))
+
+
+def _live_children_cpu_s() -> float:
+    """CPU seconds of this process's children still alive, with what their own finished
+    children used: the stage's forkserver outlives the run, so RUSAGE_CHILDREN misses it and
+    the workers it reaped."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        try:
+            text = (entry / "stat").read_text() if entry.name.isdigit() else ""
+        except OSError:
+            continue
+        fields = text[text.rfind(")") + 2 :].split()
+        if fields and fields[1] == str(os.getpid()):
+            total += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _in_fresh_process(hash_input: _HashInput, batch: int) -> _Run:
@@ -570,7 +592,7 @@ def _in_fresh_process(hash_input: _HashInput, batch: int) -> _Run:
 
 def balanced_batch(frames: int, workers: int) -> int:
     """About four batches per worker (so an uneven tail costs little), 16 to 256 frames."""
-    return max(16, min(hash_stage.BATCH, math.ceil(frames / (4 * workers))))
+    return max(16, min(STAGE_BATCH, math.ceil(frames / (4 * workers))))
 
 
 def measure_hashing(hash_input: _HashInput, settings: Settings, repeats: int) -> _Rounds:
@@ -585,7 +607,7 @@ def measure_hashing(hash_input: _HashInput, settings: Settings, repeats: int) ->
         ("sift", partial(_timed, partial(_sift_only, hash_input))),
         ("one_process", partial(_timed, partial(_one_process, hash_input, cfg))),
         ("stage", partial(_in_fresh_process, hash_input, 0)),
-        ("pool_256", partial(_in_fresh_process, hash_input, hash_stage.BATCH)),
+        ("pool_256", partial(_in_fresh_process, hash_input, STAGE_BATCH)),
         ("pool_balanced", partial(_in_fresh_process, hash_input, balanced)),
     ]
     rounds = _Rounds()
@@ -754,7 +776,7 @@ def _report(
     n = len(hash_input.refs)
     featured = sum(ref[3] in hash_stage.FEATURE_REASONS for ref in hash_input.refs)
     balanced = balanced_batch(n, cores)
-    stage_batches = math.ceil(n / hash_stage.BATCH)
+    stage_batches = math.ceil(n / STAGE_BATCH)
     lines += [
         "",
         "### Hashing (hash stage) vs a bare `pdqhash.compute` loop",
@@ -797,12 +819,12 @@ def _report(
             "1",
         ),
         hash_row(
-            f"**`run_hash`** (the stage: batches of {hash_stage.BATCH}, catalog commits)",
+            f"**`run_hash`** (the stage: batches of {STAGE_BATCH}, catalog commits)",
             "stage",
             f"{min(cores, stage_batches)}",
         ),
         hash_row(
-            f"`hash_batch` pool, batches of {hash_stage.BATCH}, no catalog",
+            f"`hash_batch` pool, batches of {STAGE_BATCH}, no catalog",
             "pool_256",
             f"{min(cores, stage_batches)}",
         ),
@@ -826,10 +848,10 @@ def _report(
         f"stage's per-core work here ({featured / n:.0%} of frames); more cuts per minute "
         "mean more SIFT.",
         f"- The stage spends {hashing.cpu('stage') - hashing.cpu('one_process'):.2f} CPU s "
-        "more than the same work in one process: forking the workers, committing rows and "
-        "custody entries, and in each worker the import of `scipy.fftpack` that imagehash "
-        f"does inside `phash` ({import_s:.2f} s, median of {hashing.count} fresh interpreters).",
-        f"- Batches of {balanced} instead of {hash_stage.BATCH} (no idle worker while the "
+        "more than the same work in one process: starting the forkserver and the workers, "
+        "committing rows and custody entries, and in each worker the import of the stage's "
+        f"modules ({import_s:.2f} s, median of {hashing.count} fresh interpreters).",
+        f"- Batches of {balanced} instead of {STAGE_BATCH} (no idle worker while the "
         f"other finishes a long batch): {hashing.wall('pool_balanced'):.2f} s against "
         f"{hashing.wall('pool_256'):.2f} s; a gain needs a second free core, which this "
         f"load ({load[0]:.1f} to {load[1]:.1f} on {cores} cores) seldom left.",
@@ -845,8 +867,8 @@ def _report(
     s_ours, l_ours = memory.sample["short", False], memory.sample["long", False]
     s_key, l_key = memory.sample["short", True], memory.sample["long", True]
     s_hash, l_hash = memory.hash["short"], memory.hash["long"]
-    long_batches = math.ceil(len(l_ours["frames"]) / hash_stage.BATCH)
-    short_batches = math.ceil(len(s_ours["frames"]) / hash_stage.BATCH)
+    long_batches = math.ceil(len(l_ours["frames"]) / STAGE_BATCH)
+    short_batches = math.ceil(len(s_ours["frames"]) / STAGE_BATCH)
 
     def mem_row(label: str, short_kb: float, long_kb: float) -> str:
         return f"| {label} | {mb(short_kb)} | {mb(long_kb)} | {ratio(short_kb, long_kb)} |"

@@ -18,19 +18,26 @@ Everything here takes arrays and returns frozen records: no files, no catalog.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import cv2
-import imagehash
 import numpy as np
 import pdqhash
-from PIL import Image
+import scipy.fftpack
 
 from pipeline.config import HashConfig
 
 PDQ_BYTES = 32  # PDQ is 256 bits
-PHASH_BYTES = 8  # imagehash.phash with its default hash_size=8: 8x8 bits
+PHASH_BYTES = 8  # imagehash.phash with its default hash_size: 8x8 bits
+
+# What hash_frame computes from a frame and its HashConfig, versioned: the hash stage folds
+# this into its parameters hash, so a catalog hashed by an earlier version is hashed again
+# rather than mixing old and new hashes. Bump it whenever the same frame and configuration
+# could hash differently.
+# 1: PDQ of the 160 px square and of its mirror; pHash of the 80 px square (Lanczos to 32).
+# 2: the same PDQs, bit for bit; pHash of the 32 px luma square (pixel-area averaging).
+HASH_VERSION = 2
 
 # Every trimmed picture is resampled to PDQ_SIDE_PX x PDQ_SIDE_PX before PDQ, for speed and
 # for scale invariance. PDQ squeezes any picture to 64x64 itself (so the aspect ratio is lost
@@ -40,15 +47,29 @@ PHASH_BYTES = 8  # imagehash.phash with its default hash_size=8: 8x8 bits
 # Measured here over 17 scikit-image photos, worst PDQ distance to the original after
 # JPEG 30 / a 30% resize / 20% black or white padding: 22 / 10 / 12 bits at 160 px,
 # 28 / 18 / 12 at 192, 28 / 42 / 22 at 256, 36 / 48 / 26 at 128 (1 px window: aliasing);
-# unrelated photos stay >= 94 bits apart at every size. pdqhash.compute takes ~1.9 ms on a
-# 512x288 frame and ~0.3 ms on 160x160.
+# unrelated photos stay >= 94 bits apart at every size. pdqhash.compute takes ~0.6 ms on a
+# 320x180 frame and ~0.3 ms on 160x160, most of it PDQ's C++ (~0.23 ms), the rest its
+# wrapper's float64 luma (~0.07 ms); a square of another size or shape changes every stored
+# PDQ (a 160 px wide, aspect-keeping fit measured ~0.6 ms a frame for everything, but moved
+# a 30% resize of one sample photo to 34 bits).
+#
+# The mirror's PDQ is computed from the mirrored square, not derived from the picture's DCT
+# (`pdqhash.compute_dihedral`'s left-right flip): a 2 px box window has no centre pixel, so
+# the filter sits half a pixel off centre in each of its two passes, and mirroring moves
+# it to the other side. Measured here at 160 px, the flip missed PDQ of the mirrored square
+# by 20-46 bits on 23 scikit-image pictures and by a median of 30 (up to 76) on 61 frames
+# of the frames benchmark, against a match threshold of 31: mirror matching would be lost.
 PDQ_SIDE_PX = 160
 
-# imagehash.phash resizes its input to 32x32 with PIL's Lanczos filter, which costs ~170 us
-# from 256 px but ~50 us from 80 px (measured here). Handing it the PDQ input halved (one
-# 2x2 averaging step) keeps the bits imagehash's pHash of a downscaled copy of the trimmed
-# picture; pHash ignores the aspect ratio too.
-PHASH_SIDE_PX = PDQ_SIDE_PX // 2
+# imagehash.phash converts its input to luma ("L"), shrinks it to 32x32 (its hash_size 8
+# times highfreq_factor 4) with PIL's Lanczos filter, which costs ~60 us from 80 px, the
+# larger part of a pHash (measured here), and takes the median of the 8x8 lowest DCT
+# frequencies. Handed a 32 px luma square, it converts and resizes nothing. That square is
+# OpenCV's pixel-area average (5x5 means: no aliasing, and mirror-symmetric) of the luma
+# of the PDQ square, the luma whose spread is `grey_std`: ~10 us. pHash ignores the aspect
+# ratio too.
+PHASH_SIZE = 8  # imagehash.phash's default hash_size: 8x8 bits
+PHASH_SIDE_PX = 32  # its default highfreq_factor, 4, times PHASH_SIZE
 
 # Border trimming. A padding bar, letterbox or screenshot bar is flat: PNG keeps it exact,
 # and JPEG and H.264 code a block that lies wholly inside it as one flat colour. Real content
@@ -150,23 +171,26 @@ class FrameHashes:
 def hash_frame(rgb: np.ndarray, config: HashConfig) -> FrameHashes:
     """Trim the borders of an HxWx3 uint8 RGB frame, then hash what is left.
 
-    Any size is accepted (the frames stage hands over 512 px): the hashes and `grey_std` are
+    Any size is accepted (the frames stage hands over 320 px): the hashes and `grey_std` are
     computed on a PDQ_SIDE_PX square copy of the trimmed picture, so grain that averages
-    away at that size does not count as content. The input is not modified.
+    away at that size does not count as content. Per 320x180 frame: ~0.6 ms for the two
+    PDQs, ~0.2 ms for the rest (trimming, squeezing, luma, pHash; measured here). The
+    input is not modified.
     """
     _check_rgb(rgb)
     box = trim_borders(rgb, config.border_tolerance, config.border_max_fraction)
     small = _squeeze(box.crop(rgb), PDQ_SIDE_PX)
     pdq, quality = _pdq(small)
-    pdq_mirror, _ = _pdq(small[:, ::-1])
-    grey_std = float(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).std())
-    tiny = Image.fromarray(_squeeze(small, PHASH_SIDE_PX))
+    pdq_mirror, _ = _pdq(cv2.flip(small, 1))
+    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+    grey_std = float(cv2.meanStdDev(grey)[1][0, 0])
+    tiny = cv2.resize(grey, (PHASH_SIDE_PX, PHASH_SIDE_PX), interpolation=cv2.INTER_AREA)
     return FrameHashes(
         pdq=pdq,
         pdq_mirror=pdq_mirror,
         pdq_quality=quality,
         phash=_phash(tiny),
-        phash_mirror=_phash(tiny.transpose(Image.Transpose.FLIP_LEFT_RIGHT)),
+        phash_mirror=_phash(tiny[:, ::-1]),
         box=box,
         uniform=grey_std <= config.uniform_std_max,
         grey_std=grey_std,
@@ -304,10 +328,12 @@ def _border_run(read: Callable[[int, int], np.ndarray], count: int, tolerance: i
     most _SPILL_LINES lines of ringing, which must end at an edge.
     """
     outermost = read(0, 1)
-    colour = np.array(cv2.mean(outermost)[:3])
+    colour = cv2.mean(outermost)[:3]
     flat_tolerance = float(tolerance // _FLAT_DIVISOR)
     flat_bounds = _bounds(colour, flat_tolerance)
-    if _fractions_within(outermost, flat_bounds)[0] < 1 - _OUTLIER_FRACTION:
+    # Most lines are content: one count decides, before any block is read.
+    flat_pixels = cv2.countNonZero(cv2.inRange(outermost, *flat_bounds))
+    if flat_pixels / outermost.shape[1] < 1 - _OUTLIER_FRACTION:
         return 0
     near_bounds = _bounds(colour, float(tolerance))
     flat_run = reach = 0  # leading flat lines; leading lines near enough to be ringing
@@ -325,9 +351,11 @@ def _border_run(read: Callable[[int, int], np.ndarray], count: int, tolerance: i
     return flat_run  # no edge within reach: content of the border's colour, not ringing
 
 
-def _bounds(colour: np.ndarray, tolerance: float) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    low = tuple(max(0.0, float(c) - tolerance) for c in colour)
-    high = tuple(min(255.0, float(c) + tolerance) for c in colour)
+def _bounds(
+    colour: Sequence[float], tolerance: float
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    low = tuple([max(0.0, c - tolerance) for c in colour])
+    high = tuple([min(255.0, c + tolerance) for c in colour])
     return low, high
 
 
@@ -376,14 +404,32 @@ def _squeeze(rgb: np.ndarray, side_px: int) -> np.ndarray:
 
 
 def _pdq(rgb: np.ndarray) -> tuple[bytes, int]:
-    """PDQ bits in canonical order, and quality.
+    """PDQ bits in canonical order, and quality: those of `pdqhash.compute`, bit for bit.
 
-    pdqhash returns 256 ints, most significant bit first (bit 255 of the Hash256 words
-    first), so packing them big-endian gives the bytes of PDQ's canonical hex string.
+    `pdqhash.compute_float` runs the same C++ as `pdqhash.compute` but stops before the
+    bits, returning the 256 DCT coefficients in the order `compute` returns bits (most
+    significant first), without `compute`'s conversion of the bits into a Python list. PDQ
+    sets a bit where a coefficient exceeds the median, which it takes as Torben's median of
+    256 values: the 128th smallest, one of the values itself. Packing big-endian gives the
+    bytes of PDQ's canonical hex string.
     """
-    bits, quality = pdqhash.compute(rgb)
-    return np.packbits(bits.astype(np.uint8)).tobytes(), int(quality)
+    values, quality = pdqhash.compute_float(rgb)
+    median = np.partition(values, _PDQ_MEDIAN_RANK)[_PDQ_MEDIAN_RANK]
+    return np.packbits(values > median).tobytes(), int(quality)
 
 
-def _phash(image: Image.Image) -> bytes:
-    return np.packbits(imagehash.phash(image).hash.flatten()).tobytes()
+_PDQ_MEDIAN_RANK = 127  # 0-based rank of the 128th smallest of PDQ's 256 coefficients
+
+
+def _phash(luma: np.ndarray) -> bytes:
+    """imagehash's pHash of a PHASH_SIDE_PX square of luma, bit for bit: `imagehash.phash`'s
+    own steps (2-D DCT, the PHASH_SIZE x PHASH_SIZE lowest frequencies against their median)
+    without its conversion and resize, which have nothing left to do, and without the
+    median's copy and sort of numpy.median (the mean of the two middle values all the same).
+    Bytes as `str(imagehash)`'s hex.
+    """
+    dct = scipy.fftpack.dct(scipy.fftpack.dct(luma, axis=0), axis=1)
+    low = dct[:PHASH_SIZE, :PHASH_SIZE].ravel()
+    middle = len(low) // 2
+    ranked = np.partition(low, (middle - 1, middle))
+    return np.packbits(low > (ranked[middle - 1] + ranked[middle]) / 2).tobytes()

@@ -21,7 +21,7 @@ from typing import Any
 from tqdm import tqdm
 
 from pipeline.config import HashConfig
-from pipeline.core.hashing import hash_frame
+from pipeline.core.hashing import HASH_VERSION, hash_frame
 from pipeline.core.keypoints import sift_features
 from pipeline.executors import open_executor
 from pipeline.io import thumbs
@@ -36,7 +36,10 @@ FEATURE_REASONS = {"still", "first", "shot_change"}
 
 
 def params_hash(cfg: HashConfig) -> str:
-    params = cfg.model_dump(exclude={"workers", "batch_frames"})
+    """Frames hashed under another configuration or another HASH_VERSION are hashed again
+    (their rows replaced, never mixed with new ones); workers and batch size change no
+    result."""
+    params = {**cfg.model_dump(exclude={"workers", "batch_frames"}), "version": HASH_VERSION}
     return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -345,12 +345,41 @@ def test_pdq_bytes_are_pdqhashs_bits_in_canonical_order() -> None:
     assert hashes.pdq_quality == quality
 
 
-def test_phash_bytes_are_imagehashs_phash_of_the_halved_picture() -> None:
-    picture = np.ascontiguousarray(_photo("coffee")[100:260, 200:360])  # 160x160: as hashed
-    halved = cv2.resize(picture, (80, 80), interpolation=cv2.INTER_AREA)
-    hashes = hash_frame(picture, CONFIG)
-    assert hashes.phash.hex() == str(imagehash.phash(Image.fromarray(halved)))
-    assert hashes.phash_mirror.hex() == str(imagehash.phash(Image.fromarray(halved[:, ::-1])))
+@pytest.mark.parametrize("size", [(160, 160), (320, 180)], ids=["square", "frame_320x180"])
+@pytest.mark.parametrize("name", ["coffee", "astronaut", "camera"])
+def test_phash_bytes_are_imagehashs_phash_of_the_32_px_luma_and_its_mirror(
+    name: str, size: tuple[int, int]
+) -> None:
+    """pHash is imagehash.phash of the luma of the PDQ square, pixel-area averaged to 32 px,
+    and phash_mirror is imagehash.phash of that square mirrored: bit for bit."""
+    frame = cv2.resize(_photo(name), size, interpolation=cv2.INTER_AREA)
+    hashes = hash_frame(frame, CONFIG)
+    assert hashes.box == BorderBox.full(*size)
+    square = cv2.resize(frame, (160, 160), interpolation=cv2.INTER_AREA)
+    if size == (320, 180):  # as hash_frame squeezes it: halved, then stretched
+        halved = cv2.resize(frame, (160, 90), interpolation=cv2.INTER_AREA)
+        square = cv2.resize(halved, (160, 160), interpolation=cv2.INTER_LINEAR)
+    luma = cv2.resize(
+        cv2.cvtColor(square, cv2.COLOR_RGB2GRAY), (32, 32), interpolation=cv2.INTER_AREA
+    )
+    assert hashes.phash.hex() == str(imagehash.phash(Image.fromarray(luma)))
+    assert hashes.phash_mirror.hex() == str(
+        imagehash.phash(Image.fromarray(np.ascontiguousarray(luma[:, ::-1])))
+    )
+
+
+@pytest.mark.parametrize("size", [(320, 180), (180, 320), (333, 241), (512, 384), (37, 23)])
+@pytest.mark.parametrize("name", ["coffee", "astronaut", "rocket", "camera"])
+def test_mirror_hashes_are_the_hashes_of_the_mirrored_frame(
+    name: str, size: tuple[int, int]
+) -> None:
+    """Both mirror hashes are computed from mirrored pixels (PDQ's own left-right flip of
+    its DCT misses by 20-46 bits at 160 px), so they equal the hashes of the mirrored frame."""
+    frame = cv2.resize(_photo(name), size, interpolation=cv2.INTER_AREA)
+    hashes, of_mirror = hash_frame(frame, CONFIG), hash_frame(im.mirror(frame), CONFIG)
+    assert (hashes.pdq_mirror, hashes.pdq) == (of_mirror.pdq, of_mirror.pdq_mirror)
+    assert (hashes.phash_mirror, hashes.phash) == (of_mirror.phash, of_mirror.phash_mirror)
+    assert hashes.pdq_quality == of_mirror.pdq_quality
 
 
 def test_dihedral_flip_approximates_but_is_not_the_hash_of_the_mirrored_picture() -> None:

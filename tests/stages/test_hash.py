@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from pipeline.core.hashing import hamming
 from pipeline.io import ffmpeg
 from pipeline.io.catalog import Catalog
 from pipeline.layout import DataLayout
+from pipeline.stages import hash as hash_stage
 from pipeline.stages.frames import run_frames
 from pipeline.stages.hash import run_hash
 from pipeline.stages.ingest import run_ingest
@@ -67,6 +69,21 @@ def test_rerun_hashes_nothing_and_new_upload_hashes_only_its_frames(
     assert run_all(run_stage)["frames_hashed"] == 0
     put(layout.raw, "inc/src/c.jpg", im.jpeg_bytes(im.photo("chelsea"), 90))
     assert run_all(run_stage)["frames_hashed"] == 1
+
+
+def test_a_new_hash_version_hashes_every_frame_again(
+    layout: DataLayout, run_stage: RunStage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A catalog hashed by an earlier hash_frame is hashed again, its rows replaced rather
+    than mixed with rows of the new version."""
+    video(layout.raw / "inc/src/a.mp4", seconds=1.0)
+    put(layout.raw, "inc/src/b.jpg", im.jpeg_bytes(im.photo("rocket"), 90))
+    first = run_all(run_stage)["frames_hashed"]
+    before = {row["params_hash"] for rows in hashes_by_path(layout).values() for row in rows}
+    monkeypatch.setattr(hash_stage, "HASH_VERSION", hash_stage.HASH_VERSION + 1)
+    assert run_all(run_stage)["frames_hashed"] == first
+    after = {row["params_hash"] for rows in hashes_by_path(layout).values() for row in rows}
+    assert len(before) == len(after) == 1 and before != after
 
 
 def test_worker_processes_hash_exactly_as_one_process(tmp_path, settings) -> None:
