@@ -525,8 +525,8 @@ def _sift_only(hash_input: _HashInput) -> int:
 
 def _one_process(hash_input: _HashInput, cfg: HashConfig) -> int:
     """The stage's per-frame work on one core: `hash_batch` over every frame at once."""
-    rows, _ = hash_stage.hash_batch(_hash_job(hash_input.layout.thumbs, hash_input.refs, cfg))
-    return len(rows)
+    batch = hash_stage.hash_batch(_hash_job(hash_input.layout.thumbs, hash_input.refs, cfg))
+    return len(batch.rows)
 
 
 def _hash_job(store: Path, refs: list[FrameRef], cfg: HashConfig) -> hash_stage.HashJob:
@@ -548,7 +548,7 @@ def _pool(store: Path, refs: list[FrameRef], cfg: HashConfig, batch: int) -> int
     batches = [refs[i : i + batch] for i in range(0, len(refs), batch)]
     with ProcessPoolExecutor(min(os.cpu_count() or 1, len(batches))) as pool:
         futures = [pool.submit(hash_stage.hash_batch, _hash_job(store, b, cfg)) for b in batches]
-        return sum(len(f.result()[0]) for f in futures)
+        return sum(len(f.result().rows) for f in futures)
 
 
 def _pool_job(job: dict[str, Any]) -> _Run:

@@ -34,7 +34,7 @@ EXIT_MEANINGS: dict[int, str] = {
 _ITEMS: dict[str, tuple[str, ...]] = {
     "ingest": ("files_hashed",),
     "frames": ("media_sampled",),
-    "hash": ("frames_hashed",),
+    "hash": ("frames_hashed", "frames_failed"),
     "dedupe": ("frames_searched", "feature_frames_searched"),
     "count": ("incidents", "incidents_with_errors"),
     "verify": ("files_checked",),

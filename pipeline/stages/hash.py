@@ -16,7 +16,8 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 from tqdm import tqdm
 
@@ -43,7 +44,13 @@ def params_hash(cfg: HashConfig) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
 
 
-Rows = tuple[list[tuple[Any, ...]], list[tuple[str, int, str, bytes, bytes]]]
+class HashedBatch(NamedTuple):
+    """A batch's catalog rows, and one line per frame that could not be hashed (its stored
+    thumbnail missing or unreadable): that frame only is left for a later run."""
+
+    rows: list[tuple[Any, ...]]
+    feature_rows: list[tuple[str, int, str, bytes, bytes]]
+    errors: list[str]
 
 
 @dataclass(frozen=True)
@@ -57,13 +64,22 @@ class HashJob:
     params: str
 
 
-def hash_batch(job: HashJob) -> Rows:
+def hash_batch(job: HashJob) -> HashedBatch:
     """Hash a batch of stored frames (and extract local features of shot-representative
     ones); returns catalog rows. Runs in a worker process."""
     rows: list[tuple[Any, ...]] = []
     feature_rows: list[tuple[str, int, str, bytes, bytes]] = []
-    for (media_id, frame_index, _, reason), data in zip(job.refs, job.pictures, strict=True):
-        picture = thumbs.decode(data)
+    errors: list[str] = []
+    for (media_id, frame_index, sha, reason), data in zip(job.refs, job.pictures, strict=True):
+        try:
+            picture = thumbs.decode(data)
+        except (OSError, ValueError) as exc:
+            errors.append(
+                f"{media_id[:12]} frame {frame_index}: stored thumbnail {sha[:12]} is missing or "
+                f"unreadable ({type(exc).__name__}): restore processed/thumbs, or delete "
+                "processed/ and run again to rebuild it"
+            )
+            continue
         result = hash_frame(picture, job.cfg)
         box = result.box
         rows.append(
@@ -87,15 +103,17 @@ def hash_batch(job: HashJob) -> Rows:
         if reason in FEATURE_REASONS and not result.uniform:
             points, descriptors = sift_features(picture).to_bytes()
             feature_rows.append((media_id, frame_index, job.params, points, descriptors))
-    return rows, feature_rows
+    return HashedBatch(rows, feature_rows, errors)
 
 
 def run_hash(ctx: RunContext) -> dict[str, int]:
     cfg = ctx.settings.default.hash
     params = params_hash(cfg)
     todo = ctx.catalog.frames_without_hashes(params)
-    hashed = uniform = 0
-    for rows, feature_rows in _hash_all(ctx, cfg, params, todo):
+    hashed = uniform = failed = 0
+    for rows, feature_rows, errors in _hash_all(ctx, cfg, params, todo):
+        ctx.errors.extend(f"hash {error}" for error in errors)
+        failed += len(errors)
         with ctx.catalog.transaction():
             ctx.catalog.put_hash_rows(rows)
             ctx.catalog.put_feature_rows(feature_rows)
@@ -108,14 +126,14 @@ def run_hash(ctx: RunContext) -> dict[str, int]:
             )
         hashed += len(rows)
         uniform += sum(row[12] for row in rows)
-    counts = {"frames_hashed": hashed, "frames_uniform": uniform}
+    counts = {"frames_hashed": hashed, "frames_uniform": uniform, "frames_failed": failed}
     ctx.counts[STAGE] = counts
     return counts
 
 
 def _hash_all(
     ctx: RunContext, cfg: HashConfig, params: str, todo: list[FrameRef]
-) -> Iterator[Rows]:
+) -> Iterator[HashedBatch]:
     size = cfg.batch_frames
     batches = [todo[i : i + size] for i in range(0, len(todo), size)]
     if not batches:
@@ -123,12 +141,20 @@ def _hash_all(
     store = ctx.layout.thumbs
     # Each batch's thumbnails are read only when a worker is free for it, and its rows let
     # go once committed: memory holds a few batches, however many frames there are.
-    jobs = (HashJob(b, [thumbs.read(store, ref[2]) for ref in b], cfg, params) for b in batches)
+    jobs = (HashJob(b, [_stored(store, ref[2]) for ref in b], cfg, params) for b in batches)
     workers = min(cfg.workers or os.cpu_count() or 1, len(batches))
     progress = tqdm(
         total=len(todo), desc="hash", unit="frame", disable=not ctx.show_progress or None
     )
     with progress, open_executor(ctx.settings.default.run, workers, "processes") as executor:
-        for rows, feature_rows in executor.map_unordered(hash_batch, jobs):
-            yield rows, feature_rows
-            progress.update(len(rows))
+        for batch in executor.map_unordered(hash_batch, jobs):
+            yield batch
+            progress.update(len(batch.rows) + len(batch.errors))
+
+
+def _stored(store: Path, sha256: str) -> bytes:
+    """A thumbnail's bytes; b"" when the file is gone, which its worker reports as an error."""
+    try:
+        return thumbs.read(store, sha256)
+    except OSError:
+        return b""

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pipeline.cli import main
 from pipeline.core.hashing import hamming
+from pipeline.core.outcome import EXIT_FAILURES
 from pipeline.io import ffmpeg
 from pipeline.io.catalog import Catalog
 from pipeline.layout import DataLayout
@@ -111,3 +113,22 @@ def test_worker_processes_hash_exactly_as_one_process(tmp_path, settings) -> Non
                 ]
             )
     assert found[0] == found[1] and len(found[0]) >= 3
+
+
+def test_an_unreadable_thumbnail_fails_its_frame_only_and_is_retried(
+    layout: DataLayout, run_stage: RunStage, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("rocket", "chelsea", "coffee"):
+        put(layout.raw, f"inc/src/{name}.jpg", im.jpeg_bytes(im.photo(name), 90))
+    run_stage(run_ingest)
+    run_stage(run_frames)
+    damaged, missing, _ = sorted(layout.thumbs.rglob("*.jpg"))
+    damaged.write_bytes(b"not a jpeg any more")
+    missing.unlink()
+    counts = run_stage(run_hash)
+    assert counts == {"frames_hashed": 1, "frames_uniform": 0, "frames_failed": 2}
+    assert len([row for rows in hashes_by_path(layout).values() for row in rows]) == 1
+    # not forgotten: tried again and reported again, by the command with a clear line
+    assert main(["--data-dir", str(layout.data_dir), "--no-progress", "hash"]) == EXIT_FAILURES
+    err = capsys.readouterr().err
+    assert err.count("is missing or unreadable") == 2 and missing.stem[:12] in err
