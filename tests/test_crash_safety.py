@@ -45,6 +45,21 @@ def cli(layout: DataLayout, configs: Path, *command: str) -> int:
     return main([*options, *command])
 
 
+def cli_process(
+    layout: DataLayout, env: dict[str, str], *args: str, timeout_s: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """`python -m pipeline --data-dir DIR ARGS` in a child process, so a crash point can kill it."""
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", "--data-dir", str(layout.data_dir), *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+
+
 class Reference:
     """The demo collection, one uninterrupted run's outputs, and its steps per stage."""
 
@@ -64,24 +79,8 @@ class Reference:
     def kill_at(self, stage: str, step: int) -> subprocess.CompletedProcess[str]:
         shutil.rmtree(self.layout.processed)
         env = {**os.environ, crashpoints.ENV_VAR: f"{stage}:{step}"}
-        return subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pipeline",
-                "--data-dir",
-                str(self.layout.data_dir),
-                "--config-dir",
-                str(self.configs),
-                "--no-progress",
-                "run",
-            ],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
+        return cli_process(
+            self.layout, env, "--config-dir", str(self.configs), "--no-progress", "run"
         )
 
 
@@ -116,15 +115,7 @@ def test_run_killed_during_stage_then_rerun_matches_an_uninterrupted_run(
 
 def test_a_malformed_crash_point_is_a_usage_error(reference: Reference) -> None:
     env = {**os.environ, crashpoints.ENV_VAR: "frames"}
-    done = subprocess.run(
-        [sys.executable, "-m", "pipeline", "--data-dir", str(reference.layout.data_dir), "run"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = cli_process(reference.layout, env, "run", timeout_s=120)
     assert done.returncode == 2 and "STAGE:N" in done.stderr
 
 
@@ -139,16 +130,7 @@ def test_a_killed_run_leaves_no_worker_process_behind(layout: DataLayout, tmp_pa
         assert cli(layout, configs, stage) == 0
     mark = f"crosscheck-test-{uuid.uuid4()}"
     env = {**os.environ, crashpoints.ENV_VAR: "hash:3", "CROSSCHECK_TEST_MARK": mark}
-    command = [sys.executable, "-m", "pipeline", "--data-dir", str(layout.data_dir)]
-    killed = subprocess.run(
-        [*command, "--config-dir", str(configs), "--no-progress", "hash"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    killed = cli_process(layout, env, "--config-dir", str(configs), "--no-progress", "hash")
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     left = [p for p in psutil.process_iter() if _marked(p, mark)]
     _, alive = psutil.wait_procs(left, timeout=60)

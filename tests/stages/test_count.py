@@ -41,6 +41,15 @@ def run(layout: DataLayout) -> int:
     return main(["--data-dir", str(layout.data_dir), "--no-progress", "run"])
 
 
+def run_configured(layout: DataLayout, tmp_path: Path, default_yaml: str) -> int:
+    """`run` with a config folder whose default.yaml is `default_yaml`."""
+    configs = tmp_path / "configs"
+    configs.mkdir(exist_ok=True)
+    (configs / "default.yaml").write_text(default_yaml)
+    options = ["--data-dir", str(layout.data_dir), "--config-dir", str(configs), "--no-progress"]
+    return main([*options, "run"])
+
+
 def test_repost_counted_once_disjoint_groups_summed_contradiction_flagged(
     incident: DataLayout,
 ) -> None:
@@ -80,11 +89,7 @@ def test_solver_time_limit_gives_a_proven_bound_and_says_so(
         "".join(f"src/{name}.jpg,,10,{name},\n" for name in RING),
         "".join(f"{a},{b},ring\n" for a, b in zip(RING, RING[1:] + RING[:1], strict=True)),
     )
-    configs = tmp_path / "configs"
-    configs.mkdir()
-    (configs / "default.yaml").write_text(f"count:\n  solver_time_limit_s: {limit_s}\n")
-    options = ["--data-dir", str(layout.data_dir), "--config-dir", str(configs), "--no-progress"]
-    assert main([*options, "run"]) == 0
+    assert run_configured(layout, tmp_path, f"count:\n  solver_time_limit_s: {limit_s}\n") == 0
     (row,) = read(layout.processed / "counts.csv")
     assert (row["minimum_count"], row["clique_bound"], row["upper_bound"]) == (minimum, "20", "50")
     assert ("Not proven exact" not in row["explanation"]) == proven_exact
@@ -147,11 +152,7 @@ def test_changing_the_detector_settings_detects_again(layout: DataLayout, tmp_pa
     assert run(layout) == 0
     (row,) = read(layout.processed / "counts.csv")
     assert row["minimum_count"] == "2"
-    configs = tmp_path / "configs"
-    configs.mkdir()
     # minNeighbors so strict that no face survives: a stored detection must not be reused
-    (configs / "default.yaml").write_text("count:\n  haar_min_neighbors: 400\n")
-    options = ["--data-dir", str(layout.data_dir), "--config-dir", str(configs), "--no-progress"]
-    assert main([*options, "run"]) == 0
+    assert run_configured(layout, tmp_path, "count:\n  haar_min_neighbors: 400\n") == 0
     (row,) = read(layout.processed / "counts.csv")
     assert row["minimum_count"] == "0"
