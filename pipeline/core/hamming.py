@@ -255,6 +255,13 @@ class HammingIndex(ABC):
         view.flags.writeable = False
         return view
 
+    @property
+    def codes(self) -> CodeArray:
+        """Indexed codes, one row per id in `ids` (read-only view)."""
+        view = self._codes.view()
+        view.flags.writeable = False
+        return view
+
     def add(self, ids: ArrayLike, codes: ArrayLike) -> None:
         """Index `codes` under `ids`; raises ValueError on a bad shape or a repeated id."""
         new_codes = _check_codes(codes, self.nbytes)
@@ -731,3 +738,14 @@ def connected_components(ids: ArrayLike, id_a: ArrayLike, id_b: ArrayLike) -> In
     smallest = np.full(int(component.max(initial=-1)) + 1, np.iinfo(np.int64).max, np.int64)
     np.minimum.at(smallest, component, nodes)
     return smallest[component]
+
+
+def exact_for(index: HammingIndex, max_distance: int) -> HammingIndex:
+    """`index` itself when it finds every pair within `max_distance`, else an exhaustive
+    copy of its ids and codes (faiss_flat): for searches far beyond a multi-index's exact
+    radius, where it finds only pairs that happen to share a whole block."""
+    if index.exact_max_distance >= max_distance:
+        return index
+    exact = FaissFlatIndex(index.nbits)
+    exact.add(index.ids, index.codes)
+    return exact

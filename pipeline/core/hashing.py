@@ -5,7 +5,8 @@ borders. A global hash survives the first four but not borders: thorn/perception
 (REFERENCES.md) found PDQ recall 1.3% on 20% padding. So every picture is first cut to its
 content (`trim_borders`), then hashed with PDQ (256 bits, with a quality score) and
 imagehash's pHash (64 bits), each also of the mirrored picture, because neither hash is
-mirror-invariant and rotating hash bits is not the same as hashing the rotated picture.
+mirror-invariant. The mirror's hashes come from the picture's own DCT (mirroring flips the
+signs of odd horizontal frequencies), once PDQ's blur is centred (`centre_for_pdq`).
 Near-uniform pictures (black intros, fades, blank frames) all hash alike and would link
 unrelated media, so they are flagged and never `matchable`.
 
@@ -37,7 +38,8 @@ PHASH_BYTES = 8  # imagehash.phash with its default hash_size: 8x8 bits
 # could hash differently.
 # 1: PDQ of the 160 px square and of its mirror; pHash of the 80 px square (Lanczos to 32).
 # 2: the same PDQs, bit for bit; pHash of the 32 px luma square (pixel-area averaging).
-HASH_VERSION = 2
+# 3: PDQ of the square moved one column right (`centre_for_pdq`), its mirror from the DCT.
+HASH_VERSION = 3
 
 # Every trimmed picture is resampled to PDQ_SIDE_PX x PDQ_SIDE_PX before PDQ, for speed and
 # for scale invariance. PDQ squeezes any picture to 64x64 itself (so the aspect ratio is lost
@@ -53,12 +55,12 @@ HASH_VERSION = 2
 # PDQ (a 160 px wide, aspect-keeping fit measured ~0.6 ms a frame for everything, but moved
 # a 30% resize of one sample photo to 34 bits).
 #
-# The mirror's PDQ is computed from the mirrored square, not derived from the picture's DCT
-# (`pdqhash.compute_dihedral`'s left-right flip): a 2 px box window has no centre pixel, so
-# the filter sits half a pixel off centre in each of its two passes, and mirroring moves
-# it to the other side. Measured here at 160 px, the flip missed PDQ of the mirrored square
-# by 20-46 bits on 23 scikit-image pictures and by a median of 30 (up to 76) on 61 frames
-# of the frames benchmark, against a match threshold of 31: mirror matching would be lost.
+# The mirror's PDQ is derived from the picture's DCT (`_pdq_and_mirror`), which is exact
+# only for a mirror-symmetric blur: a 2 px box window has no centre pixel, so PDQ's filter
+# sits half a pixel off centre in each of its two passes. Uncorrected, the flip missed PDQ
+# of the mirrored square by 20-46 bits on 23 scikit-image pictures and by a median of 30
+# (up to 76) on 61 frames of the frames benchmark, against a match threshold of 31;
+# `centre_for_pdq` moves the square by the filter's one-column offset first (0-2 bits).
 PDQ_SIDE_PX = 160
 
 # imagehash.phash converts its input to luma ("L"), shrinks it to 32x32 (its hash_size 8
@@ -173,24 +175,24 @@ def hash_frame(rgb: np.ndarray, config: HashConfig) -> FrameHashes:
 
     Any size is accepted (the frames stage hands over 320 px): the hashes and `grey_std` are
     computed on a PDQ_SIDE_PX square copy of the trimmed picture, so grain that averages
-    away at that size does not count as content. Per 320x180 frame: ~0.6 ms for the two
-    PDQs, ~0.2 ms for the rest (trimming, squeezing, luma, pHash; measured here). The
-    input is not modified.
+    away at that size does not count as content. Per 320x180 frame: ~0.3 ms for PDQ (one
+    run gives both orientations), ~0.2 ms for the rest (trimming, squeezing, luma, pHash;
+    measured here). The input is not modified.
     """
     _check_rgb(rgb)
     box = trim_borders(rgb, config.border_tolerance, config.border_max_fraction)
     small = _squeeze(box.crop(rgb), PDQ_SIDE_PX)
-    pdq, quality = _pdq(small)
-    pdq_mirror, _ = _pdq(cv2.flip(small, 1))
+    pdq, pdq_mirror, quality = _pdq_and_mirror(small)
     grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
     grey_std = float(cv2.meanStdDev(grey)[1][0, 0])
     tiny = cv2.resize(grey, (PHASH_SIDE_PX, PHASH_SIDE_PX), interpolation=cv2.INTER_AREA)
+    phash, phash_mirror = _phash_and_mirror(tiny)
     return FrameHashes(
         pdq=pdq,
         pdq_mirror=pdq_mirror,
         pdq_quality=quality,
-        phash=_phash(tiny),
-        phash_mirror=_phash(tiny[:, ::-1]),
+        phash=phash,
+        phash_mirror=phash_mirror,
         box=box,
         uniform=grey_std <= config.uniform_std_max,
         grey_std=grey_std,
@@ -403,33 +405,84 @@ def _squeeze(rgb: np.ndarray, side_px: int) -> np.ndarray:
     return np.ascontiguousarray(rgb)
 
 
-def _pdq(rgb: np.ndarray) -> tuple[bytes, int]:
-    """PDQ bits in canonical order, and quality: those of `pdqhash.compute`, bit for bit.
+def _pdq_and_mirror(square: np.ndarray) -> tuple[bytes, bytes, int]:
+    """PDQ of a PDQ_SIDE_PX square (as `centre_for_pdq` readies it), PDQ of its mirror, and
+    PDQ's quality, from one run of PDQ.
 
-    `pdqhash.compute_float` runs the same C++ as `pdqhash.compute` but stops before the
-    bits, returning the 256 DCT coefficients in the order `compute` returns bits (most
-    significant first), without `compute`'s conversion of the bits into a Python list. PDQ
-    sets a bit where a coefficient exceeds the median, which it takes as Torben's median of
-    256 values: the 128th smallest, one of the values itself. Packing big-endian gives the
-    bytes of PDQ's canonical hex string.
+    The bits are `pdqhash.compute(centre_for_pdq(square))`'s, bit for bit: `compute_float`
+    runs the same C++ but stops before the bits, returning the 256 DCT coefficients in the
+    order `compute` returns bits (most significant first), without `compute`'s conversion of
+    the bits into a Python list. PDQ sets a bit where a coefficient exceeds the median, which
+    it takes as Torben's median of 256 values: the 128th smallest, one of the values itself.
+    Packing big-endian gives the bytes of PDQ's canonical hex string.
+
+    PDQ's DCT basis is cos(pi (k+1)(2x+1) / 128) for k = 0..15 over the 64 decimated columns
+    x, so mirroring those columns (x -> 63 - x) multiplies the coefficients of every even k
+    by -1 and leaves the rest: the mirror's coefficients without a second PDQ run (PDQ's own
+    dihedral FlipY). That equals PDQ of the mirrored picture only when PDQ's blur and
+    decimation are mirror-symmetric, which `centre_for_pdq` arranges.
     """
-    values, quality = pdqhash.compute_float(rgb)
+    values, quality = pdqhash.compute_float(centre_for_pdq(square))
+    return _pdq_bits(values), _pdq_bits(values * _PDQ_MIRROR_SIGNS), int(quality)
+
+
+def centre_for_pdq(square: np.ndarray) -> np.ndarray:
+    """A PDQ_SIDE_PX-wide picture moved one column right, so that PDQ's blur is centred on
+    the columns PDQ keeps and PDQ commutes with mirroring.
+
+    At 160 px PDQ blurs with a 2 px box twice (its Jarosz filter), each pass averaging a
+    column with the next one, so blurred column x is centred on x + 1; it then keeps the
+    columns floor(2.5 (j + 0.5)), j = 0..63, which lie symmetrically about the middle. So
+    the mirrored picture's samples fall two columns from the mirror of the picture's, and
+    the DCT flip missed PDQ of the mirrored picture by 20-46 bits (scikit-image photos;
+    the match threshold is 31). Moved one column right, each kept sample is centred on a
+    column of the square. The last kept sample, column 158, blurs columns 158 and 159 of
+    the input with PDQ's shortened window at the edge, (c158 + 3 c159) / 4; giving input
+    column 159 (2 s158 + s159) / 3 of the square's two last columns makes that the centred
+    (s157 + 2 s158 + s159) / 4 it needs, to within rounding. The first input column is
+    never read for a kept sample and repeats the square's first. Measured: the flip then
+    gives PDQ of the mirrored picture exactly, or 2 bits off at a near-tie of the median.
+    The move is a third of a cell of PDQ's 64 px grid: the picture's own hash is as robust.
+    """
+    moved = np.empty_like(square)
+    moved[:, 0] = square[:, 0]
+    moved[:, 1:-1] = square[:, :-2]
+    moved[:, -1] = (2 * square[:, -2].astype(np.uint16) + square[:, -1] + 1) // 3
+    return moved
+
+
+def _pdq_bits(values: np.ndarray) -> bytes:
     median = np.partition(values, _PDQ_MEDIAN_RANK)[_PDQ_MEDIAN_RANK]
-    return np.packbits(values > median).tobytes(), int(quality)
+    return np.packbits(values > median).tobytes()
 
 
 _PDQ_MEDIAN_RANK = 127  # 0-based rank of the 128th smallest of PDQ's 256 coefficients
+# compute_float's 256 values are its 16x16 buffer (vertical frequency, horizontal frequency)
+# flattened and reversed; the mirror negates every even horizontal frequency index.
+_PDQ_MIRROR_SIGNS = np.tile(np.where(np.arange(16) % 2 == 0, -1.0, 1.0), 16)[::-1].astype(
+    np.float32
+)
 
 
-def _phash(luma: np.ndarray) -> bytes:
-    """imagehash's pHash of a PHASH_SIDE_PX square of luma, bit for bit: `imagehash.phash`'s
-    own steps (2-D DCT, the PHASH_SIZE x PHASH_SIZE lowest frequencies against their median)
-    without its conversion and resize, which have nothing left to do, and without the
-    median's copy and sort of numpy.median (the mean of the two middle values all the same).
-    Bytes as `str(imagehash)`'s hex.
+def _phash_and_mirror(luma: np.ndarray) -> tuple[bytes, bytes]:
+    """imagehash's pHash of a PHASH_SIDE_PX square of luma and of its mirror, bit for bit.
+
+    These are `imagehash.phash`'s own steps (2-D DCT, the PHASH_SIZE x PHASH_SIZE lowest
+    frequencies against their median) without its conversion and resize, which have nothing
+    left to do, and without the median's copy and sort of numpy.median (the mean of the two
+    middle values all the same). Mirroring the square's columns multiplies its DCT-II's odd
+    horizontal frequencies by -1, so the mirror needs no second DCT. Bytes as
+    `str(imagehash)`'s hex.
     """
     dct = scipy.fftpack.dct(scipy.fftpack.dct(luma, axis=0), axis=1)
-    low = dct[:PHASH_SIZE, :PHASH_SIZE].ravel()
-    middle = len(low) // 2
-    ranked = np.partition(low, (middle - 1, middle))
-    return np.packbits(low > (ranked[middle - 1] + ranked[middle]) / 2).tobytes()
+    low = dct[:PHASH_SIZE, :PHASH_SIZE]
+    return _median_bits(low.ravel()), _median_bits((low * _PHASH_MIRROR_SIGNS).ravel())
+
+
+_PHASH_MIRROR_SIGNS = np.where(np.arange(PHASH_SIZE) % 2 == 1, -1.0, 1.0)
+
+
+def _median_bits(values: np.ndarray) -> bytes:
+    middle = len(values) // 2
+    ranked = np.partition(values, (middle - 1, middle))
+    return np.packbits(values > (ranked[middle - 1] + ranked[middle]) / 2).tobytes()

@@ -125,7 +125,13 @@ def _resolve(
     return labelled, errors
 
 
-def _proposals(ctx: RunContext, frames: _Frames, units: list[Unit]) -> dict[Unit, int]:
+def _proposals(
+    ctx: RunContext, incident: str, frames: _Frames, units: list[Unit]
+) -> dict[Unit, int]:
+    """The detector's people count on the first frame of each unit, detected once per frame
+    and detector setting. A unit whose stored thumbnail is missing or unreadable gets no
+    proposal and an error line: the count stays a proven lower bound without it, and the
+    stage is not recorded as done, so the next run detects it again."""
     cfg = ctx.settings.default.count
     detector = make_detector(
         cfg.detector, cfg.onnx_model, cfg.hog_min_score, cfg.haar_min_neighbors
@@ -140,7 +146,17 @@ def _proposals(ctx: RunContext, frames: _Frames, units: list[Unit]) -> dict[Unit
             continue
         index, sha = first
         if (unit[0], index) not in known:
-            boxes = detector.detect(thumbs.load(ctx.layout.thumbs, sha))
+            try:
+                picture = thumbs.load(ctx.layout.thumbs, sha)
+            except OSError as exc:
+                ctx.errors.append(
+                    f"count {incident}: {unit[0][:12]} frame {index}: stored thumbnail "
+                    f"{sha[:12]} is missing or unreadable ({type(exc).__name__}), so its scene "
+                    "has no detector proposal: restore processed/thumbs, or delete processed/ "
+                    "and run again to rebuild it"
+                )
+                continue
+            boxes = detector.detect(picture)
             people = people_count(boxes)
             with ctx.catalog.transaction():
                 ctx.catalog.put_detection(
@@ -204,7 +220,7 @@ def run_count(ctx: RunContext) -> dict[str, Any]:
             continue
         units = sorted(u for m in media_ids for u in frames.units(m))
         annotated = {row.unit for row in labelled}
-        proposals = _proposals(ctx, frames, [u for u in units if u not in annotated])
+        proposals = _proposals(ctx, incident, frames, [u for u in units if u not in annotated])
         disjoint = effective_disjointness(
             incident, [(d.scene_a, d.scene_b, d.reason) for d in analyst.disjoint], review
         )

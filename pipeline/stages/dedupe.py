@@ -261,21 +261,28 @@ def _video_anchors(
     index: hamming.HammingIndex,
     pairs: set[tuple[FrameKey, FrameKey]],
 ) -> list[tuple[str, int, str, int, int, str]]:
-    """One anchor per pair of videos that PDQ alone did not link: the closest frame pair
-    within `video_anchor_max_distance`, kept only if keypoints and pixels confirm it.
+    """One anchor per pair of media, at least one of them a video, that PDQ alone did not
+    link: the closest frame pair within `video_anchor_max_distance`, kept only if keypoints
+    and pixels confirm it.
 
     Two copies of a fast pan are sampled a fraction of a second apart, which PDQ reads as
-    40-80 bits; the anchor lets the alignment step follow the pair's time offset.
+    40-80 bits; the anchor lets the alignment step follow the pair's time offset. A still
+    grabbed from a video mostly shows a moment between two sampled frames, 30-60 bits from
+    both (make eval's grabs), and its shot's first frame, the only one with stored
+    keypoints, may show another part of the shot: the anchor links it. Two stills need no
+    anchor: both carry keypoints for the crop path.
     """
-    videos = [key for key in new if rows[key]["pts_s"] is not None]
-    if not videos or cfg.video_anchor_max_distance <= cfg.pdq_max_distance:
+    if not new or cfg.video_anchor_max_distance <= cfg.pdq_max_distance:
         return []
     linked = {(a[0], b[0]) for a, b in pairs}
     best: dict[tuple[str, str], tuple[int, FrameKey, FrameKey]] = {}
-    result = index.search(_codes(rows, videos, "pdq"), cfg.video_anchor_max_distance)
+    # 64 bits is far beyond the multi-index's exact radius (15), where it finds only pairs
+    # sharing a whole 16-bit block (about a third at 60 bits): search exhaustively instead.
+    exact = hamming.exact_for(index, cfg.video_anchor_max_distance)
+    result = exact.search(_codes(rows, new, "pdq"), cfg.video_anchor_max_distance)
     for query, hit, distance in zip(result.query, result.match_id, result.distance, strict=True):
-        this, other = videos[int(query)], by_id[int(hit)]
-        if this[0] == other[0] or rows[other]["pts_s"] is None:
+        this, other = new[int(query)], by_id[int(hit)]
+        if this[0] == other[0] or (rows[this]["pts_s"] is None and rows[other]["pts_s"] is None):
             continue
         a, b = (this, other) if this < other else (other, this)
         if (a[0], b[0]) in linked:

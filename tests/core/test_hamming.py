@@ -23,6 +23,7 @@ from pipeline.core.hamming import (
     Matches,
     MultiIndexHash,
     connected_components,
+    exact_for,
     make_index,
 )
 
@@ -374,3 +375,24 @@ def test_connected_components_without_edges_or_items() -> None:
 def test_connected_components_reject_unknown_ids() -> None:
     with pytest.raises(ValueError, match="not in ids"):
         connected_components(np.array([1, 2]), np.array([1]), np.array([3]))
+
+
+def test_exact_for_searches_exhaustively_beyond_the_multi_index_radius() -> None:
+    """At 60 bits with every 16-bit block touched, no block is shared: the multi-index finds
+    nothing, exact_for's copy finds the pair; within the exact radius the index is kept."""
+    rng = np.random.default_rng(5)
+    code = rng.integers(0, 256, PDQ_BITS // 8, dtype=np.uint8)
+    bits = np.unpackbits(code)
+    flips = np.concatenate([block * 16 + rng.choice(16, 4, replace=False) for block in range(15)])
+    bits[flips] ^= 1  # 60 bits, four in each of 15 blocks; the 16th block is flipped below
+    bits[15 * 16] ^= 1
+    far = np.packbits(bits)
+    assert int(oracle_distance(code, far)) == 61
+    index = make_index("mih", PDQ_BITS)
+    index.add(np.array([7, 9]), np.stack([code, rng.integers(0, 256, 32, dtype=np.uint8)]))
+    assert 7 not in index.search(far[None, :], 64).match_id.tolist()
+    exact = exact_for(index, 64)
+    assert isinstance(exact, FaissFlatIndex) and exact.ids.tolist() == [7, 9]
+    found = exact.search(far[None, :], 64)
+    assert (found.match_id.tolist(), found.distance.tolist()) == ([7], [61])
+    assert exact_for(index, 15) is index

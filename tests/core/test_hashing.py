@@ -24,6 +24,7 @@ from pipeline.core.hashing import (
     PHASH_BYTES,
     BorderBox,
     FrameHashes,
+    centre_for_pdq,
     hamming,
     hash_frame,
     hash_from_hex,
@@ -39,6 +40,7 @@ MATCH_BITS = 31  # PDQ's recommended match threshold (REFERENCES.md, ThreatExcha
 FAR_BITS = 60  # unrelated pictures must stay well clear of the threshold
 PHASH_MATCH_BITS = 10  # imagededup's default pHash threshold (REFERENCES.md)
 BOX_SLACK_PX = 2  # a soft transition line between bar and picture may stay in the box
+MIRROR_SLACK_BITS = 2  # a near-tie at PDQ's median may swap one bit for another
 
 # Natural photos, colour and grey, bright and dark (hubble_deep_field is mostly black sky).
 PHOTOS = (
@@ -339,7 +341,7 @@ def test_hashes_have_fixed_sizes_and_a_quality_in_range() -> None:
 
 def test_pdq_bytes_are_pdqhashs_bits_in_canonical_order() -> None:
     picture = np.ascontiguousarray(_photo("astronaut")[100:260, 150:310])  # 160x160: as hashed
-    bits, quality = pdqhash.compute(picture)
+    bits, quality = pdqhash.compute(centre_for_pdq(picture))
     hashes = hash_frame(picture, CONFIG)
     assert hashes.pdq == np.packbits(bits.astype(np.uint8)).tobytes()
     assert hashes.pdq_quality == quality
@@ -373,29 +375,30 @@ def test_phash_bytes_are_imagehashs_phash_of_the_32_px_luma_and_its_mirror(
 def test_mirror_hashes_are_the_hashes_of_the_mirrored_frame(
     name: str, size: tuple[int, int]
 ) -> None:
-    """Both mirror hashes are computed from mirrored pixels (PDQ's own left-right flip of
-    its DCT misses by 20-46 bits at 160 px), so they equal the hashes of the mirrored frame."""
+    """The mirror hashes, derived from the picture's DCT, are the hashes of the mirrored
+    frame: pHash bit for bit, PDQ to within a near-tie at its median (2 bits)."""
     frame = cv2.resize(_photo(name), size, interpolation=cv2.INTER_AREA)
     hashes, of_mirror = hash_frame(frame, CONFIG), hash_frame(im.mirror(frame), CONFIG)
-    assert (hashes.pdq_mirror, hashes.pdq) == (of_mirror.pdq, of_mirror.pdq_mirror)
+    assert hamming(hashes.pdq_mirror, of_mirror.pdq) <= MIRROR_SLACK_BITS
+    assert hamming(hashes.pdq, of_mirror.pdq_mirror) <= MIRROR_SLACK_BITS
     assert (hashes.phash_mirror, hashes.phash) == (of_mirror.phash, of_mirror.phash_mirror)
     assert hashes.pdq_quality == of_mirror.pdq_quality
 
 
-def test_dihedral_flip_approximates_but_is_not_the_hash_of_the_mirrored_picture() -> None:
-    """pdqhash.compute_dihedral's index 5 (PDQ's FlipY, left-right) is always the nearest of
-    the eight to the hash of the mirrored pixels, yet differs from it (6-22 bits on PHOTOS)
-    (REFERENCES.md: transformed hash bits are not the hash of the transformed picture),
-    which is why hash_frame hashes the mirrored picture itself."""
-    gaps = []
+def test_centring_pdqs_blur_makes_its_dct_flip_the_pdq_of_the_mirrored_picture() -> None:
+    """PDQ's own left-right flip of its DCT (pdqhash.compute_dihedral's index 5) misses PDQ
+    of the mirrored 160 px square by many bits, because PDQ's 2 px blur is not centred;
+    after centre_for_pdq it is PDQ of the mirrored square, up to a near-tie."""
+    raw_gaps, centred_gaps = [], []
     for name in PHOTOS:
-        picture = _as_handed_over(_photo(name))
-        mirrored, _ = pdqhash.compute(np.ascontiguousarray(picture[:, ::-1]))
-        dihedral, _ = pdqhash.compute_dihedral(picture)
-        distances = [int((mirrored != flip).sum()) for flip in dihedral]
-        assert int(np.argmin(distances)) == 5
-        gaps.append(distances[5])
-    assert max(gaps) > 0
+        square = cv2.resize(_photo(name), (160, 160), interpolation=cv2.INTER_AREA)
+        mirrored = np.ascontiguousarray(square[:, ::-1])
+        for prepare, gaps in ((np.ascontiguousarray, raw_gaps), (centre_for_pdq, centred_gaps)):
+            of_mirror, _ = pdqhash.compute(prepare(mirrored))
+            dihedral, _ = pdqhash.compute_dihedral(prepare(square))
+            gaps.append(int((of_mirror != dihedral[5]).sum()))
+    assert min(raw_gaps) >= 10 and max(raw_gaps) > 31  # would lose mirrored reposts
+    assert max(centred_gaps) <= MIRROR_SLACK_BITS
 
 
 def test_distances_are_symmetric() -> None:

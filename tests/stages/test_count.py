@@ -156,3 +156,25 @@ def test_changing_the_detector_settings_detects_again(layout: DataLayout, tmp_pa
     assert run_configured(layout, tmp_path, "count:\n  haar_min_neighbors: 400\n") == 0
     (row,) = read(layout.processed / "counts.csv")
     assert row["minimum_count"] == "0"
+
+
+def test_a_missing_thumbnail_leaves_its_scene_without_a_proposal_until_restored(
+    layout: DataLayout, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pair = np.concatenate([im.photo("astronaut"), im.mirror(im.photo("astronaut"))], axis=1)
+    put(layout.raw, "inc/src/two.jpg", im.jpeg_bytes(pair, 92))
+    options = ["--data-dir", str(layout.data_dir), "--no-progress"]
+    for stage in ("ingest", "frames", "hash", "dedupe"):
+        assert main([*options, stage]) == 0
+    (thumbnail,) = layout.thumbs.rglob("*.jpg")
+    kept = thumbnail.read_bytes()
+    thumbnail.unlink()
+    capsys.readouterr()
+    assert main([*options, "count"]) == 0  # one failed item, within run.max_failure_ratio
+    assert "is missing or unreadable" in capsys.readouterr().err
+    (row,) = read(layout.processed / "counts.csv")
+    assert row["minimum_count"] == "0"  # still a lower bound, and not remembered as done
+    thumbnail.write_bytes(kept)
+    assert main([*options, "count"]) == 0
+    (row,) = read(layout.processed / "counts.csv")
+    assert row["minimum_count"] == "2"

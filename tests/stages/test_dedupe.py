@@ -6,11 +6,14 @@ import csv
 import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
+from pipeline.config import Settings
 from pipeline.io import ffmpeg
 from pipeline.layout import DataLayout
+from pipeline.stages.context import Operator, open_run
 from pipeline.stages.dedupe import run_dedupe
 from pipeline.stages.frames import run_frames
 from pipeline.stages.hash import run_hash
@@ -112,6 +115,45 @@ def test_still_taken_from_a_video_is_found_at_its_time(
     assert row["relation"] == "still_in_video"
     times = [float(row[k]) for k in ("a_start_s", "b_start_s") if row[k]]
     assert times and abs(times[0] - 4.0) <= 2.0
+
+
+def fast_pan(name: str, seconds: float, px_per_frame: float) -> list[np.ndarray]:
+    """A 320x180 window panning across a 900x300 stretch of a photo, at 25 fps: frames a
+    fraction of a second apart differ by 40-80 PDQ bits, and the end shares little with
+    the start."""
+    wide = cv2.resize(im.photo(name), (900, 300), interpolation=cv2.INTER_AREA)
+    return [
+        cv2.resize(wide[:, int(i * px_per_frame) : int(i * px_per_frame) + 300], (320, 180))
+        for i in range(int(seconds * 25))
+    ]
+
+
+@pytest.mark.parametrize("anchor_bits", [64, 0], ids=["anchors", "no_anchors"])
+def test_still_grabbed_between_samples_of_a_fast_pan_is_linked_by_an_anchor(
+    layout: DataLayout, settings: Settings, anchor_bits: int
+) -> None:
+    """The grab (6.2 s) is 40-80 PDQ bits from the sampled frames either side of it and
+    overlaps its shot's first frame, the only one with stored keypoints, too little for the
+    crop path: only the anchor search (closest pair within 64 bits, confirmed by keypoints
+    and pixels) links it, and turning anchors off loses it."""
+    frames = fast_pan("chelsea", 7.5, 1.6)
+    encode(layout, "inc/a/pan.mp4", frames)
+    put(layout.raw, "inc/b/grab.jpg", im.jpeg_bytes(frames[int(6.2 * 25)], 90))
+    dedupe = settings.default.dedupe.model_copy(update={"video_anchor_max_distance": anchor_bits})
+    chosen = settings.model_copy(
+        update={"default": settings.default.model_copy(update={"dedupe": dedupe})}
+    )
+    for stage in (run_ingest, run_frames, run_hash, run_dedupe):
+        with open_run(layout, chosen, "test", Operator("t"), False) as ctx:
+            stage(ctx)
+    found = relations(layout).get(frozenset({"pan.mp4", "grab.jpg"}), [])
+    if anchor_bits == 0:
+        assert found == []
+        return
+    (row,) = found
+    assert row["relation"] == "still_in_video" and 31 < int(row["distance"]) <= 64
+    times = [float(row[k]) for k in ("a_start_s", "b_start_s") if row[k]]
+    assert times and abs(times[0] - 6.2) <= 1.0
 
 
 def test_trimmed_reencoded_clip_overlaps_its_original_within_two_seconds(
