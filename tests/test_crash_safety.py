@@ -18,7 +18,6 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -29,10 +28,11 @@ from pipeline.cli import STAGES, main
 from pipeline.core.outcome import EXIT_NOTHING_TO_DO
 from pipeline.io import crashpoints
 from pipeline.layout import DataLayout
-from tests.conftest import REPO
+from tests.child import cli_process
 from tests.snapshots import catalog_content, differences, processed_files, temporaries
 
 SEEDS_AT_FULL_SCALE = 3
+CHILD_TIMEOUT_S = 300  # a child run that hangs fails the test instead of the whole suite
 Outputs = tuple[dict[str, bytes], dict[str, list[tuple[object, ...]]]]
 
 
@@ -43,21 +43,6 @@ def outputs(layout: DataLayout) -> Outputs:
 def cli(layout: DataLayout, configs: Path, *command: str) -> int:
     options = ["--data-dir", str(layout.data_dir), "--config-dir", str(configs), "--no-progress"]
     return main([*options, *command])
-
-
-def cli_process(
-    layout: DataLayout, env: dict[str, str], *args: str, timeout_s: float = 300
-) -> subprocess.CompletedProcess[str]:
-    """`python -m pipeline --data-dir DIR ARGS` in a child process, so a crash point can kill it."""
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline", "--data-dir", str(layout.data_dir), *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-        check=False,
-    )
 
 
 class Reference:
@@ -80,7 +65,10 @@ class Reference:
         shutil.rmtree(self.layout.processed)
         env = {**os.environ, crashpoints.ENV_VAR: f"{stage}:{step}"}
         return cli_process(
-            self.layout, env, "--config-dir", str(self.configs), "--no-progress", "run"
+            self.layout,
+            *("--config-dir", str(self.configs), "--no-progress", "run"),
+            env=env,
+            timeout_s=CHILD_TIMEOUT_S,
         )
 
 
@@ -115,7 +103,7 @@ def test_run_killed_during_stage_then_rerun_matches_an_uninterrupted_run(
 
 def test_a_malformed_crash_point_is_a_usage_error(reference: Reference) -> None:
     env = {**os.environ, crashpoints.ENV_VAR: "frames"}
-    done = cli_process(reference.layout, env, "run", timeout_s=120)
+    done = cli_process(reference.layout, "run", env=env, timeout_s=120)
     assert done.returncode == 2 and "STAGE:N" in done.stderr
 
 
@@ -130,7 +118,8 @@ def test_a_killed_run_leaves_no_worker_process_behind(layout: DataLayout, tmp_pa
         assert cli(layout, configs, stage) == 0
     mark = f"crosscheck-test-{uuid.uuid4()}"
     env = {**os.environ, crashpoints.ENV_VAR: "hash:3", "CROSSCHECK_TEST_MARK": mark}
-    killed = cli_process(layout, env, "--config-dir", str(configs), "--no-progress", "hash")
+    options = ("--config-dir", str(configs), "--no-progress")
+    killed = cli_process(layout, *options, "hash", env=env, timeout_s=CHILD_TIMEOUT_S)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     left = [p for p in psutil.process_iter() if _marked(p, mark)]
     _, alive = psutil.wait_procs(left, timeout=60)

@@ -459,9 +459,7 @@ def _pdq_bits(values: np.ndarray) -> bytes:
 _PDQ_MEDIAN_RANK = 127  # 0-based rank of the 128th smallest of PDQ's 256 coefficients
 # compute_float's 256 values are its 16x16 buffer (vertical frequency, horizontal frequency)
 # flattened and reversed; the mirror negates every even horizontal frequency index.
-_PDQ_MIRROR_SIGNS = np.tile(np.where(np.arange(16) % 2 == 0, -1.0, 1.0), 16)[::-1].astype(
-    np.float32
-)
+_PDQ_MIRROR_SIGNS = np.tile(np.where(np.arange(16) % 2 == 0, -1.0, 1.0), 16)[::-1]
 
 
 def _phash_and_mirror(luma: np.ndarray) -> tuple[bytes, bytes]:

@@ -68,6 +68,14 @@ def load(root: Path, sha256: str) -> np.ndarray:
         return np.asarray(image.convert("RGB"))
 
 
+def unreadable(sha256: str, error: Exception) -> str:
+    """What a stage says of a stored thumbnail it could not read, and how to get it back."""
+    return (
+        f"stored thumbnail {sha256[:12]} is missing or unreadable ({type(error).__name__}): "
+        "restore processed/thumbs, or delete processed/ and run again to rebuild it"
+    )
+
+
 def fit_size(width: int, height: int, max_side: int) -> tuple[int, int]:
     """Scale (width, height) so the longest side is at most max_side; never upscale."""
     scale = min(1.0, max_side / max(width, height))

@@ -150,10 +150,8 @@ def _proposals(
                 picture = thumbs.load(ctx.layout.thumbs, sha)
             except OSError as exc:
                 ctx.errors.append(
-                    f"count {incident}: {unit[0][:12]} frame {index}: stored thumbnail "
-                    f"{sha[:12]} is missing or unreadable ({type(exc).__name__}), so its scene "
-                    "has no detector proposal: restore processed/thumbs, or delete processed/ "
-                    "and run again to rebuild it"
+                    f"count {incident}: {unit[0][:12]} frame {index}, no detector proposal for "
+                    f"its scene: {thumbs.unreadable(sha, exc)}"
                 )
                 continue
             boxes = detector.detect(picture)

@@ -74,11 +74,7 @@ def hash_batch(job: HashJob) -> HashedBatch:
         try:
             picture = thumbs.decode(data)
         except (OSError, ValueError) as exc:
-            errors.append(
-                f"{media_id[:12]} frame {frame_index}: stored thumbnail {sha[:12]} is missing or "
-                f"unreadable ({type(exc).__name__}): restore processed/thumbs, or delete "
-                "processed/ and run again to rebuild it"
-            )
+            errors.append(f"{media_id[:12]} frame {frame_index}: {thumbs.unreadable(sha, exc)}")
             continue
         result = hash_frame(picture, job.cfg)
         box = result.box

@@ -16,6 +16,7 @@ import pytest
 from pipeline.core.outcome import EXIT_LOCKED
 from pipeline.io.runlock import LOCK_NAME, RunLocked, run_lock
 from pipeline.layout import DataLayout
+from tests.child import cli_process
 from tests.conftest import REPO
 from tests.media import jpeg, put
 
@@ -52,21 +53,11 @@ def holder(collection: DataLayout) -> Iterator[subprocess.Popen[str]]:
     process.communicate()  # reaps it and closes its pipes
 
 
-def crosscheck(layout: DataLayout, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline", "--data-dir", str(layout.data_dir), *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        check=False,
-    )
-
-
 @pytest.mark.parametrize("command", [["run"], ["ingest"], ["verify"]])
 def test_a_second_command_exits_at_once_with_the_locked_status(
     collection: DataLayout, holder: subprocess.Popen[str], command: list[str]
 ) -> None:
-    done = crosscheck(collection, "--no-progress", *command)
+    done = cli_process(collection, "--no-progress", *command)
     assert done.returncode == EXIT_LOCKED
     message = done.stderr.strip()
     assert "\n" not in message and "is locked by `run`" in message
@@ -87,7 +78,7 @@ def test_lock_of_a_killed_process_is_taken_over(
     os.kill(holder.pid, signal.SIGKILL)
     holder.communicate()
     assert json.loads((collection.processed / LOCK_NAME).read_text())["pid"] == holder.pid
-    done = crosscheck(collection, "--no-progress", "ingest")
+    done = cli_process(collection, "--no-progress", "ingest")
     assert done.returncode == 0
     assert f"took over the run lock of `run` (pid {holder.pid}" in done.stderr
     assert (collection.processed / "media.csv").exists()
