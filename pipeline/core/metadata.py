@@ -6,6 +6,7 @@ them. Inputs are plain dicts (tag name -> printable value, ffprobe JSON), so thi
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from typing import Any
 
@@ -51,10 +52,14 @@ def exif_orientation(tags: dict[str, str]) -> int:
 
 def image_fields(tags: dict[str, str]) -> dict[str, Any]:
     """Capture time, camera, software, GPS and orientation from exifread's printable tags."""
-    captured = exif_time(
-        tags.get("EXIF DateTimeOriginal", "") or tags.get("Image DateTime", ""),
-        tags.get("EXIF OffsetTimeOriginal", ""),
-    )
+    stamp_tag = "EXIF DateTimeOriginal" if tags.get("EXIF DateTimeOriginal") else "Image DateTime"
+    stamp, offset = tags.get(stamp_tag, ""), tags.get("EXIF OffsetTimeOriginal", "")
+    captured = exif_time(stamp, offset)
+    warnings: list[str] = []
+    if stamp.strip() and not captured:
+        warnings.append(_unread_time(stamp_tag, stamp))
+    elif offset.strip() and captured and not captured.endswith("Z"):
+        warnings.append(_unread_time("EXIF OffsetTimeOriginal", offset) + " (time kept naive)")
     fields: dict[str, Any] = {
         "captured_at": captured or "",
         "camera_make": tags.get("Image Make", "").strip(),
@@ -63,6 +68,7 @@ def image_fields(tags: dict[str, str]) -> dict[str, Any]:
         "orientation": exif_orientation(tags),
         "gps_lat": None,
         "gps_lon": None,
+        "metadata_warnings": "; ".join(warnings),
     }
     if "GPS GPSLatitude" in tags and "GPS GPSLongitude" in tags:
         fields["gps_lat"] = gps_decimal(
@@ -120,6 +126,23 @@ def _float(value: Any) -> float | None:
         return None
 
 
+def _unread_time(tag: str, text: str) -> str:
+    """The warning for a time that does not parse: the text stays verbatim in the raw tags."""
+    return f"{tag} {text[:80]!r} is not a time in years 1-9999; kept only as read"
+
+
+def duration_problem(probe: dict[str, Any]) -> str:
+    """Why a container's declared duration cannot be used ('' when it can or is absent): a
+    negative or non-finite duration comes from a corrupt or crafted header."""
+    stream = video_stream(probe) or {}
+    for where, value in (("container", probe.get("format", {}).get("duration")),
+                         ("video stream", stream.get("duration"))):
+        number = _float(value)
+        if number is not None and not (0 <= number < math.inf):
+            return f"{where} declares a duration of {value} s (corrupt or crafted header)"
+    return ""
+
+
 def video_fields(probe: dict[str, Any]) -> dict[str, Any]:
     """Duration, codec, displayed size, frame rate, rotation, creation time and encoder."""
     stream = video_stream(probe) or {}
@@ -130,7 +153,9 @@ def video_fields(probe: dict[str, Any]) -> dict[str, Any]:
     if rotation in {90, 270}:
         width, height = height, width
     duration = _float(fmt.get("duration")) or _float(stream.get("duration"))
-    creation = normalise_iso(str(tags.get("creation_time", ""))) or ""
+    creation_text = str(tags.get("creation_time", "")).strip()
+    creation = normalise_iso(creation_text) or ""
+    warnings = [_unread_time("creation_time", creation_text)] if creation_text and not creation else []
     return {
         "codec": stream.get("codec_name", ""),
         "width": width or None,
@@ -145,4 +170,5 @@ def video_fields(probe: dict[str, Any]) -> dict[str, Any]:
         "field_order": stream.get("field_order", ""),
         "pix_fmt": stream.get("pix_fmt", ""),
         "audio": has_audio(probe),
+        "metadata_warnings": "; ".join(warnings),
     }

@@ -8,6 +8,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,19 +37,46 @@ MEDIA_COLUMNS = (
     "gps_lon",
     "orientation",
     "encoder",
+    "metadata_warnings",
 )
 OBSERVATION_COLUMNS = ("media_id", "incident", "source", "path", "posted_at", "url", "account")
 REJECT_COLUMNS = ("path", "reason")
 
 
+# OWASP "CSV Injection": a cell a spreadsheet would run as a formula starts with one of these
+# (and their full-width forms, which some spreadsheets fold to ASCII).
+_FORMULA_STARTS = frozenset("=+-@\t\r\uff1d\uff0b\uff0d\uff20")
+_QUOTE = "'"
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """Text that no spreadsheet runs as a formula (OWASP: prefix a single quote), undone by
+    `from_spreadsheet_safe`. A text that already starts with the quote gets one more, so the
+    prefix is never ambiguous; a plain number (`-37.1`) is left alone, it runs nothing."""
+    if text and (text[0] == _QUOTE or (text[0] in _FORMULA_STARTS and not _NUMBER.fullmatch(text))):
+        return _QUOTE + text
+    return text
+
+
+def from_spreadsheet_safe(cell: str) -> str:
+    """The text `spreadsheet_safe` was given."""
+    if len(cell) > 1 and cell[0] == _QUOTE and (cell[1] == _QUOTE or cell[1] in _FORMULA_STARTS):
+        return cell[1:]
+    return cell
+
+
 def format_value(value: Any) -> str:
+    """One cell: numbers in a fixed form, text neutralised for spreadsheets."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
         return f"{value:.6f}".rstrip("0").rstrip(".") if value == value else ""
-    return str(value)
+    if isinstance(value, int):
+        return str(value)
+    return spreadsheet_safe(str(value))
 
 
 def render_csv(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> bytes:
@@ -127,9 +155,13 @@ CONTRACT_FILES = (
 
 
 def read_contract_csv(path: Path) -> list[dict[str, str]]:
-    """A contract file's rows as written (empty when the file does not exist yet)."""
+    """A contract file's rows, each cell as it was before `spreadsheet_safe` (empty when the
+    file does not exist yet)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return []
-    return list(csv.DictReader(io.StringIO(text)))
+    return [
+        {key: from_spreadsheet_safe(value) for key, value in row.items()}
+        for row in csv.DictReader(io.StringIO(text))
+    ]

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import exifread
 import filetype
@@ -21,7 +21,14 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from pipeline.core import metadata
 from pipeline.core.records import MediaRecord
 from pipeline.io import ffmpeg
-from pipeline.io.rawtree import FileDigest
+from pipeline.io.rawtree import (
+    EvidenceChanged,
+    FileDigest,
+    FileIdentity,
+    access_time_kept,
+    check_unchanged,
+    open_evidence,
+)
 
 IMAGE_FORMATS = {"JPEG", "PNG", "GIF", "WEBP", "TIFF", "BMP", "MPO"}
 
@@ -52,20 +59,33 @@ def examine(
         return Examined(None, "empty file (0 bytes)")
     kind = filetype.guess(digest.head)
     mime = kind.mime if kind else ""
-    if mime.startswith("image/"):
-        return _examine_image(path, digest, max_image_pixels, kind.extension if kind else "")
-    if mime.startswith("audio/"):
-        return Examined(
-            None, f"audio-only file ({kind.extension if kind else mime}): no video stream"
-        )
-    if mime and not mime.startswith("video/"):
-        return Examined(None, f"not an image or video: content is {mime}")
-    return _examine_video(path, digest, probe_timeout_s, sniffed=bool(mime))
+    try:
+        if mime.startswith("image/"):
+            return _examine_image(path, digest, max_image_pixels, kind.extension if kind else "")
+        if mime and not mime.startswith(("video/", "audio/")):
+            return Examined(None, f"not an image or video: content is {mime}")
+        # Audio by its magic bytes is not proof: Ogg holds Theora video, and an MP4 that
+        # calls its brand `M4A ` plays its video all the same. The streams decide.
+        examined = _examine_video(path, digest, probe_timeout_s, sniffed=bool(mime))
+        if digest.identity is not None:
+            check_unchanged(path, digest.identity)
+        return examined
+    except EvidenceChanged as exc:
+        return Examined(None, str(exc))
+    except OSError as exc:
+        return Examined(None, f"cannot be read: {exc.strerror or exc}")
 
 
 def _examine_image(path: Path, digest: FileDigest, max_pixels: int, sniffed: str) -> Examined:
+    with open_evidence(path, digest.identity) as handle:
+        return _examine_image_file(handle, digest, max_pixels, sniffed)
+
+
+def _examine_image_file(
+    handle: BinaryIO, digest: FileDigest, max_pixels: int, sniffed: str
+) -> Examined:
     try:
-        with Image.open(path) as image:
+        with Image.open(handle) as image:
             width, height = image.size
             if width * height > max_pixels:
                 return Examined(None, _bomb_reason(width, height, max_pixels))
@@ -82,7 +102,8 @@ def _examine_image(path: Path, digest: FileDigest, max_pixels: int, sniffed: str
         return Examined(None, f"unsupported or unreadable image ({sniffed or 'unknown type'})")
     except (OSError, SyntaxError, ValueError) as exc:
         return Examined(None, f"truncated or corrupt image: {exc}")
-    tags = _exif_tags(path)
+    handle.seek(0)
+    tags = _exif_tags(handle)
     fields = metadata.image_fields(tags) if tags else {"orientation": 1}
     shown_w, shown_h = metadata.displayed_size(width, height, int(fields.get("orientation", 1)))
     return Examined(
@@ -108,11 +129,10 @@ def _bomb_reason(width: int, height: int, max_pixels: int) -> str:
     )
 
 
-def _exif_tags(path: Path) -> dict[str, str]:
+def _exif_tags(handle: BinaryIO) -> dict[str, str]:
     """Every EXIF tag exifread can read, as printable text (exactly as read, nothing derived)."""
     try:
-        with path.open("rb") as handle:
-            tags = exifread.process_file(handle, details=False, extract_thumbnail=False)
+        tags = exifread.process_file(handle, details=False, extract_thumbnail=False)
     except Exception:  # exifread raises many kinds on malformed blocks; metadata is optional
         return {}
     return {
@@ -123,7 +143,8 @@ def _exif_tags(path: Path) -> dict[str, str]:
 
 def _examine_video(path: Path, digest: FileDigest, timeout_s: float, sniffed: bool) -> Examined:
     try:
-        probe = ffmpeg.probe(path, timeout_s)
+        with access_time_kept(path):
+            probe = ffmpeg.probe(path, timeout_s)
     except ffmpeg.MediaToolError as exc:
         if not sniffed:
             return Examined(None, f"not an image or video (unrecognised content; {exc})")
@@ -134,6 +155,9 @@ def _examine_video(path: Path, digest: FileDigest, timeout_s: float, sniffed: bo
         if metadata.has_audio(probe):
             return Examined(None, "audio-only file: no video stream")
         return Examined(None, "no video stream in the container")
+    bad_duration = metadata.duration_problem(probe)
+    if bad_duration:
+        return Examined(None, f"unusable video: {bad_duration}")
     fields = metadata.video_fields(probe)
     if not fields["width"] or not fields["height"]:
         return Examined(None, "video stream without a frame size (corrupt header)")
@@ -156,9 +180,12 @@ def _examine_video(path: Path, digest: FileDigest, timeout_s: float, sniffed: bo
     )
 
 
-def decode_still(path: Path, max_side: int) -> np.ndarray:
-    """The still as a viewer shows it (EXIF orientation applied), RGB, longest side <= max_side."""
-    with Image.open(path) as image:
+def decode_still(path: Path, max_side: int, expect: FileIdentity | None = None) -> np.ndarray:
+    """The still as a viewer shows it (EXIF orientation applied), RGB, longest side <= max_side.
+
+    EvidenceChanged when path is no longer the regular file expected (a link, a pipe, other
+    bytes); the descriptor checked is the one decoded."""
+    with open_evidence(path, expect) as handle, Image.open(handle) as image:
         image.draft("RGB", (max_side * 2, max_side * 2))  # JPEG: decode at a reduced scale
         upright = ImageOps.exif_transpose(image)
         rgb = upright.convert("RGB")

@@ -5,7 +5,6 @@ exactly what the static report shows.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import re
@@ -22,6 +21,7 @@ from pipeline.core.timelines import (
     provenance_drawing,
 )
 from pipeline.core.timeparse import normalise_iso, sort_key
+from pipeline.io import contract
 from pipeline.io.catalog import Catalog
 from pipeline.layout import DataLayout
 
@@ -29,10 +29,7 @@ CLUSTERS_PER_PAGE = 20
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
-    if not path.exists():
-        return []
-    with path.open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
+    return contract.read_contract_csv(path)
 
 
 def page_slug(prefix: str, name: str) -> str:

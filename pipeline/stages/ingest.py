@@ -23,7 +23,15 @@ from pipeline.core.timeparse import earliest
 from pipeline.io import contract, ffmpeg
 from pipeline.io.catalog import FileState
 from pipeline.io.mediafile import Examined, bomb_warnings_as_errors, examine
-from pipeline.io.rawtree import FileDigest, RawFile, RawListing, digest_file, list_raw
+from pipeline.io.rawtree import (
+    EvidenceChanged,
+    FileDigest,
+    FileIdentity,
+    RawFile,
+    RawListing,
+    digest_file,
+    list_raw,
+)
 from pipeline.io.sidecars import Provenance, read_sidecar, read_sources_sheet
 from pipeline.stages import derived
 from pipeline.stages.context import RunContext
@@ -160,24 +168,31 @@ def _examine_all(ctx: RunContext, todo: list[RawFile]) -> Iterator[_Outcome]:
         try:
             digest = digest_file(raw.abs_path, cfg.read_chunk_bytes)
         except OSError as exc:
-            reason = f"cannot be read: {exc.strerror or exc}"
-            return _Outcome(
-                raw, FileState(raw.path, raw.size_bytes, raw.mtime_ns, "", "", reason), None
-            )
+            # A file that changed under us is tried again next run (no stat matches -1).
+            changed = isinstance(exc, EvidenceChanged)
+            reason = str(exc) if changed else f"cannot be read: {exc.strerror or exc}"
+            mtime_ns = -1 if changed else raw.mtime_ns
+            return _Outcome(raw, FileState(raw.path, raw.size_bytes, mtime_ns, "", "", reason), None)
         with lock:
             known = digest.sha256 in known_media or digest.sha256 in claimed
             claimed.add(digest.sha256)
-        examined = (
-            None
-            if known
-            else examine(raw.abs_path, digest, cfg.max_image_pixels, cfg.probe_timeout_s)
-        )
+        examined = None if known else _examine(raw, digest)
         reason = examined.reason if examined else ""
         command = None
         if examined and examined.media and examined.media.kind == "video":
             command = ffmpeg.probe_command(raw.abs_path)
-        state = FileState(raw.path, raw.size_bytes, raw.mtime_ns, digest.sha256, digest.md5, reason)
+        # The stat cache keeps what was hashed, not what was listed before it.
+        hashed = digest.identity or FileIdentity(raw.size_bytes, raw.mtime_ns)
+        state = FileState(
+            raw.path, hashed.size_bytes, hashed.mtime_ns, digest.sha256, digest.md5, reason
+        )
         return _Outcome(raw, state, examined, command, digest)
+
+    def _examine(raw: RawFile, digest: FileDigest) -> Examined:
+        try:
+            return examine(raw.abs_path, digest, cfg.max_image_pixels, cfg.probe_timeout_s)
+        except Exception as exc:  # one file never stops the batch: it is a reject with a reason
+            return Examined(None, f"internal error while examining: {type(exc).__name__}: {exc}")
 
     seen: dict[str, Examined] = {}  # what this batch found for each content
     with bomb_warnings_as_errors(), ThreadPoolExecutor(max_workers=workers) as pool:
@@ -195,9 +210,7 @@ def _examine_all(ctx: RunContext, todo: list[RawFile]) -> Iterator[_Outcome]:
             elif sha and sha not in known_media and outcome.digest is not None:
                 # A byte-identical repost in this batch: reuse its twin's examination (or
                 # examine here when the later twin's worker happened to claim it first).
-                twin = seen.get(sha) or examine(
-                    outcome.file.abs_path, outcome.digest, cfg.max_image_pixels, cfg.probe_timeout_s
-                )
+                twin = seen.get(sha) or _examine(outcome.file, outcome.digest)
                 seen[sha] = twin
                 outcome = replace(
                     outcome, examined=twin, state=replace(outcome.state, reject_reason=twin.reason)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.core.pathnames import display_path
 from pipeline.io import ffmpeg
 from pipeline.io.catalog import Catalog
 from pipeline.layout import DataLayout
@@ -134,7 +135,7 @@ def test_each_bad_input_is_rejected_with_its_reason_and_the_rest_ingested(
         assert words in reasons[path], (path, reasons.get(path))
     assert len(reasons) == len(expected)
     paths = {o["path"] for o in read_csv(layout.processed / "observations.csv")}
-    ingested = {str(p.relative_to(layout.raw)) for p in bad_batch.values()}
+    ingested = {display_path(str(p.relative_to(layout.raw))) for p in bad_batch.values()}
     assert ingested | {"inc/src/caf\\xe9.jpg", "inc/src/broken.jpg"} == paths
 
 
