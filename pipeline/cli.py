@@ -33,7 +33,7 @@ from pipeline.core.outcome import (
 )
 from pipeline.executors import ExecutorError
 from pipeline.io import crashpoints
-from pipeline.io.atomic import write_bytes_atomic
+from pipeline.io.atomic import LinkRefused, write_bytes_atomic
 from pipeline.io.run_summary import write_run_summary
 from pipeline.io.runlock import RunLocked, run_lock
 from pipeline.layout import DataLayout
@@ -370,6 +370,10 @@ def _checked_main(args: argparse.Namespace, layout: DataLayout) -> int:
         print(f"crosscheck: {exc}; not started (exit {EXIT_LOCKED})", file=sys.stderr)
         log.info("not started: %s", exc)
         return EXIT_LOCKED
+    except LinkRefused as exc:
+        print(f"crosscheck: {exc}", file=sys.stderr)
+        log.info("refused: %s", exc)
+        return EXIT_FAILURES
     except ExecutorError as exc:
         print(f"crosscheck: {exc}", file=sys.stderr)
         log.info("executor error: %s", exc)

@@ -2,12 +2,18 @@
 
 A writer killed mid-write leaves at most a temporary (`.NAME.XXXX.tmp`), never a partial file
 under a final name; `remove_stale_temporaries` clears those at the start of the next run.
+
+No write follows a link. The temporary is made with O_EXCL (mkstemp) and renamed over the
+name, which replaces a link or an extra hard link instead of writing through it; given the
+folder they write under (`root`, normally DIR/processed), writers refuse a folder on the way
+that is a link (`processed/report` -> `raw/...` would put pages among the evidence).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Collection
 from pathlib import Path
@@ -17,20 +23,29 @@ from pipeline.io import crashpoints
 _TMP_SUFFIX = ".tmp"
 
 
-def write_bytes_atomic(path: Path, data: bytes, scratch_dir: Path | None = None) -> bool:
+class LinkRefused(OSError):
+    """A path under DIR/processed that a writer would follow is a link (or a file with other
+    names): nothing was written. The message says which and what to do."""
+
+
+def write_bytes_atomic(
+    path: Path, data: bytes, scratch_dir: Path | None = None, root: Path | None = None
+) -> bool:
     """Write data to path via a temporary file, fsync and rename.
 
     scratch_dir holds the temporary (default: path's folder; it must be on the same file
     system). Returns False (and writes nothing) when the file already holds exactly these
-    bytes, so a rerun that changes nothing leaves every mtime alone.
+    bytes, so a rerun that changes nothing leaves every mtime alone. With root, every folder
+    between root and path (and the scratch folder) must be a real folder, not a link:
+    LinkRefused otherwise, before anything is written.
     """
-    try:
-        if path.stat().st_size == len(data) and path.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
     scratch = scratch_dir or path.parent
+    if root is not None:
+        real_folders(root, path.parent)
+        real_folders(root, scratch)
+    if _holds(path, data):
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
     scratch.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TMP_SUFFIX, dir=scratch)
     try:
@@ -69,6 +84,57 @@ def remove_stale_temporaries(root: Path, skip: Collection[Path] = ()) -> list[Pa
                     path.unlink()
                     removed.append(path)
     return removed
+
+
+def real_folders(root: Path, folder: Path) -> None:
+    """Make folder (below root) and the folders between, refusing any that is a link."""
+    current = root
+    for part in folder.relative_to(root).parts:
+        current = current / part
+        try:
+            info = os.lstat(current)
+        except FileNotFoundError:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(current)
+            info = os.lstat(current)
+        if not stat.S_ISDIR(info.st_mode):
+            raise LinkRefused(
+                f"{current} is a link or not a folder: nothing is written through it; "
+                "remove it (it is derived, never evidence) and run again"
+            )
+
+
+def refuse_unsafe_file(path: Path) -> None:
+    """LinkRefused when path exists as a link, as something other than a regular file, or as
+    a regular file with other names (a hard link to evidence): for the files written in
+    place (the run lock, the catalog database and its journals)."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISREG(info.st_mode):
+        kind = "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a regular file"
+    elif info.st_nlink > 1:
+        kind = f"a file with {info.st_nlink} names (a hard link)"
+    else:
+        return
+    raise LinkRefused(
+        f"{path} is {kind}: it is written in place, so nothing is written through it; "
+        "check who made it, remove it and run again"
+    )
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    """Whether path is a regular file (not a link) holding exactly data."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:  # missing, a link (ELOOP), unreadable: write it anew
+        return False
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size != len(data) or info.st_nlink > 1:
+            return False
+        return handle.read(len(data) + 1) == data
 
 
 def _fsync_dir(directory: Path) -> None:

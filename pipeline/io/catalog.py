@@ -22,6 +22,7 @@ from pipeline.core.relations import MediaMatch
 from pipeline.core.review import Decision
 from pipeline.core.shots import SampledFrame
 from pipeline.io import crashpoints
+from pipeline.io.atomic import refuse_unsafe_file
 
 
 def _generation_triggers(tables: tuple[str, ...]) -> str:
@@ -233,6 +234,8 @@ MIGRATIONS: tuple[str, ...] = (
 
 # An identical row is left alone (no write, no generation bump): a rerun over unchanged
 # files writes nothing.
+_SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")  # SQLite opens these by name beside the database
+
 _PUT_OBSERVATION = """
     INSERT INTO observations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET
         media_id = excluded.media_id, incident = excluded.incident, source = excluded.source,
@@ -279,6 +282,8 @@ class Catalog:
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        for written_in_place in (path, *(Path(f"{path}{end}") for end in _SQLITE_SIDE_FILES)):
+            refuse_unsafe_file(written_in_place)  # SQLite would write through a link
         self.path = path
         self._db = sqlite3.connect(path, isolation_level=None, timeout=30.0)
         self._db.row_factory = sqlite3.Row

@@ -66,7 +66,7 @@ def write_static_report(folder: Path, data: ReportData) -> dict[str, str]:
     written: dict[str, str] = {}
     for name, template, variables in pages(data):
         html = render(template, data, variables, root="../").encode("utf-8")
-        write_bytes_atomic(folder / name, html)
+        write_bytes_atomic(folder / name, html, root=folder.parent)
         written[name] = hashlib.sha256(html).hexdigest()
     for stale in folder.glob("*.html"):
         if stale.name not in written:
@@ -80,5 +80,5 @@ RUNS_PAGE = "runs.html"
 def write_runs_page(folder: Path, data: ReportData) -> str:
     """Render only the run-record page (atomically); returns its SHA-256."""
     html = render(RUNS_PAGE, data, {}, root="../").encode("utf-8")
-    write_bytes_atomic(folder / RUNS_PAGE, html)
+    write_bytes_atomic(folder / RUNS_PAGE, html, root=folder.parent)
     return hashlib.sha256(html).hexdigest()

@@ -27,7 +27,7 @@ def write_run_summary(processed: Path, summary: dict[str, Any], copy_to: Path | 
     """Write runs/<run_id>.json (and copy_to, when given); returns the first path."""
     data = summary_bytes(summary)
     path = processed / RUNS_FOLDER / f"{summary['run_id']}.json"
-    write_bytes_atomic(path, data)
+    write_bytes_atomic(path, data, root=processed)
     if copy_to is not None:
         write_bytes_atomic(copy_to, data)
     return path

@@ -44,7 +44,7 @@ def put(root: Path, sha256: str, data: bytes) -> None:
     """Store JPEG bytes under their SHA-256 (unless already there), atomically."""
     path = thumb_path(root, sha256)
     if not path.exists():
-        write_bytes_atomic(path, data, scratch_dir(root))
+        write_bytes_atomic(path, data, scratch_dir(root), root=root.parent)
 
 
 def store(root: Path, rgb: np.ndarray, quality: int) -> str:

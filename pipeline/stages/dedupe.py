@@ -130,7 +130,7 @@ def run_dedupe(ctx: RunContext) -> dict[str, int]:
     extended = _extend_alignments(ctx, rows, search.new_media | more_new, search)
     with ctx.catalog.transaction():
         for path, data in search.index_files.items():
-            write_bytes_atomic(path, data)
+            write_bytes_atomic(path, data, root=ctx.layout.processed)
         ctx.catalog.add_index_entries(search.index_entries)
         ctx.catalog.add_frame_matches(search.matches)
         ctx.catalog.mark_features_searched(search.feature_frames, params)

@@ -21,12 +21,20 @@ from pathlib import Path
 from tqdm import tqdm
 
 from pipeline.config import FramesConfig, RunConfig
+from pipeline.core.pathnames import display_path
 from pipeline.core.records import MediaRecord
 from pipeline.core.shots import assign_shots, parse_metadata_lines, still_frame
 from pipeline.executors import open_executor
 from pipeline.io import ffmpeg, thumbs
 from pipeline.io.catalog import FrameState, StoredFrame
 from pipeline.io.mediafile import decode_still
+from pipeline.io.rawtree import (
+    EvidenceChanged,
+    FileIdentity,
+    access_time_kept,
+    check_unchanged,
+    open_evidence,
+)
 from pipeline.stages.context import RunContext
 
 STAGE = "frames"
@@ -56,6 +64,7 @@ class SamplingJob:
     path: Path
     cfg: FramesConfig
     threads: int
+    expect: FileIdentity | None = None  # what ingest hashed at path (size, mtime)
 
 
 def params_hash(cfg: FramesConfig) -> str:
@@ -79,16 +88,32 @@ def plan_for(media: MediaRecord, cfg: FramesConfig, threads: int) -> ffmpeg.Samp
     )
 
 
-def sample_video(media: MediaRecord, path: Path, cfg: FramesConfig, threads: int) -> Sampled:
+def sample_video(
+    media: MediaRecord,
+    path: Path,
+    cfg: FramesConfig,
+    threads: int,
+    expect: FileIdentity | None = None,
+) -> Sampled:
     plan = plan_for(media, cfg, threads)
     command = ffmpeg.sampling_command(path, plan)
+    try:
+        with open_evidence(path, expect) as handle:  # before ffmpeg opens it by name...
+            hashed = FileIdentity.of(os.fstat(handle.fileno()))
+    except OSError as exc:
+        return Sampled(media.media_id, [], _not_evidence(exc), command)
     stream = ffmpeg.FrameStream(command, plan.width, plan.height, plan.timeout_s, plan.stall_s)
     pictures: dict[str, bytes] = {}
     shas: list[str] = []
-    for frame in stream:
-        sha, data = thumbs.encode(frame, cfg.thumb_jpeg_quality)
-        pictures[sha] = data
-        shas.append(sha)
+    with access_time_kept(path):
+        for frame in stream:
+            sha, data = thumbs.encode(frame, cfg.thumb_jpeg_quality)
+            pictures[sha] = data
+            shas.append(sha)
+    try:
+        check_unchanged(path, hashed)  # ...and after: the same file all along
+    except OSError as exc:
+        return Sampled(media.media_id, [], _not_evidence(exc), command)
     samples, problems = parse_metadata_lines(stream.stderr_lines)
     kept = assign_shots(samples[: len(shas)], cfg.scene_threshold)
     if stream.stopped:
@@ -105,9 +130,18 @@ def sample_video(media: MediaRecord, path: Path, cfg: FramesConfig, threads: int
     return Sampled(media.media_id, frames, error, command, pictures)
 
 
-def sample_still(media: MediaRecord, path: Path, cfg: FramesConfig) -> Sampled:
+def _not_evidence(exc: OSError) -> str:
+    reason = str(exc) if isinstance(exc, EvidenceChanged) else (exc.strerror or str(exc))
+    return f"raw file not decoded: {reason}"
+
+
+def sample_still(
+    media: MediaRecord, path: Path, cfg: FramesConfig, expect: FileIdentity | None = None
+) -> Sampled:
     try:
-        rgb = decode_still(path, cfg.thumb_size_px)
+        rgb = decode_still(path, cfg.thumb_size_px, expect)
+    except EvidenceChanged as exc:
+        return Sampled(media.media_id, [], _not_evidence(exc), [])
     except (OSError, ValueError) as exc:
         return Sampled(media.media_id, [], f"no frame could be decoded: {exc}", [])
     sha, data = thumbs.encode(rgb, cfg.thumb_jpeg_quality)
@@ -122,8 +156,8 @@ def sample_media(job: SamplingJob) -> Sampled:
     media = job.media
     try:
         if media.kind == "video":
-            return sample_video(media, job.path, job.cfg, job.threads)
-        return sample_still(media, job.path, job.cfg)
+            return sample_video(media, job.path, job.cfg, job.threads, job.expect)
+        return sample_still(media, job.path, job.cfg, job.expect)
     except Exception as exc:
         problem = f"internal error: {type(exc).__name__}: {exc}"
         return Sampled(media.media_id, [], problem, [], failure=problem)
@@ -159,7 +193,11 @@ def run_frames(ctx: RunContext) -> dict[str, int]:
         if states.get(m.media_id) is None or states[m.media_id].params_hash != wanted
     ]
     decoded = errors = frames_kept = 0
-    for result in _sample_all(ctx, cfg, todo, files):
+    hashed = {
+        s.path: FileIdentity(s.size_bytes, s.mtime_ns) for s in ctx.catalog.file_states()
+    }
+    expect = {m: hashed.get(display_path(rel)) for m, rel in files.items()}
+    for result in _sample_all(ctx, cfg, todo, files, expect):
         if result.failure:
             ctx.errors.append(f"frames {result.media_id[:12]}: {result.failure}")
         store_pictures(ctx.layout.thumbs, result)
@@ -188,7 +226,11 @@ def run_frames(ctx: RunContext) -> dict[str, int]:
 
 
 def _sample_all(
-    ctx: RunContext, cfg: FramesConfig, todo: list[MediaRecord], files: dict[str, str]
+    ctx: RunContext,
+    cfg: FramesConfig,
+    todo: list[MediaRecord],
+    files: dict[str, str],
+    expect: dict[str, FileIdentity | None],
 ) -> Iterator[Sampled]:
     run = ctx.settings.default.run
     threads = ffmpeg_threads(cfg, run)
@@ -196,7 +238,10 @@ def _sample_all(
     raw = ctx.layout.raw.absolute()
     # Videos first (longest work), so the workers' tail is short.
     ordered = sorted(todo, key=lambda m: (m.kind != "video", -(m.duration_s or 0), m.media_id))
-    jobs = (SamplingJob(m, raw / files[m.media_id], cfg, threads) for m in ordered)
+    jobs = (
+        SamplingJob(m, raw / files[m.media_id], cfg, threads, expect.get(m.media_id))
+        for m in ordered
+    )
     with open_executor(run, workers, "threads") as executor:
         yield from tqdm(
             executor.map_unordered(sample_media, jobs),
