@@ -37,9 +37,18 @@ class Detector(Protocol):
     def detect(self, rgb: np.ndarray) -> list[Box]: ...
 
 
+# Enlarging never makes a side longer than this: a picture 1 px high and 320 px wide would
+# otherwise become 153,600 x 480 px (20-65 s and ~2 GB in HOG). 4096 px is 8x the default
+# min_side_px, room for a 8:1 panorama.
+MAX_SCALED_SIDE_PX = 4096
+HOG_WINDOW_PX = (64, 128)  # width, height of OpenCV's default people detector window
+
+
 def _scaled(rgb: np.ndarray, min_side: int) -> tuple[np.ndarray, float]:
-    """Small stored frames are enlarged first: HOG's window is 64x128 px."""
+    """Small stored frames are enlarged first: HOG's window is 64x128 px. The enlargement
+    stops at MAX_SCALED_SIDE_PX on the longer side, so the work per frame is bounded."""
     scale = max(1.0, min_side / max(1, min(rgb.shape[:2])))
+    scale = max(1.0, min(scale, MAX_SCALED_SIDE_PX / max(1, max(rgb.shape[:2]))))
     if scale == 1.0:
         return rgb, 1.0
     size = (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale))
@@ -82,6 +91,8 @@ class HogHaarDetector:
 
     def detect(self, rgb: np.ndarray) -> list[Box]:
         image, scale = _scaled(rgb, self.min_side_px)
+        if image.shape[1] < HOG_WINDOW_PX[0] or image.shape[0] < HOG_WINDOW_PX[1]:
+            return []  # a sliver (a 1 px high strip): no person or face fits in it
         grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         boxes: list[Box] = []
         rects, weights = self._hog.detectMultiScale(

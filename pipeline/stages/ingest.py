@@ -222,11 +222,15 @@ def _provenance(listing: RawListing) -> tuple[dict[str, Provenance], list[Reject
     """Provenance per media path: its `<file>.json` first, else its incident's sources.csv."""
     found: dict[str, Provenance] = {}
     rejects: list[Reject] = []
+    listed = {f.path for f in listing.files} | set(listing.sidecars)
     for incident, sheet in sorted(listing.sheets.items()):
         sheet_path = f"{incident}/sources.csv"
         rows, problems = read_sources_sheet(sheet, sheet_path)
         for rel, prov in rows.items():
-            found[f"{incident}/{rel}"] = prov
+            if f"{incident}/{rel}" in listed:
+                found[f"{incident}/{rel}"] = prov
+            else:
+                problems.append(f"{rel!r} names no file of the incident; its row is not used")
         if problems:
             rejects.append(Reject(sheet_path, "sources sheet: " + "; ".join(problems)))
     for media_path, sidecar in sorted(listing.sidecars.items()):
