@@ -6,13 +6,16 @@ them. Inputs are plain dicts (tag name -> printable value, ffprobe JSON), so thi
 
 from __future__ import annotations
 
-import math
 from fractions import Fraction
 from typing import Any
 
 from pipeline.core.timeparse import exif_time, normalise_iso
 
 _ROTATED_ORIENTATIONS = {5, 6, 7, 8}  # EXIF orientations that swap width and height
+# 31 days: longer than any one file a phone, camera or CCTV recorder writes. The frames stage
+# allows decoding time in proportion to the duration, so a header claiming 10^12 s must not
+# be believed.
+MAX_DURATION_S = 31 * 24 * 3600.0
 
 
 def _ratio(text: str) -> float:
@@ -133,12 +136,16 @@ def _unread_time(tag: str, text: str) -> str:
 
 def duration_problem(probe: dict[str, Any]) -> str:
     """Why a container's declared duration cannot be used ('' when it can or is absent): a
-    negative or non-finite duration comes from a corrupt or crafted header."""
+    negative, non-finite or over-MAX_DURATION_S duration comes from a corrupt or crafted
+    header."""
     stream = video_stream(probe) or {}
-    for where, value in (("container", probe.get("format", {}).get("duration")),
-                         ("video stream", stream.get("duration"))):
+    declared = (
+        ("container", probe.get("format", {}).get("duration")),
+        ("video stream", stream.get("duration")),
+    )
+    for where, value in declared:
         number = _float(value)
-        if number is not None and not (0 <= number < math.inf):
+        if number is not None and not (0 <= number <= MAX_DURATION_S):
             return f"{where} declares a duration of {value} s (corrupt or crafted header)"
     return ""
 

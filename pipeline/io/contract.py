@@ -80,12 +80,24 @@ def format_value(value: Any) -> str:
 
 
 def render_csv(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([format_value(row.get(column)) for column in columns])
-    return buffer.getvalue().encode("utf-8")
+    lines = [_csv_line(list(columns))]
+    lines.extend(_csv_line([format_value(row.get(column)) for column in columns]) for row in rows)
+    return "".join(lines).encode("utf-8")
+
+
+def _csv_line(cells: list[str]) -> str:
+    """One CSV record as Python's csv writer makes it (minimal quoting, `\n` ends it), except
+    that a cell holding a carriage return is quoted too: the csv writer leaves a lone CR
+    bare when the line ends in `\n`, and every reader then starts a new row there."""
+    if cells == [""]:
+        return '""\n'
+    return ",".join(_quoted(cell) for cell in cells) + "\n"
+
+
+def _quoted(cell: str) -> str:
+    if any(char in cell for char in ',"\r\n'):
+        return '"' + cell.replace('"', '""') + '"'
+    return cell
 
 
 def write_contract_csv(path: Path, columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> str:
@@ -158,10 +170,10 @@ def read_contract_csv(path: Path) -> list[dict[str, str]]:
     """A contract file's rows, each cell as it was before `spreadsheet_safe` (empty when the
     file does not exist yet)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")  # no newline translation: a CR in a cell stays
     except FileNotFoundError:
         return []
     return [
         {key: from_spreadsheet_safe(value) for key, value in row.items()}
-        for row in csv.DictReader(io.StringIO(text))
+        for row in csv.DictReader(io.StringIO(text, newline=""))
     ]

@@ -110,9 +110,16 @@ def uniform(height: int, width: int, colour: tuple[int, int, int] = (0, 0, 0)) -
 
 
 def exif_block(
-    make: str, model: str, taken: str, lat: float, lon: float, software: str = ""
+    make: str,
+    model: str,
+    taken: str,
+    lat: float,
+    lon: float,
+    software: str = "",
+    offset: str = "",
 ) -> bytes:
-    """An EXIF block (camera, capture time `YYYY:MM:DD HH:MM:SS`, GPS) for a generated JPEG."""
+    """An EXIF block (camera, capture time `YYYY:MM:DD HH:MM:SS` and its OffsetTimeOriginal
+    `+02:00` when given, GPS) for a generated JPEG."""
     from PIL.TiffImagePlugin import IFDRational
 
     def dms(value: float) -> tuple[IFDRational, IFDRational, IFDRational]:
@@ -133,6 +140,8 @@ def exif_block(
         exif[0x0131] = software
     exif[0x0132] = taken
     exif.get_ifd(0x8769)[0x9003] = taken
+    if offset:
+        exif.get_ifd(0x8769)[0x9011] = offset
     gps = exif.get_ifd(0x8825)
     gps[1] = "N" if lat >= 0 else "S"
     gps[2] = dms(lat)
