@@ -36,8 +36,14 @@ GOOD = {"astronaut": jpeg("astronaut"), "coffee": jpeg("coffee")}
 PNG = im.png_bytes(im.resize(im.photo("rocket"), 0.25))
 
 name_stems = st.one_of(
-    st.text(st.characters(blacklist_characters="/\0", blacklist_categories=("Cs",)), min_size=1, max_size=10),
-    st.binary(min_size=1, max_size=10).map(lambda b: os.fsdecode(b.replace(b"/", b"_").replace(b"\0", b"_"))),
+    st.text(
+        st.characters(blacklist_characters="/\0", blacklist_categories=("Cs",)),
+        min_size=1,
+        max_size=10,
+    ),
+    st.binary(min_size=1, max_size=10).map(
+        lambda b: os.fsdecode(b.replace(b"/", b"_").replace(b"\0", b"_"))
+    ),
 )
 times = st.one_of(
     st.text(max_size=30),
@@ -57,7 +63,9 @@ times = st.one_of(
 )
 json_values: Any = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20) | times,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
     max_leaves=6,
 )
 sidecars = st.one_of(
@@ -95,7 +103,9 @@ def collections(draw: st.DrawFn) -> dict[str, Any]:
             damaged[at] = value
     path_choices = st.sampled_from([f"src/{n}" for n in names] + ["src/missing.jpg", "../x", ""])
     sheet_rows = draw(
-        st.lists(st.tuples(path_choices | st.text(max_size=8), st.text(max_size=8), times), max_size=4)
+        st.lists(
+            st.tuples(path_choices | st.text(max_size=8), st.text(max_size=8), times), max_size=4
+        )
     )
     annotation_rows = draw(
         st.lists(
@@ -160,8 +170,12 @@ def test_hostile_collections_never_stop_a_stage(settings: Settings, case: dict[s
                 stage(ctx)  # raises on a stopped stage: the test fails
 
         processed = layout.processed
-        observations = {r["path"]: r for r in contract.read_contract_csv(processed / "observations.csv")}
-        rejects = {r["path"]: r["reason"] for r in contract.read_contract_csv(processed / "rejects.csv")}
+        observations = {
+            r["path"]: r for r in contract.read_contract_csv(processed / "observations.csv")
+        }
+        rejects = {
+            r["path"]: r["reason"] for r in contract.read_contract_csv(processed / "rejects.csv")
+        }
         media = contract.read_contract_csv(processed / "media.csv")
         shown = {name: display_path(f"inc/src/{name}") for name in case["names"]}
         assert shown[good] in observations and shown[exif_name] in observations

@@ -162,7 +162,9 @@ def video_fields(probe: dict[str, Any]) -> dict[str, Any]:
     duration = _float(fmt.get("duration")) or _float(stream.get("duration"))
     creation_text = str(tags.get("creation_time", "")).strip()
     creation = normalise_iso(creation_text) or ""
-    warnings = [_unread_time("creation_time", creation_text)] if creation_text and not creation else []
+    warnings = (
+        [_unread_time("creation_time", creation_text)] if creation_text and not creation else []
+    )
     return {
         "codec": stream.get("codec_name", ""),
         "width": width or None,

@@ -193,9 +193,7 @@ def run_frames(ctx: RunContext) -> dict[str, int]:
         if states.get(m.media_id) is None or states[m.media_id].params_hash != wanted
     ]
     decoded = errors = frames_kept = 0
-    hashed = {
-        s.path: FileIdentity(s.size_bytes, s.mtime_ns) for s in ctx.catalog.file_states()
-    }
+    hashed = {s.path: FileIdentity(s.size_bytes, s.mtime_ns) for s in ctx.catalog.file_states()}
     expect = {m: hashed.get(display_path(rel)) for m, rel in files.items()}
     for result in _sample_all(ctx, cfg, todo, files, expect):
         if result.failure:

@@ -172,7 +172,9 @@ def _examine_all(ctx: RunContext, todo: list[RawFile]) -> Iterator[_Outcome]:
             changed = isinstance(exc, EvidenceChanged)
             reason = str(exc) if changed else f"cannot be read: {exc.strerror or exc}"
             mtime_ns = -1 if changed else raw.mtime_ns
-            return _Outcome(raw, FileState(raw.path, raw.size_bytes, mtime_ns, "", "", reason), None)
+            return _Outcome(
+                raw, FileState(raw.path, raw.size_bytes, mtime_ns, "", "", reason), None
+            )
         with lock:
             known = digest.sha256 in known_media or digest.sha256 in claimed
             claimed.add(digest.sha256)

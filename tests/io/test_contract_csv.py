@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline.core.review import Decision
-from pipeline.io.contract import from_spreadsheet_safe, render_csv, spreadsheet_safe
+from pipeline.io.contract import from_spreadsheet_safe, render_csv
 from pipeline.io.review_log import decisions_csv
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

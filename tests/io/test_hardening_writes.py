@@ -29,9 +29,8 @@ def test_item1_run_lock_replaced_by_a_link_to_evidence_is_refused(
     before = tree_snapshot(layout.raw)
     layout.processed.mkdir(parents=True)
     (layout.processed / "run.lock").symlink_to(evidence)
-    with pytest.raises(LinkRefused, match="symbolic link"):
-        with run_lock(layout.processed, "run", "now"):
-            pass
+    with pytest.raises(LinkRefused, match="symbolic link"), run_lock(layout.processed, "r", "t"):
+        pass
     assert tree_snapshot(layout.raw) == before
 
 
@@ -43,9 +42,8 @@ def test_item1_variant_run_lock_hard_linked_to_evidence_is_refused(
     before = tree_snapshot(layout.raw)
     layout.processed.mkdir(parents=True)
     os.link(evidence, layout.processed / "run.lock")
-    with pytest.raises(LinkRefused, match="hard link"):
-        with run_lock(layout.processed, "run", "now"):
-            pass
+    with pytest.raises(LinkRefused, match="hard link"), run_lock(layout.processed, "r", "t"):
+        pass
     assert tree_snapshot(layout.raw) == before
 
 

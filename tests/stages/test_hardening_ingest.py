@@ -21,7 +21,7 @@ from pipeline.core.pathnames import display_path
 from pipeline.io import contract
 from pipeline.io.catalog import Catalog
 from pipeline.io.mediafile import examine
-from pipeline.io.rawtree import EvidenceChanged, MAX_DEPTH, digest_file
+from pipeline.io.rawtree import MAX_DEPTH, EvidenceChanged, digest_file
 from pipeline.layout import DataLayout
 from pipeline.stages.dedupe import run_dedupe
 from pipeline.stages.frames import run_frames
@@ -61,7 +61,7 @@ def run_in_thread(work: object) -> tuple[threading.Thread, list[object]]:
     def target() -> None:
         try:
             out.append(work())  # type: ignore[operator]
-        except BaseException as exc:  # noqa: BLE001 - the test inspects what happened
+        except BaseException as exc:
             out.append(exc)
 
     thread = threading.Thread(target=target, daemon=True)
@@ -78,7 +78,11 @@ def test_item3_sidecar_time_before_year_1_in_utc_is_a_reject_not_a_stopped_inges
 ) -> None:
     """Item 3: a sidecar `posted_at` of 0001-01-01T00:00:00+01:00 (year 0 in UTC)."""
     put(layout.raw, "inc/src/a.jpg", jpeg("astronaut"))
-    put(layout.raw, "inc/src/a.jpg.json", json.dumps({"posted_at": "0001-01-01T00:00:00+01:00"}).encode())
+    put(
+        layout.raw,
+        "inc/src/a.jpg.json",
+        json.dumps({"posted_at": "0001-01-01T00:00:00+01:00"}).encode(),
+    )
     run_stage(run_ingest)
     assert "years 1-9999" in rejects(layout)["inc/src/a.jpg.json"]
     assert observed(layout)["inc/src/a.jpg"]["posted_at"] == ""
@@ -90,7 +94,11 @@ def test_item3_sources_sheet_year_999_is_written_zero_padded_and_read_back(
     """Item 3: a sources.csv row with 0999-01-01T00:00:00 (written as `999-...` on main,
     which no reader parses back)."""
     put(layout.raw, "inc/src/a.jpg", jpeg("astronaut"))
-    put(layout.raw, "inc/sources.csv", b"path,url,posted_at\nsrc/a.jpg,https://x,0999-01-01T00:00:00\n")
+    put(
+        layout.raw,
+        "inc/sources.csv",
+        b"path,url,posted_at\nsrc/a.jpg,https://x,0999-01-01T00:00:00\n",
+    )
     run_stage(run_ingest)
     assert observed(layout)["inc/src/a.jpg"]["posted_at"] == "0999-01-01T00:00:00"
     assert media_of(layout, "inc/src/a.jpg")["first_seen"] == "0999-01-01T00:00:00"
@@ -150,7 +158,18 @@ def test_item4_variant_zeroed_exif_date_is_kept_as_read_with_a_warning(
 def lavfi(target: Path, *args: str) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=s=160x90:d=1", *args, str(target)],
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=s=160x90:d=1",
+            *args,
+            str(target),
+        ],
         check=True,
     )
     return target
@@ -281,11 +300,13 @@ def test_item10_formula_from_an_uploader_is_neutralised_in_contract_csvs(
 ) -> None:
     """Item 10: text starting with = + - @ went verbatim into contract CSVs."""
     put(layout.raw, "inc/src/=cmd|' -c calc'!A0.jpg", jpeg("astronaut"))
-    sidecar = {"url": "=HYPERLINK(\"http://x\")", "account": "@admin", "posted_at": ""}
+    sidecar = {"url": '=HYPERLINK("http://x")', "account": "@admin", "posted_at": ""}
     put(layout.raw, "inc/src/=cmd|' -c calc'!A0.jpg.json", json.dumps(sidecar).encode())
     put(layout.raw, "+inc/src/b.jpg", jpeg("coffee"))
     run_stage(run_ingest)
-    raw_rows = list(csv.DictReader(io.StringIO((layout.processed / "observations.csv").read_text())))
+    raw_rows = list(
+        csv.DictReader(io.StringIO((layout.processed / "observations.csv").read_text()))
+    )
     for row in raw_rows:
         for column in ("incident", "path", "url", "account"):
             assert not row[column] or row[column][0] not in "=+-@", (column, row[column])
@@ -298,7 +319,9 @@ def test_item10_formula_from_an_uploader_is_neutralised_in_contract_csvs(
 def test_item10_variant_full_width_and_tab_starts_and_numbers_left_alone() -> None:
     """Further variant of item 10 (not named): full-width ＝ and a leading TAB are formula
     starts too; a plain negative number is not, and stays a number."""
-    data = contract.render_csv(("a", "b", "c", "d"), [{"a": "＝1+1", "b": "\t=1", "c": -37.5, "d": "-2+3"}])
+    data = contract.render_csv(
+        ("a", "b", "c", "d"), [{"a": "＝1+1", "b": "\t=1", "c": -37.5, "d": "-2+3"}]
+    )
     (row,) = csv.DictReader(io.StringIO(data.decode()))
     assert row == {"a": "'＝1+1", "b": "'\t=1", "c": "-37.5", "d": "'-2+3"}
 
