@@ -6,6 +6,7 @@ else comes back as a reason an analyst can act on.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -82,7 +83,10 @@ def examine(
 
 def _examine_image(path: Path, digest: FileDigest, max_pixels: int, sniffed: str) -> Examined:
     with open_evidence(path, digest.identity) as handle:
-        return _examine_image_file(handle, digest, max_pixels, sniffed)
+        examined = _examine_image_file(handle, digest, max_pixels, sniffed)
+        if digest.identity is not None and not digest.identity.matches(os.fstat(handle.fileno())):
+            raise EvidenceChanged("changed while it was examined: ingest again to examine it")
+        return examined
 
 
 def _examine_image_file(

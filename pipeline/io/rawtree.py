@@ -244,7 +244,7 @@ def open_evidence(path: Path, expect: FileIdentity | None = None) -> BinaryIO:
     except BaseException:
         os.close(fd)
         raise
-    return os.fdopen(fd, "rb", buffering=0)
+    return os.fdopen(fd, "rb")  # buffered: Pillow and exifread read in small pieces
 
 
 def check_unchanged(path: Path, expect: FileIdentity) -> None:
