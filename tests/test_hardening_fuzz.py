@@ -15,7 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as run_examples
 from hypothesis import strategies as st
 
 from pipeline.config import Settings
@@ -145,7 +146,7 @@ def readable_time(text: str) -> bool:
     return True
 
 
-@settings(
+@run_examples(
     max_examples=EXAMPLES,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

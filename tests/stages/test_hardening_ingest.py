@@ -393,7 +393,7 @@ def test_item12_named_pipe_swapped_in_before_hashing_does_not_hang(tmp_path: Pat
 
 
 def test_item12_variant_pipe_swapped_in_after_hashing_does_not_hang_the_decoder(
-    tmp_path: Path, settings: object
+    tmp_path: Path,
 ) -> None:
     """Further variant of item 12 (not named): swapped after hashing, before the picture is
     decoded (Pillow opened the path by name and blocked on the pipe)."""
