@@ -4,7 +4,10 @@ A reviewer confirms or rejects a match, splits a cluster, confirms or corrects a
 count, declares or removes a disjointness. Each decision is appended to the catalog's audit
 log (reviewer, time, reason) and sealed into the custody chain; it takes effect when the
 pipeline runs again, which the "Apply decisions" button does. Bound to 127.0.0.1 by default;
-every form carries a CSRF token; every value is escaped by the templates.
+every form carries a CSRF token; every value is escaped by the templates. Requests must name
+the address the app is bound to in `Host` (a DNS-rebinding page names its own), bodies are
+capped at MAX_BODY_BYTES, decisions about subjects the catalog does not hold are refused, and
+a thumbnail is served only when it is a regular file in the store whose bytes match its name.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from werkzeug.wrappers.response import Response as BaseResponse
 
 from pipeline.core.outcome import EXIT_NOTHING_TO_DO, EXIT_OK
 from pipeline.core.review import DecisionError, pair
+from pipeline.io import thumbs
 from pipeline.io.catalog import Catalog
+from pipeline.io.custody_log import CustodyLogError
 from pipeline.io.html import environment, pages, render
 from pipeline.io.report_data import ReportData, load_report_data, read_csv
 from pipeline.io.review_log import decisions_csv, record_decision
@@ -32,6 +37,8 @@ from pipeline.stages.context import utc_now
 
 _PAGE_NAME = re.compile(r"^[A-Za-z0-9_.-]+\.html(#[A-Za-z0-9_-]+)?$")
 _THUMB = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{64}\.jpg$")
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
+MAX_BODY_BYTES = 1 << 20  # a split of a 10,000-member cluster is ~750 KB of form; 50 MB is abuse
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
@@ -69,14 +76,28 @@ def _subject_and_value(
     return action, subject, {}, reason
 
 
+def trusted_hosts(bound_host: str) -> list[str]:
+    """The `Host` names a browser sends to an app bound to `bound_host` (ports aside)."""
+    if bound_host in LOOPBACK_NAMES:
+        return list(LOOPBACK_NAMES)
+    return [bound_host]
+
+
 def create_app(
-    layout: DataLayout, config_dir: Path, reviewer: str, secret_key: str | None = None
+    layout: DataLayout,
+    config_dir: Path,
+    reviewer: str,
+    secret_key: str | None = None,
+    bound_host: str = "127.0.0.1",
 ) -> Flask:
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=secret_key or secrets.token_hex(32),
         WTF_CSRF_TIME_LIMIT=None,  # a review session may last a working day
         SESSION_COOKIE_SAMESITE="Strict",
+        TRUSTED_HOSTS=trusted_hosts(bound_host),  # anything else: 400 (DNS rebinding)
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,  # larger bodies: 413, before anything is parsed
+        MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES,
     )
     CSRFProtect(app)
 
@@ -143,15 +164,17 @@ def create_app(
     @app.get("/thumbs/<prefix>/<file_name>")
     def _thumb(prefix: str, file_name: str) -> Response:
         relative = f"{prefix}/{file_name}"
-        path = layout.thumbs / relative
-        if not _THUMB.match(relative) or not path.is_file():
+        if not _THUMB.fullmatch(relative) or prefix != file_name[:2]:
             abort(404)
-        return Response(path.read_bytes(), mimetype="image/jpeg")
+        data = thumbs.read_verified(layout.thumbs, file_name.removesuffix(".jpg"))
+        if data is None:
+            abort(404)
+        return Response(data, mimetype="image/jpeg")
 
     @app.post("/decide")
     def _decide() -> BaseResponse:
         back = request.form.get("back", "index.html")
-        if not _PAGE_NAME.match(back):
+        if not _PAGE_NAME.fullmatch(back):
             back = "index.html"
         try:
             action, subject, value, reason = _subject_and_value(layout, request.form)
@@ -165,6 +188,8 @@ def create_app(
             )
         except DecisionError as exc:
             flash(f"Not recorded: {exc}.")
+        except CustodyLogError as exc:
+            flash(f"Not written to the custody log file: {exc}.")
         return redirect(f"/{back}", code=303)
 
     @app.post("/apply")

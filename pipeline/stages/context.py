@@ -3,6 +3,7 @@ custody log. A stage gets a RunContext and never opens these on its own."""
 
 from __future__ import annotations
 
+import logging
 import platform
 import subprocess
 from collections.abc import Iterator
@@ -17,8 +18,10 @@ from pipeline.config import Settings
 from pipeline.io import thumbs
 from pipeline.io.atomic import remove_stale_temporaries
 from pipeline.io.catalog import Catalog
-from pipeline.io.custody_log import sync_log_file
+from pipeline.io.custody_log import mend, sync_log_file
 from pipeline.layout import DataLayout
+
+log = logging.getLogger("crosscheck")
 
 
 def utc_now() -> str:
@@ -105,6 +108,7 @@ def open_run(
             run_id = catalog.start_run(command, started_at, settings.config_hash(), version)
         ctx = RunContext(layout, settings, catalog, operator, run_id, show_progress, version)
         ctx.started_at = started_at
+        _mend_custody_log(ctx)
         status = "failed"
         try:
             yield ctx
@@ -114,3 +118,13 @@ def open_run(
             with catalog.transaction():
                 catalog.finish_run(run_id, finished_at, status, ctx.counts, ctx.errors, ctx.summary)
             sync_log_file(catalog, layout.custody_log)
+
+
+def _mend_custody_log(ctx: RunContext) -> None:
+    """After a command killed between its commit and its append, make the file whole from
+    the catalog's copy and seal what was done, so `verify` reports it as what it was."""
+    done = mend(ctx.catalog, ctx.layout.custody_log)
+    if done.anything:
+        log.warning("custody log mended after an interrupted command: %s", done.describe())
+        with ctx.catalog.transaction():
+            ctx.custody("custody", "custody_log_mended", **done.as_fields())
