@@ -128,3 +128,4 @@ def _mend_custody_log(ctx: RunContext) -> None:
         log.warning("custody log mended after an interrupted command: %s", done.describe())
         with ctx.catalog.transaction():
             ctx.custody("custody", "custody_log_mended", **done.as_fields())
+        sync_log_file(ctx.catalog, ctx.layout.custody_log)
