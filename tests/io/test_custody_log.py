@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from pipeline.cli import main
 from pipeline.core.custody import chain_problems
+from pipeline.io import crashpoints
 from pipeline.io.catalog import Catalog
 from pipeline.io.custody_log import CustodyLogError, read_lines, sync_log_file
 from pipeline.layout import DataLayout
@@ -115,10 +117,27 @@ def test_a_partial_line_that_is_not_ours_is_refused(ingested: DataLayout, capsys
     assert layout.custody_log.read_bytes() == before
 
 
-def test_concurrent_appends_never_write_an_entry_twice(ingested: DataLayout) -> None:
+def widen_the_append_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every writer pauses between deciding what to append and appending it (at the crash
+    point the log reports there), so writers that do not exclude each other all decide
+    before any appends: the race happens on every run, not by chance."""
+    reached = crashpoints.reached
+
+    def pause(label: str) -> None:
+        if label == "custody log about to be appended":
+            time.sleep(0.2)
+        reached(label)
+
+    monkeypatch.setattr(crashpoints, "reached", pause)
+
+
+def test_concurrent_appends_never_write_an_entry_twice(
+    ingested: DataLayout, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Item 15 (the log side): writers appending at once each read the file's last entry,
     then appended the same missing entries."""
     layout = ingested
+    widen_the_append_window(monkeypatch)
     with Catalog(layout.catalog) as catalog, catalog.transaction():
         for n in range(20):
             catalog.append_custody({"stage": "test", "action": "filler", "n": n})
