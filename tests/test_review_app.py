@@ -162,7 +162,9 @@ def test_a_request_body_over_the_limit_is_refused_and_never_logged(
     assert custody_lines(layout) == before
 
 
-def test_a_multipart_body_over_the_limit_is_refused(client: FlaskClient, layout: DataLayout) -> None:
+def test_a_multipart_body_over_the_limit_is_refused(
+    client: FlaskClient, layout: DataLayout
+) -> None:
     """Item 18, variant not named: the same bytes as a file part of a multipart form."""
     before = custody_lines(layout)
     form = reject_form(layout) | {"csrf_token": token(client)}
@@ -177,7 +179,9 @@ def test_a_multipart_body_over_the_limit_is_refused(client: FlaskClient, layout:
     assert custody_lines(layout) == before
 
 
-def test_a_reason_longer_than_a_paragraph_is_refused(client: FlaskClient, layout: DataLayout) -> None:
+def test_a_reason_longer_than_a_paragraph_is_refused(
+    client: FlaskClient, layout: DataLayout
+) -> None:
     """Item 18, variant not named: many long reasons under the body limit still grow the log
     for ever; a reason has a length limit of its own."""
     form = reject_form(layout) | {"csrf_token": token(client), "reason": "y" * 200_000}

@@ -11,6 +11,8 @@ The custody log file is the authority; the catalog is a cache of it. `verify`
 - re-hashes every file under DIR/raw (no stat cache: a tamperer can restore an mtime) against
   the SHA-256 that ingest sealed into the log for its path, and reports where the catalog's
   own table disagrees with the log;
+- describes every media again from its bytes (as ingest did) and reports where the catalog's
+  record differs (forged GPS or dates edited into the catalog reach `media.csv` otherwise);
 - checks the contract files and report pages against the SHA-256 sealed when they were last
   written (a hand-edited `media.csv`);
 - lists every time the log was mended after an interrupted command, as what it was.
@@ -21,6 +23,7 @@ the command ends like every other.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -30,9 +33,11 @@ from typing import Any
 from tqdm import tqdm
 
 from pipeline.core.custody import GENESIS_HASH, chain_problems, entry_hash
+from pipeline.core.records import MediaRecord
 from pipeline.io.catalog import Catalog
 from pipeline.io.custody_log import read_lines
-from pipeline.io.rawtree import digest_file, list_raw
+from pipeline.io.mediafile import bomb_warnings_as_errors, examine
+from pipeline.io.rawtree import FileDigest, RawFile, digest_file, list_raw
 from pipeline.stages.context import RunContext
 
 REPORT_STAGE = "report"
@@ -219,9 +224,7 @@ def _notices(log: _Log) -> list[str]:
     for seq, entry in enumerate(log.entries, start=1):
         if entry is not None and entry.get("action") == "custody_log_mended":
             seqs = entry.get("appended_seqs") or []
-            what = (
-                f"entries {seqs[0]}-{seqs[-1]} appended from the catalog's copy" if seqs else ""
-            )
+            what = f"entries {seqs[0]}-{seqs[-1]} appended from the catalog's copy" if seqs else ""
             if entry.get("partial_line_bytes"):
                 what += (", " if what else "") + (
                     f"a partial line of {entry['partial_line_bytes']} bytes (the cut-off start "
@@ -232,6 +235,51 @@ def _notices(log: _Log) -> list[str]:
                 f"(torn tail: {what}) at {entry.get('time_utc')}"
             )
     return out
+
+
+def _comparable(record: MediaRecord) -> Any:
+    """The record as the catalog stores it (JSON), so tuples and lists compare alike."""
+    return json.loads(json.dumps(dataclasses.asdict(record), sort_keys=True, default=str))
+
+
+def _changed_keys(was: Any, now: Any) -> list[str]:
+    if not isinstance(was, dict) or not isinstance(now, dict):
+        return []
+    return [k for k in set(was) | set(now) if was.get(k) != now.get(k)]
+
+
+def _metadata_problems(
+    ctx: RunContext, present: dict[str, RawFile], intact: dict[str, FileDigest]
+) -> list[str]:
+    """Each media described again from one intact file holding its bytes, as ingest does."""
+    cfg = ctx.settings.default.ingest
+    first_path: dict[str, str] = {}
+    for obs in ctx.catalog.observations():
+        if obs.path in intact:
+            first_path.setdefault(obs.media_id, obs.path)
+    problems: list[str] = []
+    with bomb_warnings_as_errors():
+        for media_id, path in sorted(first_path.items()):
+            stored = ctx.catalog.media(media_id)
+            fresh = examine(
+                present[path].abs_path, intact[path], cfg.max_image_pixels, cfg.probe_timeout_s
+            ).media
+            if stored is None or fresh is None:
+                continue
+            was, now = _comparable(stored), _comparable(fresh)
+            fields = sorted(
+                f"{key}.{sub}" if isinstance(was.get(key), dict) else key
+                for key in set(was) | set(now)
+                if was.get(key) != now.get(key)
+                for sub in (_changed_keys(was.get(key), now.get(key)) or [""])
+            )
+            if fields:
+                problems.append(
+                    f"media {media_id[:16]} ({path}): the catalog's {', '.join(fields)} "
+                    "differ from what its bytes give (the catalog was edited, or this "
+                    "crosscheck reads the file differently from the one that ingested it)"
+                )
+    return problems
 
 
 def run_verify(ctx: RunContext, anchor: Anchor | None = None) -> VerifyReport:
@@ -248,14 +296,19 @@ def run_verify(ctx: RunContext, anchor: Anchor | None = None) -> VerifyReport:
     listing = list_raw(ctx.layout.raw) if ctx.layout.raw.is_dir() else None
     present = {f.path: f for f in listing.files if not f.problem} if listing else {}
     changed: list[str] = []
+    intact: dict[str, FileDigest] = {}
     for path in tqdm(
         sorted(set(expected) & set(present)),
         desc="verify",
         unit="file",
         disable=not ctx.show_progress or None,
     ):
-        if digest_file(present[path].abs_path, cfg.read_chunk_bytes).sha256 != expected[path]:
+        digest = digest_file(present[path].abs_path, cfg.read_chunk_bytes)
+        if digest.sha256 != expected[path]:
             changed.append(path)
+        else:
+            intact[path] = digest
+    catalog_problems += _metadata_problems(ctx, present, intact)
     known_rejects = {r.path for r in ctx.catalog.rejects()}
     report = VerifyReport(
         files_checked=len(set(expected) & set(present)),

@@ -11,7 +11,9 @@ from pathlib import Path
 
 from pipeline.cli import main
 from pipeline.core.custody import GENESIS_HASH, canonical_json, seal_entry
+from pipeline.io.catalog import Catalog
 from pipeline.layout import DataLayout
+from pipeline.synth import images as im
 from tests.media import jpeg, put
 
 
@@ -78,9 +80,7 @@ def _forge(entry_fields: dict, after: dict) -> dict:
     return seal_entry(entry_fields, int(after["seq"]) + 1, str(after["entry_hash"]))
 
 
-def test_a_forged_chained_entry_appended_to_the_file_is_caught(
-    layout: DataLayout, capsys
-) -> None:
+def test_a_forged_chained_entry_appended_to_the_file_is_caught(layout: DataLayout, capsys) -> None:
     """Item 16: a properly chained forged entry appended to the log passed verify, and that
     verify's own record never reached the file (the file's last seq was the forged one)."""
     _ingest(layout)
@@ -126,11 +126,9 @@ def _reseal(lines: list[str], edit) -> list[str]:
     return out
 
 
-def _swap_evidence_and_cover(layout: DataLayout, edit_entries: bool) -> None:
-    """Replace a.jpg's bytes, update the catalog's table (and, when asked, both copies of the
-    log, resealed) to the new SHA-256."""
+def _swap_evidence_and_cover(layout: DataLayout) -> None:
+    """Replace a.jpg's bytes and update the catalog's table to the new SHA-256."""
     target = layout.raw / "inc/src/a.jpg"
-    old = hashlib.sha256(target.read_bytes()).hexdigest()
     target.write_bytes(jpeg("rocket"))
     new = hashlib.sha256(target.read_bytes()).hexdigest()
     info = target.stat()
@@ -140,19 +138,24 @@ def _swap_evidence_and_cover(layout: DataLayout, edit_entries: bool) -> None:
             "UPDATE file_state SET sha256 = ?, size_bytes = ?, mtime_ns = ? WHERE path = ?",
             (new, info.st_size, info.st_mtime_ns, "inc/src/a.jpg"),
         )
-        if edit_entries:
-            lines = _reseal(
-                layout.custody_log.read_text().splitlines(),
-                lambda e: json.loads(json.dumps(e).replace(old, new)),
+    db.close()
+
+
+def _rewrite_both_copies(layout: DataLayout) -> None:
+    """Who ran the ingest, rewritten in every entry of the file and the catalog, resealed."""
+    lines = _reseal(
+        layout.custody_log.read_text().splitlines(), lambda e: e | {"operator": "someone else"}
+    )
+    layout.custody_log.write_text("\n".join(lines) + "\n")
+    db = sqlite3.connect(layout.catalog)
+    with db:
+        db.execute("DELETE FROM custody")
+        for line in lines:
+            entry = json.loads(line)
+            db.execute(
+                "INSERT INTO custody VALUES (?, ?, ?)",
+                (entry["seq"], entry["entry_hash"], canonical_json(entry)),
             )
-            layout.custody_log.write_text("\n".join(lines) + "\n")
-            db.execute("DELETE FROM custody")
-            for line in lines:
-                entry = json.loads(line)
-                db.execute(
-                    "INSERT INTO custody VALUES (?, ?, ?)",
-                    (entry["seq"], entry["entry_hash"], canonical_json(entry)),
-                )
     db.close()
 
 
@@ -162,7 +165,7 @@ def test_a_swapped_file_is_caught_against_the_log_not_the_catalog(
     """Item 17: swap an evidence file, update the catalog's table: verify passed, because it
     checked the raw files against that editable table."""
     _ingest(layout)
-    _swap_evidence_and_cover(layout, edit_entries=False)
+    _swap_evidence_and_cover(layout)
     assert verify(layout) == 1
     out = capsys.readouterr().out
     assert "changed: inc/src/a.jpg" in out
@@ -199,8 +202,8 @@ def test_a_log_rewritten_and_resealed_in_both_copies_is_caught_by_the_anchor(
     assert anchor(layout, kept) == 0
     seq, head = kept.read_text().split()
     assert capsys.readouterr().out.strip() == f"{seq} {head}"
-    _swap_evidence_and_cover(layout, edit_entries=True)
-    assert verify(layout) == 0  # both copies agree with the swapped file: only the anchor knows
+    _rewrite_both_copies(layout)
+    assert verify(layout) == 0  # both copies agree and chain: only the anchor knows
     options = ["--data-dir", str(layout.data_dir), "--no-progress", "verify", "--anchor"]
     assert main([*options, str(kept)]) == 1
     assert f"anchor: entry {seq} does not have the anchored hash" in capsys.readouterr().out
@@ -291,3 +294,48 @@ def test_a_deleted_contract_file_is_caught(layout: DataLayout, capsys) -> None:
     (layout.processed / "observations.csv").unlink()
     assert verify(layout) == 1
     assert "output: observations.csv: missing" in capsys.readouterr().out
+
+
+def _forge_catalog_metadata(layout: DataLayout, key: str, value: object) -> str:
+    db = sqlite3.connect(layout.catalog)
+    with db:
+        media_id, text = db.execute(
+            "SELECT media_id, derived_json FROM media ORDER BY media_id LIMIT 1"
+        ).fetchone()
+        derived = json.loads(text) | {key: value}
+        db.execute(
+            "UPDATE media SET derived_json = ? WHERE media_id = ?",
+            (json.dumps(derived, sort_keys=True), media_id),
+        )
+    db.close()
+    return str(media_id)
+
+
+def test_forged_gps_in_the_catalog_is_caught_after_it_reached_media_csv(
+    layout: DataLayout, capsys
+) -> None:
+    """Item 17: forged GPS edited into the catalog reached media.csv on `run --full`, and
+    verify stayed green."""
+    _ingest(layout)
+    media_id = _forge_catalog_metadata(layout, "gps_lat", 48.8584)
+    assert main(["--data-dir", str(layout.data_dir), "--no-progress", "run", "--full"]) == 0
+    assert "48.8584" in (layout.processed / "media.csv").read_text()
+    capsys.readouterr()
+    assert verify(layout) == 1
+    out = capsys.readouterr().out
+    assert f"catalog: media {media_id[:16]}" in out and "derived.gps_lat" in out
+
+
+def test_a_forged_capture_time_in_the_catalog_is_caught(layout: DataLayout, capsys) -> None:
+    """Item 17, variant not named: another field ingest reads from the bytes (the capture
+    time that decides first_seen), checked before any run carries it into media.csv."""
+    exif = im.exif_block("Make", "Model", "2024:03:01 10:20:30", 36.2, 37.1)
+    put(layout.raw, "inc/src/a.jpg", im.jpeg_bytes(im.photo("astronaut"), 90, exif))
+    assert main(["--data-dir", str(layout.data_dir), "--no-progress", "ingest"]) == 0
+    with Catalog(layout.catalog) as catalog:
+        (media_id,) = catalog.media_ids()
+        media = catalog.media(media_id)
+    assert media is not None and media.derived["captured_at"].startswith("2024-03-01")
+    _forge_catalog_metadata(layout, "captured_at", "1999-01-01T00:00:00")
+    assert verify(layout) == 1
+    assert "derived.captured_at" in capsys.readouterr().out
