@@ -325,9 +325,12 @@ def _anchor(args: argparse.Namespace, layout: DataLayout) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    try:
-        with Catalog(layout.catalog) as catalog:
+    try:  # under the run lock: a run in progress has entries not yet in the file
+        with run_lock(layout.processed, "anchor", utc_now()), Catalog(layout.catalog) as catalog:
             anchor, problems = head_anchor(catalog, layout.custody_log)
+    except RunLocked as exc:
+        print(f"crosscheck: {exc}; not started (exit {EXIT_LOCKED})", file=sys.stderr)
+        return EXIT_LOCKED
     except CustodyLogError as exc:
         print(f"crosscheck: {exc}", file=sys.stderr)
         return EXIT_FAILURES
