@@ -189,7 +189,7 @@ def create_app(
         except DecisionError as exc:
             flash(f"Not recorded: {exc}.")
         except CustodyLogError as exc:
-            flash(f"Not written to the custody log file: {exc}.")
+            flash(f"Custody log: {exc}.")
         return redirect(f"/{back}", code=303)
 
     @app.post("/apply")

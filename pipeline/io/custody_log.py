@@ -174,17 +174,27 @@ def _append(fd: int, entries: list[str]) -> None:
 def sync_log_file(catalog: Catalog, path: Path) -> int:
     """Append the catalog's entries that the file lacks; returns how many were appended."""
     with locked(path) as log:
-        return append_missing(catalog, path, log)
+        return len(append_missing(catalog, path, log).appended_seqs)
 
 
-def append_missing(catalog: Catalog, path: Path, log: OpenedLog) -> int:
-    """Under the lock that `locked` gives: append what the catalog sealed after the file's
-    last entry (a partial line that is not ours is refused)."""
-    _check_partial(catalog, path, log.data)
+def append_missing(catalog: Catalog, path: Path, log: OpenedLog) -> Mend:
+    """Under the lock that `locked` gives: drop a partial last line when it is the cut-off
+    start of the entry the catalog sealed next (anything else is refused), then append what
+    the catalog sealed after the file's last entry. Says what it did."""
+    partial = _check_partial(catalog, path, log.data)
+    if partial.partial_line_bytes:
+        log.data = log.data[: len(log.data) - partial.partial_line_bytes]
+        os.ftruncate(log.fd, len(log.data))
+        os.fsync(log.fd)
     missing = catalog.custody_entries(after_seq=_last_shared_seq(catalog, _split(log.data)))
     if missing:
         _append(log.fd, missing)
-    return len(missing)
+    return Mend(
+        appended_seqs=tuple(key[0] for line in missing if (key := _entry_key(line))),
+        partial_line_bytes=partial.partial_line_bytes,
+        partial_line_sha256=partial.partial_line_sha256,
+        partial_of_seq=partial.partial_of_seq,
+    )
 
 
 def _check_partial(catalog: Catalog, path: Path, data: bytes) -> Mend:
@@ -215,18 +225,4 @@ def mend(catalog: Catalog, path: Path) -> Mend:
     if not path.exists() and not path.is_symlink() and catalog.custody_head()[0] == 0:
         return Mend()
     with locked(path) as log:
-        partial = _check_partial(catalog, path, log.data)
-        if partial.partial_line_bytes:
-            os.ftruncate(log.fd, len(log.data) - partial.partial_line_bytes)
-            os.fsync(log.fd)
-        whole = log.data[: len(log.data) - partial.partial_line_bytes]
-        missing = catalog.custody_entries(after_seq=_last_shared_seq(catalog, _split(whole)))
-        if missing:
-            _append(log.fd, missing)
-        seqs = tuple(key[0] for line in missing if (key := _entry_key(line)))
-        return Mend(
-            appended_seqs=seqs,
-            partial_line_bytes=partial.partial_line_bytes,
-            partial_line_sha256=partial.partial_line_sha256,
-            partial_of_seq=partial.partial_of_seq,
-        )
+        return append_missing(catalog, path, log)

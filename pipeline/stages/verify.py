@@ -132,8 +132,7 @@ def log_problems(log: _Log, ctx: RunContext, anchor: Anchor | None) -> list[str]
     rows = ctx.catalog.custody_rows()
     recorded = [json.loads(row[2]) for row in rows]
     problems += [f"catalog's copy, {p}" for p in chain_problems(row[2] for row in rows)]
-    for seq, column_hash, _ in rows:
-        entry = recorded[seq - 1] if 0 < seq <= len(recorded) else {}
+    for (seq, column_hash, _), entry in zip(rows, recorded, strict=True):
         if column_hash != entry.get("entry_hash"):
             problems.append(f"entry {seq}: the catalog's recorded hash differs from its copy")
     for line_no, (entry, kept) in enumerate(zip(log.entries, recorded, strict=False), start=1):

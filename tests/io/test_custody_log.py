@@ -167,3 +167,19 @@ def test_the_log_is_read_without_following_a_link(tmp_path: Path) -> None:
     link.symlink_to(target)
     with pytest.raises(CustodyLogError, match="symbolic link"):
         read_lines(link)
+
+
+def test_an_append_after_a_torn_tail_never_glues_onto_the_partial_line(
+    ingested: DataLayout,
+) -> None:
+    """Item 14, variant not named: the review app appends without a run's start (no mend
+    step); the cut-off start of our own next entry is dropped before appending, never left
+    in front of the entries that follow it."""
+    layout = ingested
+    entries = len(read_lines(layout.custody_log))
+    _tear_tail(layout, entries - 1, 25)
+    with Catalog(layout.catalog) as catalog:
+        assert sync_log_file(catalog, layout.custody_log) == 1
+        head = catalog.custody_head()[0]
+    lines = read_lines(layout.custody_log)
+    assert chain_problems(lines) == [] and len(lines) == head
