@@ -518,7 +518,14 @@ def _verify(
             f"{len(problems)} problems" + ("" if found[0].ok else " (see above)")
         )
     return finish(
-        ctx, "verify", "check", started, outcomes, True, len(problems), {"problems": problems}
+        ctx,
+        "verify",
+        "check",
+        started,
+        outcomes,
+        True,
+        len(problems),
+        {"problems": problems, "notices": found[0].notices if found else []},
     )
 
 

@@ -62,6 +62,8 @@ def _subject_and_value(
             for row in read_csv(layout.processed / "clusters.csv")
             if row["cluster_id"] == cluster_id
         }
+        if not members:
+            raise DecisionError(f"no cluster {cluster_id!r} in clusters.csv")
         separate = sorted(set(form.getlist("separate")) & members)
         rest = sorted(members - set(separate))
         return action, {"cluster_id": cluster_id}, {"separate": separate, "rest": rest}, reason
