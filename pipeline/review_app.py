@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import re
 import secrets
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,7 @@ from pipeline.stages.context import utc_now
 _PAGE_NAME = re.compile(r"^[A-Za-z0-9_.-]+\.html(#[A-Za-z0-9_-]+)?$")
 _THUMB = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{64}\.jpg$")
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
+WILDCARD_ADDRESSES = ("0.0.0.0", "::", "")  # noqa: S104  # names, never bound here
 MAX_BODY_BYTES = 1 << 20  # a split of a 10,000-member cluster is ~750 KB of form; 50 MB is abuse
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; "
@@ -79,9 +81,12 @@ def _subject_and_value(
 
 
 def trusted_hosts(bound_host: str) -> list[str]:
-    """The `Host` names a browser sends to an app bound to `bound_host` (ports aside)."""
+    """The `Host` names a browser sends to an app bound to `bound_host` (ports aside). Bound
+    to every address (0.0.0.0, ::), the machine's own names and loopback are accepted."""
     if bound_host in LOOPBACK_NAMES:
         return list(LOOPBACK_NAMES)
+    if bound_host in WILDCARD_ADDRESSES:
+        return sorted({*LOOPBACK_NAMES, socket.gethostname(), socket.getfqdn()})
     return [bound_host]
 
 

@@ -7,6 +7,7 @@ import hashlib
 import http.client
 import re
 import shutil
+import socket
 import threading
 from pathlib import Path
 from urllib.parse import urlencode
@@ -356,3 +357,17 @@ def test_a_thumbnail_under_another_shard_is_not_served(
     (layout.thumbs / other).mkdir(exist_ok=True)
     shutil.copy(stored, layout.thumbs / other / stored.name)
     assert client.get(f"/thumbs/{other}/{stored.name}").status_code == 404
+
+
+def test_an_app_bound_to_every_address_answers_to_the_machines_names_only(
+    layout: DataLayout,
+) -> None:
+    """Item 5, variant not named: bound to 0.0.0.0 the app cannot compare `Host` with one
+    address; it takes the machine's own names and loopback, and still refuses any other."""
+    hostile_collection(layout.raw)
+    assert main(["--data-dir", str(layout.data_dir), "--no-progress", "ingest"]) == 0
+    app = create_app(layout, layout.data_dir / "no-configs", "alice", bound_host="0.0.0.0")
+    client = app.test_client()
+    own = f"{socket.gethostname()}:8765"
+    assert client.get("/decisions.csv", headers={"Host": own}).status_code == 200
+    assert client.get("/decisions.csv", headers={"Host": "attacker.example"}).status_code == 400
