@@ -371,3 +371,20 @@ def test_an_app_bound_to_every_address_answers_to_the_machines_names_only(
     own = f"{socket.gethostname()}:8765"
     assert client.get("/decisions.csv", headers={"Host": own}).status_code == 200
     assert client.get("/decisions.csv", headers={"Host": "attacker.example"}).status_code == 400
+
+
+def test_a_decision_is_not_written_through_a_linked_custody_log(
+    client: FlaskClient, layout: DataLayout
+) -> None:
+    """Item 2, variant not named: the review app is a writer of the log too; with the log
+    replaced by a link to evidence, the decision is refused whole and the evidence kept."""
+    evidence = next(p for p in layout.raw.rglob("*.jpg") if p.stat().st_size > 0)
+    original = evidence.read_bytes()
+    layout.custody_log.unlink()
+    layout.custody_log.symlink_to(evidence)
+    form = reject_form(layout) | {"csrf_token": token(client)}
+    assert client.post("/decide", data=form).status_code == 303
+    assert "is a symbolic link" in client.get("/index.html").text
+    assert evidence.read_bytes() == original
+    with Catalog(layout.catalog) as catalog:
+        assert catalog.decisions() == []
