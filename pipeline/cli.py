@@ -34,6 +34,7 @@ from pipeline.core.outcome import (
 from pipeline.executors import ExecutorError
 from pipeline.io import crashpoints
 from pipeline.io.atomic import LinkRefused, write_bytes_atomic
+from pipeline.io.custody_log import CustodyLogError
 from pipeline.io.run_summary import write_run_summary
 from pipeline.io.runlock import RunLocked, run_lock
 from pipeline.layout import DataLayout
@@ -45,7 +46,7 @@ from pipeline.stages.frames import run_frames
 from pipeline.stages.hash import run_hash
 from pipeline.stages.ingest import run_ingest
 from pipeline.stages.report import run_report
-from pipeline.stages.verify import run_verify
+from pipeline.stages.verify import Anchor, AnchorError, read_anchor, run_verify
 
 EXIT_PROBLEMS = EXIT_FAILURES
 __all__ = ["EXIT_LOCKED", "EXIT_NOTHING_TO_DO", "EXIT_OK", "EXIT_PROBLEMS", "EXIT_USAGE", "main"]
@@ -209,12 +210,36 @@ def build_parser() -> argparse.ArgumentParser:
     _executor_options(run, suppress=True)
     verify = sub.add_parser(
         "verify",
-        help="re-hash DIR/raw against the catalog and check the custody log",
+        help="re-hash DIR/raw against the custody log and check the log",
         description="Fixity check: re-hash every raw file (ignoring the stat cache) against "
-        "the SHA-256 recorded at ingest, report files changed, missing or added, and check "
-        "the custody log's hash chain. Exit 1 when anything is wrong.",
+        "the SHA-256 sealed in the custody log at ingest, report files changed, missing or "
+        "added, check the log's hash chain, the catalog's copy of it and the contract files "
+        "sealed in it, and with --anchor its head against a value kept outside the machine. "
+        "Exit 1 when anything is wrong.",
     )
     _common_options(verify, suppress=True)
+    verify.add_argument(
+        "--anchor",
+        type=Path,
+        metavar="FILE",
+        help="a file written by `crosscheck anchor` (kept outside DIR/processed, ideally "
+        "off this machine): the log must still hold that entry with that hash",
+    )
+    anchor = sub.add_parser(
+        "anchor",
+        help="print the custody log's head (seq and hash) to keep outside the machine",
+        description="Check the custody log's chain and print its head as `<seq> <entry_hash>`. "
+        "Store the line elsewhere (on paper, in a message, on another machine): `verify "
+        "--anchor FILE` then proves that no entry up to it was rewritten, even if both copies "
+        "of the log were resealed. Exit 1 (nothing printed) when the log is broken.",
+    )
+    _common_options(anchor, suppress=True)
+    anchor.add_argument(
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help="also write the line to FILE, atomically (not under DIR/processed)",
+    )
     demo = sub.add_parser(
         "demo-data",
         help="generate the demo incident into DIR/raw and DIR/annotations",
@@ -277,7 +302,46 @@ def _review(args: argparse.Namespace, layout: DataLayout) -> int:
             f"crosscheck: warning: serving on {args.host}, reachable from the network",
             file=sys.stderr,
         )
-    serve(create_app(layout, args.config_dir, args.reviewer), args.host, args.port)
+    serve(
+        create_app(layout, args.config_dir, args.reviewer, bound_host=args.host),
+        args.host,
+        args.port,
+    )
+    return EXIT_OK
+
+
+def _anchor(args: argparse.Namespace, layout: DataLayout) -> int:
+    from pipeline.io.catalog import Catalog
+    from pipeline.stages.verify import head_anchor
+
+    if not layout.catalog.exists():
+        print(f"crosscheck: no catalog at {layout.catalog}: nothing to anchor", file=sys.stderr)
+        return EXIT_USAGE
+    output: Path | None = args.output
+    if output is not None and output.resolve().is_relative_to(layout.processed.resolve()):
+        print(
+            "crosscheck: --output: an anchor kept under DIR/processed proves nothing "
+            "(whoever rewrites the log rewrites it too); write it elsewhere",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    try:  # under the run lock: a run in progress has entries not yet in the file
+        with run_lock(layout.processed, "anchor", utc_now()), Catalog(layout.catalog) as catalog:
+            anchor, problems = head_anchor(catalog, layout.custody_log)
+    except RunLocked as exc:
+        print(f"crosscheck: {exc}; not started (exit {EXIT_LOCKED})", file=sys.stderr)
+        return EXIT_LOCKED
+    except CustodyLogError as exc:
+        print(f"crosscheck: {exc}", file=sys.stderr)
+        return EXIT_FAILURES
+    if problems:
+        for problem in problems:
+            print(f"custody log: {problem}", file=sys.stderr)
+        print("crosscheck: the log is broken: run `crosscheck verify`; no anchor", file=sys.stderr)
+        return EXIT_FAILURES
+    if output is not None:
+        write_bytes_atomic(output, (anchor.line() + "\n").encode("ascii"))
+    print(anchor.line())
     return EXIT_OK
 
 
@@ -304,6 +368,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     if args.command == "review":
         return _review(args, layout)
+    if args.command == "anchor":
+        return _anchor(args, layout)
     for option, path in (("--log-file", args.log_file), ("--summary-json", args.summary_json)):
         if path is not None and not path.parent.is_dir():
             print(f"crosscheck: {option}: no folder {path.parent}", file=sys.stderr)
@@ -356,6 +422,14 @@ def _checked_main(args: argparse.Namespace, layout: DataLayout) -> int:
     except ValueError as exc:
         print(f"crosscheck: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    anchor: Anchor | None = None
+    if getattr(args, "anchor", None) is not None:
+        try:
+            anchor = read_anchor(args.anchor)
+        except AnchorError as exc:
+            print(f"crosscheck: --anchor: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    args.anchor_value = anchor
     label = args.command + (" --full" if getattr(args, "full", False) else "")
     try:
         with run_lock(layout.processed, label, utc_now()) as lock:
@@ -370,9 +444,9 @@ def _checked_main(args: argparse.Namespace, layout: DataLayout) -> int:
         print(f"crosscheck: {exc}; not started (exit {EXIT_LOCKED})", file=sys.stderr)
         log.info("not started: %s", exc)
         return EXIT_LOCKED
-    except LinkRefused as exc:
-        print(f"crosscheck: {exc}", file=sys.stderr)
-        log.info("refused: %s", exc)
+    except (LinkRefused, CustodyLogError) as exc:
+        print(f"crosscheck: {exc} (exit {EXIT_FAILURES})", file=sys.stderr)
+        log.error("refused: %s", exc)
         return EXIT_FAILURES
     except ExecutorError as exc:
         print(f"crosscheck: {exc}", file=sys.stderr)
@@ -403,7 +477,7 @@ def _run_command(args: argparse.Namespace, layout: DataLayout, settings: Setting
             ctx.settings.config_hash()[:12],
         )
         if command == "verify":
-            outcome, summary, line = _verify(ctx, started, report)
+            outcome, summary, line = _verify(ctx, started, report, args.anchor_value)
         else:
             if full:
                 start_over(ctx)
@@ -424,22 +498,34 @@ def _run_command(args: argparse.Namespace, layout: DataLayout, settings: Setting
 
 
 def _verify(
-    ctx: RunContext, started: float, report: Callable[[StageOutcome], None]
+    ctx: RunContext,
+    started: float,
+    report: Callable[[StageOutcome], None],
+    anchor: Anchor | None,
 ) -> tuple[Any, dict[str, Any], str]:
     found: list[Any] = []
     outcomes = run_stages(
-        ctx, {"verify": lambda c: found.append(run_verify(c))}, ["verify"], report
+        ctx, {"verify": lambda c: found.append(run_verify(c, anchor))}, ["verify"], report
     )
     problems: list[str] = found[0].lines() if found else []
     for line in problems:
         print(line)
+    for line in found[0].notices if found else []:
+        print(f"notice: {line}")
     if found:
         print(
             f"verify: {found[0].files_checked} files checked, "
             f"{len(problems)} problems" + ("" if found[0].ok else " (see above)")
         )
     return finish(
-        ctx, "verify", "check", started, outcomes, True, len(problems), {"problems": problems}
+        ctx,
+        "verify",
+        "check",
+        started,
+        outcomes,
+        True,
+        len(problems),
+        {"problems": problems, "notices": found[0].notices if found else []},
     )
 
 

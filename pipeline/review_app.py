@@ -4,7 +4,10 @@ A reviewer confirms or rejects a match, splits a cluster, confirms or corrects a
 count, declares or removes a disjointness. Each decision is appended to the catalog's audit
 log (reviewer, time, reason) and sealed into the custody chain; it takes effect when the
 pipeline runs again, which the "Apply decisions" button does. Bound to 127.0.0.1 by default;
-every form carries a CSRF token; every value is escaped by the templates.
+every form carries a CSRF token; every value is escaped by the templates. Requests must name
+the address the app is bound to in `Host` (a DNS-rebinding page names its own), bodies are
+capped at MAX_BODY_BYTES, decisions about subjects the catalog does not hold are refused, and
+a thumbnail is served only when it is a regular file in the store whose bytes match its name.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import re
 import secrets
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +27,9 @@ from werkzeug.wrappers.response import Response as BaseResponse
 
 from pipeline.core.outcome import EXIT_NOTHING_TO_DO, EXIT_OK
 from pipeline.core.review import DecisionError, pair
+from pipeline.io import thumbs
 from pipeline.io.catalog import Catalog
+from pipeline.io.custody_log import CustodyLogError
 from pipeline.io.html import environment, pages, render
 from pipeline.io.report_data import ReportData, load_report_data, read_csv
 from pipeline.io.review_log import decisions_csv, record_decision
@@ -32,6 +38,9 @@ from pipeline.stages.context import utc_now
 
 _PAGE_NAME = re.compile(r"^[A-Za-z0-9_.-]+\.html(#[A-Za-z0-9_-]+)?$")
 _THUMB = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{64}\.jpg$")
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
+WILDCARD_ADDRESSES = ("0.0.0.0", "::", "")  # noqa: S104  # names, never bound here
+MAX_BODY_BYTES = 1 << 20  # a split of a 10,000-member cluster is ~750 KB of form; 50 MB is abuse
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
@@ -55,6 +64,8 @@ def _subject_and_value(
             for row in read_csv(layout.processed / "clusters.csv")
             if row["cluster_id"] == cluster_id
         }
+        if not members:
+            raise DecisionError(f"no cluster {cluster_id!r} in clusters.csv")
         separate = sorted(set(form.getlist("separate")) & members)
         rest = sorted(members - set(separate))
         return action, {"cluster_id": cluster_id}, {"separate": separate, "rest": rest}, reason
@@ -69,14 +80,31 @@ def _subject_and_value(
     return action, subject, {}, reason
 
 
+def trusted_hosts(bound_host: str) -> list[str]:
+    """The `Host` names a browser sends to an app bound to `bound_host` (ports aside). Bound
+    to every address (0.0.0.0, ::), the machine's own names and loopback are accepted."""
+    if bound_host in LOOPBACK_NAMES:
+        return list(LOOPBACK_NAMES)
+    if bound_host in WILDCARD_ADDRESSES:
+        return sorted({*LOOPBACK_NAMES, socket.gethostname(), socket.getfqdn()})
+    return [bound_host]
+
+
 def create_app(
-    layout: DataLayout, config_dir: Path, reviewer: str, secret_key: str | None = None
+    layout: DataLayout,
+    config_dir: Path,
+    reviewer: str,
+    secret_key: str | None = None,
+    bound_host: str = "127.0.0.1",
 ) -> Flask:
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=secret_key or secrets.token_hex(32),
         WTF_CSRF_TIME_LIMIT=None,  # a review session may last a working day
         SESSION_COOKIE_SAMESITE="Strict",
+        TRUSTED_HOSTS=trusted_hosts(bound_host),  # anything else: 400 (DNS rebinding)
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,  # larger bodies: 413, before anything is parsed
+        MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES,
     )
     CSRFProtect(app)
 
@@ -143,15 +171,17 @@ def create_app(
     @app.get("/thumbs/<prefix>/<file_name>")
     def _thumb(prefix: str, file_name: str) -> Response:
         relative = f"{prefix}/{file_name}"
-        path = layout.thumbs / relative
-        if not _THUMB.match(relative) or not path.is_file():
+        if not _THUMB.fullmatch(relative) or prefix != file_name[:2]:
             abort(404)
-        return Response(path.read_bytes(), mimetype="image/jpeg")
+        data = thumbs.read_verified(layout.thumbs, file_name.removesuffix(".jpg"))
+        if data is None:
+            abort(404)
+        return Response(data, mimetype="image/jpeg")
 
     @app.post("/decide")
     def _decide() -> BaseResponse:
         back = request.form.get("back", "index.html")
-        if not _PAGE_NAME.match(back):
+        if not _PAGE_NAME.fullmatch(back):
             back = "index.html"
         try:
             action, subject, value, reason = _subject_and_value(layout, request.form)
@@ -165,6 +195,8 @@ def create_app(
             )
         except DecisionError as exc:
             flash(f"Not recorded: {exc}.")
+        except CustodyLogError as exc:
+            flash(f"Custody log: {exc}.")
         return redirect(f"/{back}", code=303)
 
     @app.post("/apply")

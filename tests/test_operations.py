@@ -44,14 +44,27 @@ def accepted(command: str) -> None:
     assert args.log_file is not None and args.summary_json is not None
 
 
-def test_service_runs_an_incremental_run_and_treats_3_and_75_as_success() -> None:
+def test_service_runs_an_incremental_run_and_treats_only_3_as_success() -> None:
+    """Issue 13 item 12 (systemd part): exit 75, a lock held by another command (stuck, if
+    it repeats), used to count as success, so a stuck lock never alerted anyone."""
     service = unit(SERVICE)
     assert set(service.sections()) == {"Unit", "Service"}
     assert service["Service"]["Type"] == "oneshot"
     accepted(service["Service"]["ExecStart"])
     success = {int(x) for x in service["Service"]["SuccessExitStatus"].split()}
-    assert success == {EXIT_NOTHING_TO_DO, EXIT_LOCKED}
+    assert success == {EXIT_NOTHING_TO_DO} and EXIT_LOCKED not in success
     assert "/data/raw" in service["Service"]["ReadOnlyPaths"]
+
+
+def test_service_stops_a_hung_run_and_marks_it_failed() -> None:
+    """Issue 13 item 12, variant not named: the stuck holder itself is the systemd unit (a
+    run hung on a named pipe); the timer never starts it again, so without a start timeout
+    the unit stays "activating" for ever and nothing ever fails."""
+    timeout = unit(SERVICE)["Service"]["TimeoutStartSec"]
+    match = re.fullmatch(r"(\d+)(h|min|s)", timeout)
+    assert match, timeout
+    seconds = int(match[1]) * {"h": 3600, "min": 60, "s": 1}[match[2]]
+    assert 0 < seconds <= 24 * 3600
 
 
 def test_timer_is_hourly_and_installable() -> None:
@@ -94,8 +107,36 @@ def test_cron_line_has_five_valid_time_fields_and_a_valid_command() -> None:
         assert _cron_values(text, low, high)
     assert _cron_values(fields[0], 0, 59) == {17} and fields[1:5] == ["*"] * 4
     command = fields[5]
-    assert command.startswith("cd /opt/crosscheck && ") and command.endswith(" >/dev/null")
-    accepted(command.removeprefix("cd /opt/crosscheck && ").removesuffix(" >/dev/null"))
+    assert command.startswith("cd /opt/crosscheck && timeout ")
+    crosscheck = command.removeprefix("cd /opt/crosscheck && ").split(" >/dev/null;")[0]
+    accepted(crosscheck)
+
+
+def _cron_command_with(tmp_path: Path, exit_status: int) -> subprocess.CompletedProcess[str]:
+    """Run the crontab's command under /bin/sh, as cron does, with a stand-in crosscheck
+    that exits with `exit_status`."""
+    (line,) = [x for x in CRONTAB.read_text().splitlines() if x.strip() and not x.startswith("#")]
+    command = line.split(None, 5)[5].replace("cd /opt/crosscheck", f"cd {tmp_path}")
+    program = tmp_path / ".venv" / "bin" / "crosscheck"
+    program.parent.mkdir(parents=True, exist_ok=True)
+    program.write_text(f"#!/bin/sh\nexit {exit_status}\n")
+    program.chmod(0o755)
+    return subprocess.run(["/bin/sh", "-c", command], capture_output=True, text=True, check=False)
+
+
+@pytest.mark.skipif(shutil.which("timeout") is None, reason="no coreutils timeout")
+@pytest.mark.parametrize("status", [EXIT_LOCKED, 1, 2, 124])
+def test_cron_mails_every_status_that_needs_a_person(tmp_path: Path, status: int) -> None:
+    """Issue 13 item 12 (cron part): a held lock (75) and a run stopped by the time limit
+    (124, the variant not named) reach stderr, which cron mails."""
+    done = _cron_command_with(tmp_path, status)
+    assert f"exit status {status}" in done.stderr
+
+
+@pytest.mark.skipif(shutil.which("timeout") is None, reason="no coreutils timeout")
+@pytest.mark.parametrize("status", [0, EXIT_NOTHING_TO_DO])
+def test_cron_is_quiet_when_all_is_well(tmp_path: Path, status: int) -> None:
+    assert _cron_command_with(tmp_path, status).stderr == ""
 
 
 def test_operations_guide_shows_the_files_and_every_exit_status() -> None:

@@ -751,6 +751,16 @@ class Catalog:
         ).fetchall()
         return [str(row["entry_json"]) for row in rows]
 
+    def custody_entry_hash(self, seq: int) -> str | None:
+        """The entry_hash recorded with entry `seq` (None when the catalog has no such entry)."""
+        row = self._db.execute("SELECT entry_hash FROM custody WHERE seq = ?", (seq,)).fetchone()
+        return str(row[0]) if row else None
+
+    def custody_rows(self) -> list[tuple[int, str, str]]:
+        """(seq, entry_hash column, entry JSON) of every entry: what `verify` checks."""
+        rows = self._db.execute("SELECT seq, entry_hash, entry_json FROM custody ORDER BY seq")
+        return [(int(row[0]), str(row[1]), str(row[2])) for row in rows]
+
     def custody_head(self) -> tuple[int, str]:
         row = self._db.execute(
             "SELECT seq, entry_hash FROM custody ORDER BY seq DESC LIMIT 1"

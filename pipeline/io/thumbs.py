@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +58,30 @@ def store(root: Path, rgb: np.ndarray, quality: int) -> str:
 
 def read(root: Path, sha256: str) -> bytes:
     return thumb_path(root, sha256).read_bytes()
+
+
+MAX_THUMB_BYTES = 16 << 20  # thumbnails are small JPEGs; anything bigger is not one of ours
+
+
+def read_verified(root: Path, sha256: str) -> bytes | None:
+    """The stored thumbnail's bytes, or None unless it is a regular file (not a link, not
+    through a linked shard folder) inside the store whose bytes hash to its name."""
+    path = thumb_path(root, sha256)
+    try:
+        if not all(stat.S_ISDIR(os.lstat(folder).st_mode) for folder in (root, path.parent)):
+            return None
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_THUMB_BYTES:
+            return None
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = handle.read(MAX_THUMB_BYTES + 1)
+    finally:
+        os.close(fd)
+    return data if hashlib.sha256(data).hexdigest() == sha256 else None
 
 
 def decode(data: bytes) -> np.ndarray:

@@ -3,6 +3,7 @@ custody log. A stage gets a RunContext and never opens these on its own."""
 
 from __future__ import annotations
 
+import logging
 import platform
 import subprocess
 from collections.abc import Iterator
@@ -17,8 +18,10 @@ from pipeline.config import Settings
 from pipeline.io import thumbs
 from pipeline.io.atomic import remove_stale_temporaries
 from pipeline.io.catalog import Catalog
-from pipeline.io.custody_log import sync_log_file
+from pipeline.io.custody_log import Mend, mend, sync_log_file
 from pipeline.layout import DataLayout
+
+log = logging.getLogger("crosscheck")
 
 
 def utc_now() -> str:
@@ -92,7 +95,10 @@ def open_run(
 ) -> Iterator[RunContext]:
     """Open the catalog, record the run's start, and on exit its end, counts and errors.
 
-    Temporaries that a killed run left behind are removed first (they never carry a final
+    A custody log left torn by a killed command is mended first, and the mend sealed; a log
+    that cannot be written safely (a link, a second name, not a regular file) stops the
+    command before anything is recorded (CustodyLogError). Temporaries that a killed run left
+    behind are removed first (they never carry a final
     name, so nothing reads them; this only keeps them from piling up).
     """
     layout.processed.mkdir(parents=True, exist_ok=True)
@@ -100,11 +106,13 @@ def open_run(
     remove_stale_temporaries(thumbs.scratch_dir(layout.thumbs))
     version = code_version()
     with Catalog(layout.catalog) as catalog:
+        mended = mend(catalog, layout.custody_log)  # a log that cannot be written: no run
         started_at = utc_now()
         with catalog.transaction():
             run_id = catalog.start_run(command, started_at, settings.config_hash(), version)
         ctx = RunContext(layout, settings, catalog, operator, run_id, show_progress, version)
         ctx.started_at = started_at
+        _seal_mend(ctx, mended)
         status = "failed"
         try:
             yield ctx
@@ -114,3 +122,13 @@ def open_run(
             with catalog.transaction():
                 catalog.finish_run(run_id, finished_at, status, ctx.counts, ctx.errors, ctx.summary)
             sync_log_file(catalog, layout.custody_log)
+
+
+def _seal_mend(ctx: RunContext, done: Mend) -> None:
+    """After a command killed between its commit and its append, the file was made whole
+    from the catalog's copy: seal what was done, so `verify` reports it as what it was."""
+    if done.anything:
+        log.warning("custody log mended after an interrupted command: %s", done.describe())
+        with ctx.catalog.transaction():
+            ctx.custody("custody", "custody_log_mended", **done.as_fields())
+        sync_log_file(ctx.catalog, ctx.layout.custody_log)
