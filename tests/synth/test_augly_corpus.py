@@ -3,6 +3,7 @@ covers every category and trap, and places every interval inside the videos."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -113,7 +114,9 @@ def test_every_original_copy_row_names_the_original_first(
     _, truth = corpus
     direct = truth[~truth["category"].isin(["", "compilation"])]
     stems = [Path(a).stem for a in direct["path_a"]]
-    assert all(Path(b).stem.startswith(stem) for stem, b in zip(stems, direct["path_b"]))
+    assert all(
+        Path(b).stem.startswith(stem) for stem, b in zip(stems, direct["path_b"], strict=True)
+    )
 
 
 def test_video_intervals_lie_within_the_files(corpus: tuple[DataLayout, pd.DataFrame]) -> None:
@@ -177,4 +180,4 @@ def test_truth_is_closed_and_consistent_at_full_scale() -> None:
     # Screenshots of different pictures in one template are traps, not content.
     web = [f.path for f in files if f.template == "web"]
     assert len(web) >= 3
-    assert all(frozenset(pair) in negatives for pair in zip(web, web[1:]))
+    assert all(frozenset(pair) in negatives for pair in itertools.pairwise(web))
