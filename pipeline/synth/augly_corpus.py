@@ -203,8 +203,8 @@ def available() -> str:
 def write_augly_corpus(layout: DataLayout, scale: float = 1.0, seed: int = 0) -> Path:
     """Write the corpus under layout.raw/augly and its truth to DIR/eval_truth.csv.
 
-    scale 1.0 gives about 170 media, 0.3 about 80, with every category and every kind of
-    hard negative at any scale. The same (scale, seed) gives the same bytes with the same
+    scale 1.0 gives 184 media (24 videos), 0.3 and below 74 (22 videos), with every
+    category and every kind of hard negative at any scale. The same (scale, seed) gives the same bytes with the same
     ffmpeg, Pillow and AugLy. Files already under raw/augly are reused when they are
     exactly this corpus (per eval_corpus.json); otherwise FileExistsError, and nothing
     under raw/ is overwritten. Returns the truth file's path.
@@ -277,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "ground truth into DIR/eval_truth.csv (for `python -m pipeline.evaluate`).",
     )
     parser.add_argument("--data-dir", type=Path, required=True, metavar="DIR")
-    parser.add_argument("--scale", type=float, default=1.0, help="1.0: ~170 media; 0.3: ~80")
+    parser.add_argument("--scale", type=float, default=1.0, help="1.0: 184 media; 0.3: 74")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     try:
