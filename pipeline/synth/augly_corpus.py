@@ -204,10 +204,10 @@ def write_augly_corpus(layout: DataLayout, scale: float = 1.0, seed: int = 0) ->
     """Write the corpus under layout.raw/augly and its truth to DIR/eval_truth.csv.
 
     scale 1.0 gives 184 media (24 videos), 0.3 and below 74 (22 videos), with every
-    category and every kind of hard negative at any scale. The same (scale, seed) gives the same bytes with the same
-    ffmpeg, Pillow and AugLy. Files already under raw/augly are reused when they are
-    exactly this corpus (per eval_corpus.json); otherwise FileExistsError, and nothing
-    under raw/ is overwritten. Returns the truth file's path.
+    category and every kind of hard negative at any scale. The same (scale, seed) gives
+    the same bytes with the same ffmpeg, Pillow and AugLy. Files already under raw/augly
+    are reused when they are exactly this corpus (per eval_corpus.json); otherwise
+    FileExistsError, and nothing under raw/ is overwritten. Returns the truth file's path.
     """
     problem = available()
     if problem:

@@ -16,7 +16,6 @@ from pipeline.synth.augly_corpus import (
     AUGLY_TRUTH_COLUMNS,
     HARD_NEGATIVE_KINDS,
     INCIDENT,
-    available,
     corpus_files,
     truth_rows,
     write_augly_corpus,
@@ -56,8 +55,6 @@ VIDEO_CATEGORIES = {
     "grab_screenshot",
     "photo_video",
 }
-
-pytestmark = pytest.mark.skipif(bool(available()), reason=available() or "installed")
 
 
 @pytest.fixture(scope="module")
@@ -142,11 +139,13 @@ def test_speed_change_maps_master_time_onto_the_copy(
     corpus: tuple[DataLayout, pd.DataFrame],
 ) -> None:
     layout, truth = corpus
-    row = truth[truth["transform"] == "speed_1.25"].iloc[0]
-    assert float(row["a_end_s"]) == pytest.approx(1.25 * float(row["b_end_s"]))
-    assert float(probe(layout.raw / row["path_b"], 30)["format"]["duration"]) == pytest.approx(
-        float(row["b_end_s"]), abs=2 * FRAME_S
-    )
+    rows = truth[truth["transform"] == "speed_1.25"]
+    assert len(rows) == 2
+    for row in rows.itertuples():
+        assert float(row.a_end_s) == pytest.approx(1.25 * float(row.b_end_s))
+        # ffmpeg's frame-rate resampling may repeat the last frame once or twice.
+        duration_s = float(probe(layout.raw / row.path_b, 30)["format"]["duration"])
+        assert float(row.b_end_s) <= duration_s <= float(row.b_end_s) + 3 * FRAME_S
 
 
 def test_rerun_reuses_the_files_and_refuses_other_files(
