@@ -1071,7 +1071,7 @@ def families_markdown(results: Sequence[FamilyResult], examples: int = 10) -> st
 def _summary_sentence(report: EvalReport) -> str:
     graph, clusters = report.relation_graph, report.clusters
     worst, _ = worst_interval_error(report)
-    low = min(report.categories, key=lambda c: c.recall or 0.0, default=None)
+    low = _lowest_category(report)
     parts = []
     if graph is not None:
         parts.append(
@@ -1087,10 +1087,16 @@ def _summary_sentence(report: EvalReport) -> str:
     return "; ".join(parts) + "."
 
 
+def _lowest_category(report: EvalReport) -> CategoryRecall | None:
+    """The category with the lowest recall, or None when every category is complete."""
+    low = min(report.categories, key=lambda c: c.recall or 0.0, default=None)
+    return None if low is None or low.recall == 1.0 else low
+
+
 def _summary_row(result: FamilyResult) -> list[object]:
     report = result.report
     graph, clusters = report.relation_graph, report.clusters
-    low = min(report.categories, key=lambda c: c.recall or 0.0, default=None)
+    low = _lowest_category(report)
     merged = [h for h in report.hard_negatives if h.merged]
     worst, _ = worst_interval_error(report)
     missed = len(result.failed) + len(result.conformance_failed or ())
@@ -1102,7 +1108,7 @@ def _summary_row(result: FamilyResult) -> list[object]:
         _fmt(graph.f1 if graph else None),
         _fmt(clusters.precision if clusters else None),
         _fmt(clusters.recall if clusters else None),
-        "—" if low is None else f"{low.category} {low.n_joined}/{low.n_copies}",
+        "none below 1" if low is None else f"{low.category} {low.n_joined}/{low.n_copies}",
         f"{len(merged)} of {len(report.hard_negatives)}"
         + (" (" + ", ".join(h.kind for h in merged) + ")" if merged else ""),
         _fmt(worst, 2),
