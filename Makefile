@@ -8,7 +8,7 @@ CROSSCHECK := $(BIN)/crosscheck --data-dir $(DATA)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup ffmpeg chromium demo run test lint bench eval verify ingest frames hash dedupe count report review clean-processed
+.PHONY: help setup ffmpeg chromium opencv-doc demo run test lint bench eval verify ingest frames hash dedupe count report review clean-processed
 
 help: ## list the targets
 	@grep -hE '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -31,7 +31,13 @@ chromium: ## install Debian's chromium (for the browser tests) when it is missin
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; \
 	fi
 
-setup: $(VENV)/.installed ffmpeg chromium ## virtualenv at .venv with every dependency, plus ffmpeg and chromium
+opencv-doc: ## install Debian's opencv-doc (real sample photos and clips for the eval corpora) and libmagic
+	@if [ ! -f /usr/share/doc/opencv-doc/examples/data/vtest.avi ] || ! ldconfig -p | grep -q libmagic.so.1; then \
+	  echo "installing opencv-doc and libmagic1 with apt"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq opencv-doc libmagic1 >/dev/null; \
+	fi
+
+setup: $(VENV)/.installed ffmpeg chromium opencv-doc ## virtualenv at .venv with every dependency, plus ffmpeg, chromium and opencv-doc
 
 # `run` exits 3 when nothing was new (docs/operations.md): not an error for make.
 RUN_OK := || [ $$? -eq 3 ]
@@ -58,11 +64,19 @@ lint: setup ## ruff and mypy
 	$(BIN)/mypy pipeline
 
 EVAL_DATA ?= data-eval
+EVAL_AUGLY_DATA ?= data-eval-augly
+EVAL_TE_DATA ?= data-eval-te
 EVAL_SCALE ?= 1.0
-eval: setup ## build the labelled repost corpus in EVAL_DATA, run every stage on it, score dedupe
+TE_REFERENCE ?= ../shared/reference/threatexchange
+eval: setup ## build every labelled corpus family, run every stage on each, score them (headline: the worst family)
 	$(BIN)/python -m pipeline.synth.corpus --data-dir $(EVAL_DATA) --scale $(EVAL_SCALE)
 	$(BIN)/crosscheck --data-dir $(EVAL_DATA) run $(RUN_OK)
-	$(BIN)/python -m pipeline.evaluate --data-dir $(EVAL_DATA)
+	$(BIN)/python -m pipeline.synth.augly_corpus --data-dir $(EVAL_AUGLY_DATA) --scale $(EVAL_SCALE)
+	$(BIN)/crosscheck --data-dir $(EVAL_AUGLY_DATA) run $(RUN_OK)
+	$(BIN)/python -m pipeline.synth.threatexchange_corpus --data-dir $(EVAL_TE_DATA) --reference $(TE_REFERENCE)
+	$(BIN)/crosscheck --data-dir $(EVAL_TE_DATA) run $(RUN_OK)
+	$(BIN)/python -m pipeline.evaluate --family synthetic=$(EVAL_DATA) \
+	  --family augly=$(EVAL_AUGLY_DATA) --family threatexchange=$(EVAL_TE_DATA)
 
 bench: setup ## benchmarks; results go to BENCHMARKS.md
 	$(BIN)/python -m bench

@@ -23,8 +23,26 @@ observations.csv, so byte-identical files are one media and never a pair):
 - clusters: pairwise co-membership F1 of clusters.csv against the truth's connected
   components (two media belong together when a chain of true pairs joins them).
 
+- relation graph: pairwise co-membership of the connected components of matches.csv (every
+  row of a same-content relation is an edge) against the truth's components; what a false
+  link costs once `inferred` relations, clusters and scenes carry it on.
+- per category: one transformed copy and its original (a direct truth row) are joined when
+  the relation graph puts them in one component; recall per kind of repost, not per pair.
+  The category is the truth's `category` column where it has one, else derived from the
+  transform (`category_of`).
+- hard-negative sets: per kind, how many trap pairs were linked directly, and how many
+  were merged (one component of the relation graph, or one cluster) though no chain of
+  true pairs joins them.
+- rows of matches.csv with a relation other than the four same-content ones (a future
+  `same_scene` or candidate proposal) are not links; they are counted as proposals.
+
 The collection is taken to be the corpus: every predicted pair counts, so score a data dir
 that holds the eval corpus alone.
+
+Several families (`--family NAME=DIR`, as `make eval` runs it) print one table per family
+and a headline: the worst family, since every threshold is chosen on one family and must
+hold on the others (issue 15's targets: `family_acceptance`; the ThreatExchange
+reference media add `conformance`).
 """
 
 from __future__ import annotations
@@ -44,6 +62,7 @@ import pandas as pd
 
 TRUTH_FILE = "eval_truth.csv"
 RELATIONS = ("exact", "near_duplicate", "video_overlap", "still_in_video")
+CONTENT_RELATIONS = frozenset(RELATIONS)  # rows of other relations are proposals, not links
 TIMED_RELATIONS = ("video_overlap", "still_in_video")
 
 # The targets of the dedupe issue.
@@ -55,6 +74,26 @@ INTRO_KINDS = ("black_intro", "uniform_intro")  # links through frames of no con
 SOURCE_LINK_TRANSFORMS = ("trim", "compilation")
 # Plain crops of one picture (not stacked with other edits), as pipeline.synth.corpus names them.
 CROP_TRANSFORM = re.compile(r"^crop_(center|top|bottom|left|right|corner)_\d+$")
+
+# Issue 15's targets, per family.
+FAMILY_GRAPH_PRECISION = 0.995
+FAMILY_GRAPH_RECALL = 0.95
+FAMILY_CLUSTER_PRECISION = 0.995
+FAMILY_CATEGORY_RECALL = 0.90
+FAMILY_INTERVAL_S = 1.0
+# What pipeline.synth.corpus calls the coarse roles of two copies of one original; a truth
+# transform made only of these, joined by '+', names a pair of two copies (not a direct row).
+_ROLES = frozenset(
+    {"original", "repost", "reupload", "mirror_reupload", "trim", "compilation", "grab", "copy"}
+)
+_CATEGORY_ALIASES = {
+    "resize": "scale",
+    "watermark": "overlay",
+    "letterbox": "pad",
+    "pillarbox": "pad",
+    "border": "pad",
+    "byte": "exact",
+}
 
 _Key = tuple[str, str]  # two media ids, sorted
 _Times = tuple[float | None, float | None, float | None, float | None]
@@ -108,6 +147,12 @@ class HardNegativeLinks:
     n_pairs: int
     n_linked: int
     n_co_clustered: int | None
+    n_graph_merged: int = 0  # in one component of the relation graph, not joined by truth
+    n_proposed: int = 0  # given a proposal relation (such as same_scene), not a link
+
+    @property
+    def merged(self) -> bool:
+        return self.n_linked > 0 or self.n_graph_merged > 0 or bool(self.n_co_clustered)
 
 
 @dataclass(frozen=True)
@@ -145,6 +190,21 @@ class PairExample:
 
 
 @dataclass(frozen=True)
+class CategoryRecall:
+    """Copies of one kind of repost joined to their original: in one component of the
+    relation graph (`n_joined`), or by a row of matches.csv between the two (`n_direct`)."""
+
+    category: str
+    n_copies: int
+    n_joined: int
+    n_direct: int
+
+    @property
+    def recall(self) -> float | None:
+        return _ratio(self.n_joined, self.n_copies)
+
+
+@dataclass(frozen=True)
 class EvalReport:
     n_media: int
     n_truth_rows: int
@@ -160,6 +220,9 @@ class EvalReport:
     clusters: PairScore | None
     missed: tuple[PairExample, ...]
     wrong: tuple[PairExample, ...]
+    relation_graph: PairScore | None = None
+    categories: tuple[CategoryRecall, ...] = ()
+    n_proposals: int = 0  # rows of matches.csv with a relation that is not a link
 
     def to_markdown(self, examples: int = 25) -> str:
         return "\n".join(_markdown(self, examples)) + "\n"
@@ -174,6 +237,7 @@ class _TruePair:
     transform: str
     first: str  # media id on the truth file's a side
     times: _Times
+    category: str = ""  # the kind of repost on a direct original–copy row, else ''
 
 
 @dataclass(frozen=True)
@@ -192,7 +256,11 @@ def score(
     """Score predicted matches (and clusters) against the truth; see the module docstring."""
     media_of = dict(zip(observations["path"], observations["media_id"], strict=True))
     positives, negatives, collapsed, unmapped = _truth_pairs(truth, media_of)
-    predicted = _predicted_pairs(matches)
+    is_link = matches["relation"].astype(str).isin(CONTENT_RELATIONS) if len(matches) else None
+    links = matches if is_link is None else matches[is_link]
+    proposals = matches.iloc[0:0] if is_link is None else matches[~is_link]
+    predicted = _predicted_pairs(links)
+    proposed = _predicted_pairs(proposals)
     path_of = _first_paths(observations, truth, media_of)
 
     found = positives.keys() & predicted.keys()
@@ -224,7 +292,13 @@ def score(
         cluster_of = dict(zip(clusters["media_id"], clusters["cluster_id"], strict=True))
         cluster_score = _cluster_score(media, components, cluster_of)
 
-    hard_negatives = _hard_negative_links(negatives, predicted, components, cluster_of)
+    graph = _components(media, predicted.keys())
+    graph_score = _cluster_score(media, components, graph)
+    graph_score = PairScore("relation graph (components)", *_counts(graph_score))
+    categories = _category_recall(positives, predicted, graph)
+    hard_negatives = _hard_negative_links(
+        negatives, predicted, components, cluster_of, graph, proposed
+    )
     intervals, source_links = _interval_scores(positives, predicted, path_of)
     missed = tuple(
         PairExample(path_of[first], path_of[second], positives[k].transform)
@@ -254,7 +328,99 @@ def score(
         clusters=cluster_score,
         missed=missed,
         wrong=wrong,
+        relation_graph=graph_score,
+        categories=categories,
+        n_proposals=len(proposals),
     )
+
+
+def category_of(transform: str) -> str:
+    """The coarse kind of repost of a direct row's transform, for truth files without a
+    `category` column (pipeline.synth.corpus): stacked edits are a `chain`, title-card
+    re-uploads an `intro_reupload`, otherwise the first word (`crop_center_10` → `crop`)."""
+    if "+" in transform:
+        return "chain"
+    if transform.endswith("_intro_reupload"):
+        return "intro_reupload"
+    if transform == "mirror_reupload":
+        return transform
+    first = transform.split("_", 1)[0]
+    return _CATEGORY_ALIASES.get(first, first)
+
+
+def family_acceptance(report: EvalReport) -> list[str]:
+    """Issue 15's targets that one family misses (empty when all are met): relation graph
+    precision and recall, cluster precision, recall per category, no hard-negative set
+    merged, video intervals within FAMILY_INTERVAL_S."""
+    failed = []
+    graph = report.relation_graph
+    if graph is not None:
+        if graph.precision is None or graph.precision < FAMILY_GRAPH_PRECISION:
+            failed.append(
+                f"relation graph precision >= {FAMILY_GRAPH_PRECISION}: {_fmt(graph.precision)}"
+            )
+        if graph.recall is None or graph.recall < FAMILY_GRAPH_RECALL:
+            failed.append(f"relation graph recall >= {FAMILY_GRAPH_RECALL}: {_fmt(graph.recall)}")
+    clusters = report.clusters
+    if clusters is not None and (
+        clusters.precision is not None and clusters.precision < FAMILY_CLUSTER_PRECISION
+    ):
+        failed.append(
+            f"cluster precision >= {FAMILY_CLUSTER_PRECISION}: {_fmt(clusters.precision)}"
+        )
+    low = [
+        c for c in report.categories if c.recall is not None and c.recall < FAMILY_CATEGORY_RECALL
+    ]
+    if low:
+        failed.append(
+            f"each repost category >= {FAMILY_CATEGORY_RECALL} recall: "
+            + ", ".join(f"{c.category} {c.n_joined}/{c.n_copies}" for c in low)
+        )
+    merged = [h for h in report.hard_negatives if h.merged]
+    if merged:
+        failed.append(
+            "zero hard-negative sets merged: "
+            + ", ".join(
+                f"{h.kind} ({h.n_linked} linked, {h.n_graph_merged} in one component)"
+                for h in merged
+            )
+        )
+    worst, missing = worst_interval_error(report)
+    if (worst is not None and worst > FAMILY_INTERVAL_S) or missing:
+        failed.append(
+            f"video intervals within {FAMILY_INTERVAL_S:g} s: worst {_fmt(worst, 2)} s, "
+            f"{missing} found pairs without times"
+        )
+    return failed
+
+
+def conformance(report: EvalReport, required: Sequence[str]) -> list[str]:
+    """The ThreatExchange conformance expectations that the report misses: every copy of a
+    `required` category joined to its original, nothing linked to an `unrelated` file, and
+    no same-content relation between two captures of one scene."""
+    failed = []
+    by_category = {c.category: c for c in report.categories}
+    for category in required:
+        found = by_category.get(category)
+        if found is None:
+            failed.append(f"{category}: no such copies in the truth")
+        elif found.n_joined < found.n_copies:
+            failed.append(
+                f"{category}: {found.n_joined} of {found.n_copies} joined to the original"
+            )
+    for h in report.hard_negatives:
+        if h.kind in {"unrelated", "same_scene"} and (h.n_linked or h.n_graph_merged):
+            failed.append(
+                f"{h.kind}: {h.n_linked} pairs linked, {h.n_graph_merged} in one component"
+            )
+    return failed
+
+
+def worst_interval_error(report: EvalReport) -> tuple[float | None, int]:
+    """The largest interval error over every bound of every found timed pair, and how many
+    bounds of found pairs came without a time."""
+    errors = [e.max_s for e in report.intervals if e.max_s is not None]
+    return (max(errors) if errors else None), sum(e.n_missing for e in report.intervals)
 
 
 def acceptance(report: EvalReport) -> list[str]:
@@ -288,33 +454,67 @@ def acceptance(report: EvalReport) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m pipeline.evaluate --data-dir DIR`: print the report; exit 2 when an input
-    is missing or unreadable. Failed targets are listed in the report but do not change the
-    exit status (the report is for reading; gate on `acceptance` in code)."""
+    """`python -m pipeline.evaluate --data-dir DIR` prints one collection's full report;
+    `--family NAME=DIR` (repeated, as `make eval` runs it) prints every family's tables and
+    the headline, the worst family. Exit 2 when an input is missing or unreadable. Failed
+    targets are listed in the report but do not change the exit status (the report is for
+    reading; gate on `acceptance` / `family_acceptance` in code)."""
     parser = argparse.ArgumentParser(
         prog="python -m pipeline.evaluate",
         description="Score DIR/processed/matches.csv and clusters.csv against "
-        "DIR/eval_truth.csv (made by `python -m pipeline.synth.corpus`).",
+        "DIR/eval_truth.csv (made by `python -m pipeline.synth.corpus` and the other "
+        "families' generators).",
     )
-    parser.add_argument("--data-dir", type=Path, default=Path("data"), metavar="DIR")
+    parser.add_argument("--data-dir", type=Path, metavar="DIR")
+    parser.add_argument(
+        "--family",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="score the collection in DIR as family NAME; repeat for every family",
+    )
     args = parser.parse_args(argv)
-    data_dir: Path = args.data_dir
+    families: list[tuple[str, Path]] = []
+    for spec in args.family:
+        name, sep, folder = spec.partition("=")
+        if not sep or not name or not folder:
+            parser.error(f"--family wants NAME=DIR, got {spec!r}")
+        families.append((name, Path(folder)))
+    if args.data_dir is None and not families:
+        families = []
+        args.data_dir = Path("data")
+    if not families:
+        loaded = load_report(args.data_dir)
+        if isinstance(loaded, str):
+            print(f"evaluate: {loaded}", file=sys.stderr)
+            return 2
+        print(loaded.to_markdown(), end="")
+        return 0
+    results = []
+    for name, folder in families:
+        loaded = load_report(folder)
+        if isinstance(loaded, str):
+            print(f"evaluate: family {name}: {loaded}", file=sys.stderr)
+            return 2
+        results.append(family_result(name, loaded))
+    print(families_markdown(results), end="")
+    return 0
+
+
+def load_report(data_dir: Path) -> EvalReport | str:
+    """Score the collection in data_dir, or say what input is missing or unreadable."""
     processed = data_dir / "processed"
     needed = [data_dir / TRUTH_FILE, processed / "observations.csv", processed / "matches.csv"]
     missing = [str(path) for path in needed if not path.is_file()]
     if missing:
-        print("evaluate: missing " + ", ".join(missing), file=sys.stderr)
-        return 2
+        return "missing " + ", ".join(missing)
     try:
         truth, observations, matches = (_read_csv(path) for path in needed)
         clusters_path = processed / "clusters.csv"
         clusters = _read_csv(clusters_path) if clusters_path.is_file() else None
-        report = score(truth, matches, observations, clusters)
+        return score(truth, matches, observations, clusters)
     except (ValueError, KeyError) as exc:
-        print(f"evaluate: unreadable input: {exc!r}", file=sys.stderr)
-        return 2
-    print(report.to_markdown(), end="")
-    return 0
+        return f"unreadable input: {exc!r}"
 
 
 # ---------------------------------------------------------------------------------------
@@ -341,10 +541,45 @@ def _truth_pairs(
         if relation == "none":
             negatives.setdefault(key, str(row["transform"]))
         elif key not in positives:
-            positives[key] = _TruePair(relation, str(row["transform"]), first, _times(row))
+            transform = str(row["transform"])
+            positives[key] = _TruePair(
+                relation, transform, first, _times(row), _truth_category(row, transform)
+            )
     for key in positives.keys() & negatives.keys():
         del negatives[key]
     return positives, negatives, collapsed, unmapped
+
+
+def _truth_category(row: dict[Any, Any], transform: str) -> str:
+    """The category of a direct original–copy row ('' for a pair of two copies)."""
+    if "category" in row:
+        value = row["category"]
+        return (
+            "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+        )
+    if "+" in transform and set(transform.split("+")) <= _ROLES:
+        return ""
+    return category_of(transform)
+
+
+def _category_recall(
+    positives: dict[_Key, _TruePair],
+    predicted: dict[_Key, list[_Predicted]],
+    graph: dict[str, str],
+) -> tuple[CategoryRecall, ...]:
+    by_category: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
+    for key, pair in positives.items():
+        if pair.category:
+            joined = graph.get(key[0]) is not None and graph.get(key[0]) == graph.get(key[1])
+            by_category[pair.category].append((joined, key in predicted))
+    return tuple(
+        CategoryRecall(category, len(hits), sum(j for j, _ in hits), sum(d for _, d in hits))
+        for category, hits in sorted(by_category.items())
+    )
+
+
+def _counts(s: PairScore) -> tuple[int, int, int, int]:
+    return s.n_true, s.n_found, s.n_predicted, s.n_predicted_true
 
 
 def _predicted_pairs(matches: pd.DataFrame) -> dict[_Key, list[_Predicted]]:
@@ -362,6 +597,8 @@ def _hard_negative_links(
     predicted: dict[_Key, list[_Predicted]],
     components: dict[str, str],
     cluster_of: dict[str, str] | None,
+    graph: dict[str, str] | None = None,
+    proposed: dict[_Key, list[_Predicted]] | None = None,
 ) -> tuple[HardNegativeLinks, ...]:
     by_kind: dict[str, list[_Key]] = defaultdict(list)
     for key, kind in negatives.items():
@@ -373,12 +610,20 @@ def _hard_negative_links(
         joined_by_truth = components.get(key[0]) == components.get(key[1])
         return first is not None and first == second and not joined_by_truth
 
+    def graph_merged(key: _Key) -> bool:
+        if graph is None or components.get(key[0]) == components.get(key[1]):
+            return False
+        first = graph.get(key[0])
+        return first is not None and first == graph.get(key[1])
+
     return tuple(
         HardNegativeLinks(
             kind,
             len(keys),
             sum(key in predicted for key in keys),
             None if cluster_of is None else sum(merged(key) for key in keys),
+            sum(graph_merged(key) for key in keys),
+            sum(key in (proposed or {}) for key in keys),
         )
         for kind, keys in sorted(by_kind.items())
     )
@@ -604,6 +849,8 @@ def _markdown(report: EvalReport, examples: int) -> list[str]:
     scores = [report.overall, *(s for s in report.per_relation if s.n_true or s.n_predicted)]
     if report.clusters is not None:
         scores.append(report.clusters)
+    if report.relation_graph is not None:
+        scores.append(report.relation_graph)
     lines += _table(
         (
             "scope",
@@ -636,14 +883,10 @@ def _markdown(report: EvalReport, examples: int) -> list[str]:
         (f"**{crop.transform}**", crop.relation, crop.n_true, crop.n_found, _fmt(crop.recall))
     )
     lines += _table(("transform", "relation", "true", "found", "recall"), rows)
+    lines += ["", "## Recall per category (copy joined to its original in the relation graph)", ""]
+    lines += _category_table(report)
     lines += ["", "## Hard negatives", ""]
-    lines += _table(
-        ("kind", "pairs", "linked", "co-clustered"),
-        (
-            (h.kind, h.n_pairs, h.n_linked, "—" if h.n_co_clustered is None else h.n_co_clustered)
-            for h in report.hard_negatives
-        ),
-    )
+    lines += _hard_negative_table(report)
     lines += ["", "## Video intervals (absolute error, seconds)", ""]
     lines += _table(
         ("relation", "side", "bound", "pairs", "missing", "median", "max"),
@@ -672,6 +915,205 @@ def _markdown(report: EvalReport, examples: int) -> list[str]:
         lines += ["", f"## {title} ({len(items)}{shown})", ""]
         lines += [f"- {e.path_a} ↔ {e.path_b}: {e.label}" for e in items[:examples]] or ["none"]
     return lines
+
+
+def _category_table(report: EvalReport) -> list[str]:
+    return _table(
+        ("category", "copies", "joined", "pair found", "recall"),
+        (
+            (c.category, c.n_copies, c.n_joined, c.n_direct, _fmt(c.recall))
+            for c in report.categories
+        ),
+    )
+
+
+def _hard_negative_table(report: EvalReport) -> list[str]:
+    return _table(
+        ("kind", "pairs", "linked", "one component", "co-clustered", "proposed", "merged"),
+        (
+            (
+                h.kind,
+                h.n_pairs,
+                h.n_linked,
+                h.n_graph_merged,
+                "—" if h.n_co_clustered is None else h.n_co_clustered,
+                h.n_proposed,
+                "**yes**" if h.merged else "no",
+            )
+            for h in report.hard_negatives
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class FamilyResult:
+    """One family's report and the expectations it misses (issue 15's targets, and the
+    conformance expectations where the family has them)."""
+
+    name: str
+    report: EvalReport
+    failed: tuple[str, ...]
+    conformance_failed: tuple[str, ...] | None = None
+
+
+def family_result(name: str, report: EvalReport) -> FamilyResult:
+    from pipeline.synth.threatexchange_corpus import CONFORMANCE_CATEGORIES
+    from pipeline.synth.threatexchange_corpus import FAMILY as TE_FAMILY
+
+    conformance_failed = (
+        tuple(conformance(report, CONFORMANCE_CATEGORIES)) if name == TE_FAMILY else None
+    )
+    return FamilyResult(name, report, tuple(family_acceptance(report)), conformance_failed)
+
+
+def worst_family(results: Sequence[FamilyResult]) -> FamilyResult:
+    """The family with the lowest relation-graph F1 (then the most failed targets): the
+    figure a collection nobody tuned on can expect."""
+
+    def badness(result: FamilyResult) -> tuple[float, int]:
+        graph = result.report.relation_graph
+        f1 = graph.f1 if graph is not None and graph.f1 is not None else 0.0
+        return f1, -len(result.failed)
+
+    return min(results, key=badness)
+
+
+def families_markdown(results: Sequence[FamilyResult], examples: int = 10) -> str:
+    """The report `make eval` prints: the headline (worst family), one summary row per
+    family, then per family its tables."""
+    worst = worst_family(results)
+    lines = ["# Dedupe evaluation, every family", ""]
+    lines += [
+        f"**Headline (worst family: {worst.name})**: {_summary_sentence(worst.report)}",
+        "",
+        "Thresholds are chosen on one family and reported on the others; the worst family is "
+        "the figure that counts.",
+        "",
+    ]
+    lines += _table(
+        (
+            "family",
+            "media",
+            "graph P",
+            "graph R",
+            "graph F1",
+            "clusters P",
+            "clusters R",
+            "worst category",
+            "hard-negative sets merged",
+            "worst interval s",
+            "targets missed",
+        ),
+        (_summary_row(result) for result in results),
+    )
+    for result in results:
+        report = result.report
+        lines += ["", f"## Family `{result.name}`", ""]
+        lines += [
+            f"{report.n_media} media, {report.overall.n_true} true pairs, "
+            f"{report.overall.n_predicted} predicted pairs, "
+            f"{report.n_proposals} proposal rows."
+        ]
+        if report.unmapped_paths:
+            lines.append(f"{len(report.unmapped_paths)} truth files were not ingested.")
+        lines += ["", "### Targets (issue 15)", ""]
+        lines += [f"- FAILED: {item}" for item in result.failed] or ["- all targets met"]
+        if result.conformance_failed is not None:
+            lines += ["", "### ThreatExchange conformance", ""]
+            lines += [f"- FAILED: {item}" for item in result.conformance_failed] or [
+                "- conforms: every required copy joined, nothing linked to unrelated files or "
+                "across same-scene captures"
+            ]
+        lines += ["", "### Relation graph, clusters, pairs", ""]
+        scores = [s for s in (report.relation_graph, report.clusters, report.overall) if s]
+        scores += [s for s in report.per_relation if s.n_true or s.n_predicted]
+        lines += _table(
+            (
+                "scope",
+                "true",
+                "found",
+                "predicted",
+                "predicted true",
+                "precision",
+                "recall",
+                "F1",
+                "same relation",
+            ),
+            (_score_row(s) for s in scores),
+        )
+        lines += ["", "### Recall per category", ""]
+        lines += _category_table(report)
+        lines += ["", "### Hard negatives", ""]
+        lines += _hard_negative_table(report)
+        lines += ["", "### Video intervals (absolute error, seconds)", ""]
+        lines += _table(
+            ("relation", "side", "bound", "pairs", "missing", "median", "max"),
+            (
+                (
+                    e.relation,
+                    e.side,
+                    e.bound,
+                    e.n,
+                    e.n_missing,
+                    _fmt(e.median_s, 2),
+                    _fmt(e.max_s, 2),
+                )
+                for e in report.intervals
+            ),
+        )
+        for title, items in (("Missed pairs", report.missed), ("Wrong links", report.wrong)):
+            shown = f", first {examples}" if len(items) > examples else ""
+            lines += ["", f"### {title} ({len(items)}{shown})", ""]
+            lines += [f"- {e.path_a} ↔ {e.path_b}: {e.label}" for e in items[:examples]] or ["none"]
+    return "\n".join(lines) + "\n"
+
+
+def _summary_sentence(report: EvalReport) -> str:
+    graph, clusters = report.relation_graph, report.clusters
+    worst, _ = worst_interval_error(report)
+    low = _lowest_category(report)
+    parts = []
+    if graph is not None:
+        parts.append(
+            f"relation graph precision {_fmt(graph.precision)}, recall {_fmt(graph.recall)}, "
+            f"F1 {_fmt(graph.f1)}"
+        )
+    if clusters is not None:
+        parts.append(f"clusters precision {_fmt(clusters.precision)}")
+    if low is not None:
+        parts.append(f"worst category {low.category} {low.n_joined}/{low.n_copies}")
+    parts.append(f"{sum(h.merged for h in report.hard_negatives)} hard-negative sets merged")
+    parts.append(f"worst interval error {_fmt(worst, 2)} s")
+    return "; ".join(parts) + "."
+
+
+def _lowest_category(report: EvalReport) -> CategoryRecall | None:
+    """The category with the lowest recall, or None when every category is complete."""
+    low = min(report.categories, key=lambda c: c.recall or 0.0, default=None)
+    return None if low is None or low.recall == 1.0 else low
+
+
+def _summary_row(result: FamilyResult) -> list[object]:
+    report = result.report
+    graph, clusters = report.relation_graph, report.clusters
+    low = _lowest_category(report)
+    merged = [h for h in report.hard_negatives if h.merged]
+    worst, _ = worst_interval_error(report)
+    missed = len(result.failed) + len(result.conformance_failed or ())
+    return [
+        result.name,
+        report.n_media,
+        _fmt(graph.precision if graph else None),
+        _fmt(graph.recall if graph else None),
+        _fmt(graph.f1 if graph else None),
+        _fmt(clusters.precision if clusters else None),
+        _fmt(clusters.recall if clusters else None),
+        "none below 1" if low is None else f"{low.category} {low.n_joined}/{low.n_copies}",
+        f"{len(merged)} of {len(report.hard_negatives)}"
+        + (" (" + ", ".join(h.kind for h in merged) + ")" if merged else ""),
+        _fmt(worst, 2),
+        missed,
+    ]
 
 
 if __name__ == "__main__":

@@ -7,7 +7,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.evaluate import acceptance, main, score
+from pipeline.evaluate import (
+    acceptance,
+    category_of,
+    conformance,
+    families_markdown,
+    family_acceptance,
+    family_result,
+    main,
+    score,
+)
 
 # Paths as observations.csv shows them, and the media id each was ingested as.
 MEDIA = {
@@ -223,3 +232,117 @@ def test_main_exits_nonzero_when_a_file_is_missing(
     write_collection(tmp_path, with_matches=False)
     assert main(["--data-dir", str(tmp_path)]) == 2
     assert "matches.csv" in capsys.readouterr().err
+
+
+# --- per family (issue 15): relation graph, categories, hard-negative sets, headline ---
+
+
+def test_relation_graph_joins_a_copy_through_a_chain_of_links() -> None:
+    # No row between the video and its grab, but both are linked to the trim.
+    report = run([PERFECT[0], PERFECT[1], PERFECT[3]])
+    assert report.overall.recall == pytest.approx(3 / 4)
+    assert report.relation_graph is not None
+    assert (report.relation_graph.precision, report.relation_graph.recall) == (1.0, 1.0)
+    grab = {c.category: c for c in report.categories}["grab"]
+    assert (grab.n_copies, grab.n_joined, grab.n_direct) == (1, 1, 0)
+
+
+def test_categories_come_from_the_transform_when_the_truth_has_no_column() -> None:
+    report = run(PERFECT)
+    assert {c.category: c.recall for c in report.categories} == {
+        "crop": 1.0,
+        "grab": 1.0,
+        "trim": 1.0,
+    }
+
+
+@pytest.mark.parametrize(
+    ("transform", "category"),
+    [
+        ("crop_center_10", "crop"),
+        ("mirror+resize_50", "chain"),
+        ("resize_40", "scale"),
+        ("letterbox_black", "pad"),
+        ("black_intro_reupload", "intro_reupload"),
+        ("grab_resized_50", "grab"),
+        ("reupload_crf38_426x240", "reupload"),
+    ],
+)
+def test_category_of_a_transform(transform: str, category: str) -> None:
+    assert category_of(transform) == category
+
+
+def test_truth_category_column_names_the_category() -> None:
+    truth = truth_frame()
+    truth["category"] = ["screenshot_web", "", "", "", "", "", "", ""]
+    report = score(truth, matches_frame(PERFECT), observations_frame(), None)
+    assert [c.category for c in report.categories] == ["screenshot_web"]
+
+
+def test_false_links_that_join_two_hard_negatives_through_a_third_media_merge_the_set() -> None:
+    # Each half of the sibling pair linked to one side of the photo's pair: never to each
+    # other, but one component of the relation graph.
+    wrong = [
+        ("m_left", "m_crop", "near_duplicate", None, None, None, None),
+        ("m_right", "m_photo", "near_duplicate", None, None, None, None),
+    ]
+    report = run([*PERFECT, *wrong])
+    sibling = {h.kind: h for h in report.hard_negatives}["sibling_crop"]
+    assert (sibling.n_linked, sibling.n_graph_merged, sibling.merged) == (0, 1, True)
+    assert report.relation_graph is not None
+    # Predicted components: {photo, crop, left, right} (6 pairs) and the video's (3 pairs).
+    assert report.relation_graph.precision == pytest.approx(4 / 9)
+    failed = family_acceptance(report)
+    assert any("sibling_crop" in f for f in failed)
+    assert any("relation graph precision" in f for f in failed)
+
+
+def test_a_proposal_relation_is_not_a_link() -> None:
+    proposal = ("m_intro_a", "m_intro_b", "same_scene", None, None, None, None)
+    report = run([*PERFECT, proposal])
+    assert report.overall.precision == 1.0
+    assert report.n_proposals == 1
+    intro = {h.kind: h for h in report.hard_negatives}["black_intro"]
+    assert (intro.n_linked, intro.n_proposed, intro.merged) == (0, 1, False)
+    assert family_acceptance(report) == []
+
+
+def test_family_targets_want_intervals_within_one_second() -> None:
+    late = ("m_trim", "m_video", "video_overlap", 0.0, 4.0, 3.5, 6.0)  # 1.5 s off
+    report = run([PERFECT[0], late, *PERFECT[2:]])
+    assert acceptance(report) == []
+    assert [f for f in family_acceptance(report) if "within 1 s" in f]
+
+
+def test_conformance_wants_every_required_copy_joined_and_unrelated_files_alone() -> None:
+    assert conformance(run(PERFECT), ("crop", "trim")) == []
+    assert conformance(run(PERFECT[1:]), ("crop", "trim")) == [
+        "crop: 0 of 1 joined to the original"
+    ]
+    truth = truth_frame()
+    truth.loc[truth["transform"] == "sibling_crop", "transform"] = "unrelated"
+    linked = ("m_left", "m_right", "near_duplicate", None, None, None, None)
+    report = score(truth, matches_frame([*PERFECT, linked]), observations_frame(), None)
+    assert conformance(report, ("crop",)) == ["unrelated: 1 pairs linked, 1 in one component"]
+
+
+def test_headline_is_the_worst_family() -> None:
+    wrong = ("m_intro_b", "m_intro_a", "video_overlap", 0.0, 1.6, 0.0, 1.6)
+    good = family_result("own", run(PERFECT))
+    bad = family_result("independent", run([*PERFECT, wrong]))
+    text = families_markdown([good, bad])
+    assert "**Headline (worst family: independent)**" in text
+    assert "| own | 9 | 1.000 | 1.000 | 1.000 |" in text
+    assert "## Family `independent`" in text
+    assert "| black_intro | 1 | 1 | 1 | 0 | 0 | **yes** |" in text
+
+
+def test_main_scores_every_family_given(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_collection(tmp_path / "one")
+    write_collection(tmp_path / "two")
+    assert main(["--family", f"a={tmp_path / 'one'}", "--family", f"b={tmp_path / 'two'}"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# Dedupe evaluation, every family")
+    assert "## Family `a`" in out and "## Family `b`" in out
+    with pytest.raises(SystemExit):
+        main(["--family", "no-folder"])

@@ -168,6 +168,15 @@ def transcode(source: Path, target: Path, args: Sequence[str], timeout_s: float 
     _make(["-i", str(source.absolute())], target, args, timeout_s)
 
 
+def compose(
+    inputs: Sequence[Sequence[str]], target: Path, args: Sequence[str], timeout_s: float = 300.0
+) -> None:
+    """Make a synthetic file from several inputs, each given as its own input options ending
+    in `-i SOURCE` (a file, or a lavfi spec after `-f lavfi`); `args` hold the filter graph
+    and the output options. Used for generated corpora, never on evidence."""
+    _make([arg for group in inputs for arg in group], target, args, timeout_s)
+
+
 def lavfi_source(spec: str, target: Path, args: Sequence[str], timeout_s: float = 300.0) -> None:
     """Render one of ffmpeg's synthetic sources (testsrc2, sine, color...) into a file."""
     _make(["-f", "lavfi", "-i", spec], target, args, timeout_s)
