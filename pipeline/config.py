@@ -78,7 +78,7 @@ class SignaturesConfig(_Section):
     pdq_quality_min: int = Field(50, ge=0, le=100)
     vpdq_query_match_percent: float = Field(80.0, ge=0, le=100)
     vpdq_compared_match_percent: float = Field(0.0, ge=0, le=100)
-    lists: tuple[str, ...] = ()
+    lists: list[str] = Field(default_factory=list)
     workers: int = Field(0, ge=0)
 
 
