@@ -170,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="crosscheck",
         description="Media verification and cross-checking for human-rights documentation: "
-        "ingest -> frames -> hash -> dedupe -> count -> report.",
+        "ingest -> signatures -> frames -> hash -> dedupe -> count -> report.",
         epilog="Originals under DIR/raw are never written. Every output names the SHA-256 "
         "of the media it came from; every stage appends to DIR/processed/custody.jsonl.\n\n"
         + exit_status_help(),
