@@ -103,9 +103,10 @@ def compute_signature(job: SignatureJob) -> SignatureResult:
             pdq = pdq_of_picture(decode_for_pdq(job.path, job.max_image_pixels))
             return SignatureResult(job.media_id, PDQ, pdq.hex, pdq.quality, 1)
         frames = vpdq_of_video(job.path, job.vpdq_seconds_per_hash)
-    except (OSError, ValueError, RuntimeError, Image.DecompressionBombError) as exc:
+    except Exception as exc:  # vpdq raises a bare Exception for an undecodable video
         kind = PDQ if job.kind == "image" else VPDQ
-        return SignatureResult(job.media_id, kind, "", 0, 0, f"{type(exc).__name__}: {exc}")
+        what = "vpdq could not hash the video" if type(exc) is Exception else type(exc).__name__
+        return SignatureResult(job.media_id, kind, "", 0, 0, f"{what}: {exc}")
     if not frames:
         return SignatureResult(job.media_id, VPDQ, "", 0, 0, "vpdq decoded no frame")
     quality = int(np.median([f.quality for f in frames]))

@@ -61,6 +61,22 @@ def test_every_media_is_signed_once(collection: DataLayout, capsys) -> None:
     assert "media_signed=0" in capsys.readouterr().out
 
 
+def test_an_undecodable_video_is_a_failed_item_and_the_rest_is_signed(
+    layout: DataLayout, capsys
+) -> None:
+    clip = video(layout.raw / "inc/s/whole.mp4", extra_output_args=("-movflags", "+faststart"))
+    put(layout.raw, "inc/s/truncated.mp4", clip.read_bytes()[: clip.stat().st_size // 3])
+    put(layout.raw, "inc/s/photo.jpg", jpeg("coffee"))
+    assert cli(layout, "ingest") == EXIT_OK
+    assert cli(layout, "signatures") == EXIT_OK  # 1 of 3 failed: within max_failure_ratio
+    captured = capsys.readouterr()
+    assert "media_signed=2, media_failed=1" in captured.out
+    assert "vpdq could not hash the video" in captured.err
+    with Catalog(layout.catalog) as catalog:
+        failed = [m for m in catalog.signatures() if m.error]
+    assert len(failed) == 1 and not failed[0].signal
+
+
 def test_a_photos_pdq_is_what_threatexchange_hashes_from_the_file(collection: DataLayout) -> None:
     sign(collection)
     path = collection.raw / "inc-b/site/coffee.jpg"
