@@ -87,6 +87,9 @@ def export_hashes(
         incident_of: dict[str, set[str]] = {}
         for obs in catalog.observations():
             incident_of.setdefault(obs.media_id, set()).add(obs.incident)
+    if most_original and not layout.contract_file("clusters.csv").exists():
+        print("crosscheck: --most-original needs clusters.csv: run dedupe first", file=sys.stderr)
+        return EXIT_USAGE
     unknown = sorted(set(incidents) - {i for s in incident_of.values() for i in s})
     if unknown:
         print(f"crosscheck: no incident {', '.join(unknown)} in the catalog", file=sys.stderr)

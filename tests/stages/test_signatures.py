@@ -148,6 +148,8 @@ def test_exports_carry_no_name_path_or_source(collection: DataLayout, tmp_path: 
             for word in (SECRET, "astronaut", "inc-a", "channel", "clip", ".jpg", ".mp4"):
                 assert word not in text, (path.name, word)
     assert len(list((out / "vpdq").glob("*.txt"))) == 1
+    no_clusters_yet = ("export-hashes", "--most-original", "--output", str(tmp_path / "x.csv"))
+    assert cli(collection, *no_clusters_yet) == EXIT_USAGE
 
 
 def test_export_of_one_incident_and_only_most_original_members(
