@@ -8,12 +8,12 @@ CROSSCHECK := $(BIN)/crosscheck --data-dir $(DATA)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup ffmpeg chromium opencv-doc demo run test lint bench eval verify ingest frames hash dedupe count report review clean-processed
+.PHONY: help setup ffmpeg vpdq-build-deps chromium opencv-doc demo run test lint bench eval verify ingest signatures frames hash dedupe count report review clean-processed
 
 help: ## list the targets
 	@grep -hE '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml | vpdq-build-deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"
@@ -23,6 +23,16 @@ ffmpeg: ## install Debian's ffmpeg when ffmpeg/ffprobe are missing
 	@if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then \
 	  echo "installing ffmpeg with apt"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq ffmpeg >/dev/null; \
+	fi
+
+# vpdq (PyPI) has no wheels: pip builds it against FFmpeg's libraries (its apt-requirements.txt).
+VPDQ_BUILD_PACKAGES := cmake pkg-config libavcodec-dev libavformat-dev libavdevice-dev \
+  libavutil-dev libswscale-dev libswresample-dev libavfilter-dev
+vpdq-build-deps: ## install the Debian packages pip needs to build vpdq, when they are missing
+	@if ! command -v cmake >/dev/null || ! command -v pkg-config >/dev/null \
+	  || ! pkg-config --exists libavcodec libavformat libavdevice libavutil libswscale libswresample libavfilter; then \
+	  echo "installing vpdq's build dependencies with apt"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(VPDQ_BUILD_PACKAGES) >/dev/null; \
 	fi
 
 chromium: ## install Debian's chromium (for the browser tests) when it is missing
@@ -49,7 +59,7 @@ demo: setup ## generate the demo incident (when data/raw is empty) and run every
 run: setup ## run every stage on DATA (default: data), on what is new since the last run
 	$(CROSSCHECK) run $(RUN_OK)
 
-ingest frames hash dedupe count report verify: setup ## run one stage, or the fixity check (verify), on DATA
+ingest signatures frames hash dedupe count report verify: setup ## run one stage, or the fixity check (verify), on DATA
 	$(CROSSCHECK) $@
 
 PORT ?= 8765

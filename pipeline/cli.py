@@ -46,6 +46,7 @@ from pipeline.stages.frames import run_frames
 from pipeline.stages.hash import run_hash
 from pipeline.stages.ingest import run_ingest
 from pipeline.stages.report import run_report
+from pipeline.stages.signatures import run_signatures
 from pipeline.stages.verify import Anchor, AnchorError, read_anchor, run_verify
 
 EXIT_PROBLEMS = EXIT_FAILURES
@@ -60,6 +61,11 @@ STAGES: dict[str, tuple[StageFn, str]] = {
         run_ingest,
         "hash and describe every file under DIR/raw; write media.csv, "
         "observations.csv, rejects.csv",
+    ),
+    "signatures": (
+        run_signatures,
+        "standard signatures others can match (PDQ of every still, vPDQ of every video) "
+        "and the hash lists in signatures.lists matched against them; write list_matches.csv",
     ),
     "frames": (
         run_frames,
@@ -165,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="crosscheck",
         description="Media verification and cross-checking for human-rights documentation: "
-        "ingest -> frames -> hash -> dedupe -> count -> report.",
+        "ingest -> signatures -> frames -> hash -> dedupe -> count -> report.",
         epilog="Originals under DIR/raw are never written. Every output names the SHA-256 "
         "of the media it came from; every stage appends to DIR/processed/custody.jsonl.\n\n"
         + exit_status_help(),
@@ -240,6 +246,56 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="also write the line to FILE, atomically (not under DIR/processed)",
     )
+    export = sub.add_parser(
+        "export-hashes",
+        help="write the collection's standard signatures for partners and hash-sharing tools",
+        description="Write the standard signatures (PDQ, vPDQ, MD5, SHA-256) of the "
+        "collection in a format the hash-sharing ecosystem reads: csv (media_id, signal_type, "
+        "signal, quality, label), threatexchange (python-threatexchange's local-file "
+        "exchange: `signal_type signal` lines) or vpdq (a folder of per-frame text files, one "
+        "per video). No path, file name, source or metadata is written: only hashes, the "
+        "media's SHA-256 and the label you give. Run the pipeline (or `signatures`) first. "
+        "docs/hash-sharing.md says what to share and what not.",
+    )
+    _common_options(export, suppress=True)
+    export.add_argument(
+        "--format", choices=("csv", "threatexchange", "vpdq"), default="csv", help="(default csv)"
+    )
+    export.add_argument(
+        "--output",
+        type=Path,
+        required=True,
+        metavar="PATH",
+        help="file to write (a folder for --format vpdq); written atomically",
+    )
+    export.add_argument(
+        "--incident",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only media observed in this incident (repeatable; default: every media)",
+    )
+    export.add_argument(
+        "--most-original",
+        action="store_true",
+        help="only each duplicate cluster's most original member (and media in no cluster)",
+    )
+    export.add_argument("--label", default="", help="label column of the csv format")
+    match = sub.add_parser(
+        "match-list",
+        help="match hash lists (PDQ, vPDQ, MD5, SHA-256) against the collection",
+        description="Match one or more hash lists against every media of the collection: "
+        "PDQ within signatures.pdq_max_distance bits (31), vPDQ by its frame-percentage rule, "
+        "MD5 and SHA-256 exactly. A list is python-threatexchange's local-file format "
+        "(`signal_type signal` per line), a vPDQ per-frame text file, or CSV with "
+        "signal_type, signal and label/name/release/source columns. Writes "
+        "list_matches.csv (with the lists of signatures.lists, which every run checks); "
+        "the report shows the matches. A malformed line stops its list with file and line.",
+        epilog=exit_status_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _common_options(match, suppress=True)
+    match.add_argument("lists", nargs="+", type=Path, metavar="FILE", help="hash list files")
     demo = sub.add_parser(
         "demo-data",
         help="generate the demo incident into DIR/raw and DIR/annotations",
@@ -370,6 +426,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _review(args, layout)
     if args.command == "anchor":
         return _anchor(args, layout)
+    if args.command == "export-hashes":
+        from pipeline.stages.export import export_hashes
+
+        try:
+            quality_min = load_settings(args.config_dir).default.signatures.pdq_quality_min
+        except ConfigError as exc:
+            print(f"crosscheck: configuration error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        return export_hashes(
+            layout,
+            args.format,
+            args.output,
+            args.incident,
+            args.most_original,
+            args.label,
+            quality_min,
+        )
+    for path in getattr(args, "lists", []) if args.command == "match-list" else []:
+        if not Path(path).is_file():
+            print(f"crosscheck: match-list: no file {path}", file=sys.stderr)
+            return EXIT_USAGE
     for option, path in (("--log-file", args.log_file), ("--summary-json", args.summary_json)):
         if path is not None and not path.parent.is_dir():
             print(f"crosscheck: {option}: no folder {path.parent}", file=sys.stderr)
@@ -484,6 +561,10 @@ def _run_command(args: argparse.Namespace, layout: DataLayout, settings: Setting
             watch = ChangeWatch(ctx)
             names = list(STAGES) if command == "run" else [command]
             stages = {name: fn for name, (fn, _) in STAGES.items()}
+            if command == "match-list":
+                lists = [Path(p) for p in args.lists]
+                names = ["signatures"]
+                stages = {"signatures": lambda c: run_signatures(c, lists)}
             outcomes = run_stages(ctx, stages, names, report)
             mode = "full" if full else "incremental"
             changed = full or watch.changed()

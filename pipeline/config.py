@@ -72,6 +72,16 @@ class CountConfig(_Section):
     solver_time_limit_s: float = Field(300.0, gt=0)
 
 
+class SignaturesConfig(_Section):
+    vpdq_seconds_per_hash: float = Field(1.0, ge=0)
+    pdq_max_distance: int = Field(31, ge=0, le=128)
+    pdq_quality_min: int = Field(50, ge=0, le=100)
+    vpdq_query_match_percent: float = Field(80.0, ge=0, le=100)
+    vpdq_compared_match_percent: float = Field(0.0, ge=0, le=100)
+    lists: list[str] = Field(default_factory=list)
+    workers: int = Field(0, ge=0)
+
+
 class RunConfig(_Section):
     max_failure_ratio: float = Field(0.5, ge=0, le=1)
     executor: Literal["local", "dask"] = "local"
@@ -93,6 +103,7 @@ class Config(_Section):
     hash: HashConfig = HashConfig()
     dedupe: DedupeConfig = DedupeConfig()
     count: CountConfig = CountConfig()
+    signatures: SignaturesConfig = SignaturesConfig()
     run: RunConfig = RunConfig()
 
 

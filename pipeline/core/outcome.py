@@ -35,6 +35,7 @@ _ITEMS: dict[str, tuple[str, ...]] = {
     "ingest": ("files_hashed",),
     "frames": ("media_sampled",),
     "hash": ("frames_hashed", "frames_failed"),
+    "signatures": ("media_signed", "media_failed", "lists_checked"),
     "dedupe": ("frames_searched", "feature_frames_searched"),
     "count": ("incidents", "incidents_with_errors"),
     "verify": ("files_checked",),

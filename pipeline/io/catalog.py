@@ -21,6 +21,7 @@ from pipeline.core.records import MediaRecord, Observation, Reject
 from pipeline.core.relations import MediaMatch
 from pipeline.core.review import Decision
 from pipeline.core.shots import SampledFrame
+from pipeline.core.signatures import ListMatch
 from pipeline.io import crashpoints
 from pipeline.io.atomic import refuse_unsafe_file
 
@@ -229,6 +230,40 @@ MIGRATIONS: tuple[str, ...] = (
             "review_decisions",
         )
     ),
+    # 6 (append-only; renumber on merge if another migration 6 landed first): the hash-sharing
+    # ecosystem's standard signatures per media (PDQ of the whole still, vPDQ per-frame text
+    # of a video; MD5 and SHA-256 are in media), and what hash lists matched.
+    """
+    CREATE TABLE signatures (
+        media_id TEXT PRIMARY KEY,
+        params_hash TEXT NOT NULL,
+        signal_type TEXT NOT NULL,
+        signal TEXT NOT NULL,
+        quality INTEGER NOT NULL,
+        frames INTEGER NOT NULL,
+        error TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE list_matches (
+        list_name TEXT NOT NULL,
+        entry INTEGER NOT NULL,
+        label TEXT NOT NULL,
+        media_id TEXT NOT NULL,
+        signal_type TEXT NOT NULL,
+        distance INTEGER NOT NULL,
+        media_start_s REAL,
+        media_end_s REAL,
+        matched_percent REAL,
+        PRIMARY KEY (list_name, entry, media_id, signal_type)
+    );
+    CREATE TABLE checked_lists (
+        list_name TEXT PRIMARY KEY,
+        inputs_key TEXT NOT NULL,
+        list_sha256 TEXT NOT NULL,
+        entries INTEGER NOT NULL,
+        checked_at TEXT NOT NULL
+    );
+    """
+    + _generation_triggers(("signatures", "list_matches")),
 )
 
 
@@ -766,6 +801,128 @@ class Catalog:
             "SELECT seq, entry_hash FROM custody ORDER BY seq DESC LIMIT 1"
         ).fetchone()
         return (int(row["seq"]), str(row["entry_hash"])) if row else (0, GENESIS_HASH)
+
+    # --- standard signatures and hash-list matches (migration 6) --------------------------
+    def media_without_signatures(self, params_hash: str) -> list[MediaToSign]:
+        """Observed media with no signature row under these parameters, by media_id."""
+        rows = self._db.execute(
+            "SELECT m.media_id, m.kind FROM media m LEFT JOIN signatures s"
+            " ON s.media_id = m.media_id AND s.params_hash = ?"
+            " WHERE s.media_id IS NULL AND m.media_id IN (SELECT media_id FROM observations)"
+            " ORDER BY m.media_id",
+            (params_hash,),
+        ).fetchall()
+        return [MediaToSign(str(row[0]), str(row[1])) for row in rows]
+
+    def put_signature(self, signature: StoredSignature) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO signatures VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                signature.media_id,
+                signature.params_hash,
+                signature.signal_type,
+                signature.signal,
+                signature.quality,
+                signature.frames,
+                signature.error,
+            ),
+        )
+
+    def signatures(self) -> list[SignedMedia]:
+        """Every observed media with its byte hashes and its stored signature (empty signal
+        when it has none yet or it failed), by media_id."""
+        rows = self._db.execute(
+            "SELECT m.media_id, m.kind, m.md5, COALESCE(s.signal_type, ''),"
+            " COALESCE(s.signal, ''), COALESCE(s.quality, 0), COALESCE(s.error, '')"
+            " FROM media m LEFT JOIN signatures s ON s.media_id = m.media_id"
+            " WHERE m.media_id IN (SELECT media_id FROM observations) ORDER BY m.media_id"
+        ).fetchall()
+        return [SignedMedia(*(row[i] for i in range(7))) for row in rows]
+
+    def checked_list(self, list_name: str) -> CheckedList | None:
+        row = self._db.execute(
+            "SELECT * FROM checked_lists WHERE list_name = ?", (list_name,)
+        ).fetchone()
+        return CheckedList(**dict(row)) if row else None
+
+    def replace_list_matches(self, checked: CheckedList, matches: list[ListMatch]) -> None:
+        """Swap one list's matches for a new check of it, atomically with its record."""
+        self._db.execute("DELETE FROM list_matches WHERE list_name = ?", (checked.list_name,))
+        self._db.executemany(
+            "INSERT OR REPLACE INTO list_matches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    m.list_name,
+                    m.entry,
+                    m.label,
+                    m.media_id,
+                    m.signal_type,
+                    m.distance,
+                    m.media_start_s,
+                    m.media_end_s,
+                    m.matched_percent,
+                )
+                for m in matches
+            ],
+        )
+        self._db.execute(
+            "INSERT OR REPLACE INTO checked_lists VALUES (?, ?, ?, ?, ?)",
+            (
+                checked.list_name,
+                checked.inputs_key,
+                checked.list_sha256,
+                checked.entries,
+                checked.checked_at,
+            ),
+        )
+
+    def list_matches(self) -> list[ListMatch]:
+        rows = self._db.execute(
+            "SELECT * FROM list_matches ORDER BY list_name, entry, media_id, signal_type"
+        )
+        return [ListMatch(**dict(row)) for row in rows]
+
+
+@dataclass(frozen=True)
+class MediaToSign:
+    media_id: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class StoredSignature:
+    """A media's standard perceptual signature: PDQ hex of a still, vPDQ per-frame text of a
+    video; error says why there is none."""
+
+    media_id: str
+    params_hash: str
+    signal_type: str
+    signal: str
+    quality: int
+    frames: int
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class SignedMedia:
+    media_id: str
+    kind: str
+    md5: str
+    signal_type: str
+    signal: str
+    quality: int
+    error: str
+
+
+@dataclass(frozen=True)
+class CheckedList:
+    """When a hash list was last matched, against what (inputs_key) and how many entries."""
+
+    list_name: str
+    inputs_key: str
+    list_sha256: str
+    entries: int
+    checked_at: str
 
 
 @dataclass(frozen=True)

@@ -152,6 +152,17 @@ COUNT_COLUMNS = (
     "explanation",
 )
 CERTIFICATE_COLUMNS = ("incident", "scene_id", "count", "count_origin", "weight", "media_ids")
+LIST_MATCH_COLUMNS = (
+    "list",
+    "entry",
+    "label",
+    "media_id",
+    "signal_type",
+    "distance",
+    "media_start_s",
+    "media_end_s",
+    "matched_percent",
+)
 
 # Every contract file under DIR/processed/, in the order the stages write them (DESIGN.md).
 CONTRACT_FILES = (
@@ -163,6 +174,7 @@ CONTRACT_FILES = (
     "cluster_provenance.csv",
     "counts.csv",
     "count_certificate.csv",
+    "list_matches.csv",
 )
 
 

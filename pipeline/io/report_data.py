@@ -9,7 +9,7 @@ import hashlib
 import json
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -74,6 +74,7 @@ class ClusterView:
     timeline: ProvenanceDrawing | None
     incidents: list[str]
     page: str = ""
+    known: list[dict[str, str]] = field(default_factory=list)  # list_matches.csv rows
 
 
 @dataclass
@@ -106,6 +107,7 @@ class IncidentView:
     contradictions: list[dict[str, str]]
     media: int
     sources: list[str]
+    known: list[dict[str, str]] = field(default_factory=list)  # list_matches.csv rows
 
 
 @dataclass
@@ -219,6 +221,9 @@ def load_report_data(layout: DataLayout, catalog: Catalog) -> ReportData:
         members_of[row["cluster_id"]].append(row["media_id"])
     provenance = {row["cluster_id"]: row for row in read_csv(processed / "cluster_provenance.csv")}
     cluster_of = {m: c for c, ms in members_of.items() for m in ms}
+    known_of: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for row in read_csv(processed / "list_matches.csv"):
+        known_of[row["media_id"]].append(row)
     matches_of: dict[str, list[MatchView]] = defaultdict(list)
     confirmed = {
         (d.subject.get("media_a"), d.subject.get("media_b")): d.action == "match_confirm"
@@ -263,6 +268,7 @@ def load_report_data(layout: DataLayout, catalog: Catalog) -> ReportData:
                 disagreeing,
                 provenance_drawing(_sightings(members)),
                 sorted({o["incident"] for m in members for o in m.observations}),
+                known=[row for m in sorted(ids) for row in known_of.get(m, [])],
             )
         )
     clusters.sort(key=lambda c: (-len(c.members), c.cluster_id))
@@ -319,6 +325,7 @@ def load_report_data(layout: DataLayout, catalog: Catalog) -> ReportData:
                 contradictions=detail.get("contradictions", []),
                 media=len(incident_media[name]),
                 sources=sorted(incident_sources[name]),
+                known=[row for m in sorted(incident_media[name]) for row in known_of.get(m, [])],
             )
         )
     rejects = read_csv(processed / "rejects.csv")
