@@ -30,6 +30,32 @@ EXIT_MEANINGS: dict[int, str] = {
     "the next scheduled run will catch up",
 }
 
+
+@dataclass(frozen=True)
+class ItemFailure:
+    """One item a stage could not process (a file, a frame, an incident) and why."""
+
+    item: str
+    reason: str
+
+    def line(self, stage: str) -> str:
+        """The run record's line: `<stage> <item>: <reason>`."""
+        return f"{stage} {self.item}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """What a stage returns: its counts, how many items it attempted (the failure ratio's
+    base), and the items that failed. failed_items, when given, is how many items the
+    failures amount to (an incident with three bad annotation lines is one failed item);
+    otherwise each failure is one."""
+
+    counts: Mapping[str, Any] = field(default_factory=dict)
+    items: int = 1
+    failures: tuple[ItemFailure, ...] = ()
+    failed_items: int | None = None
+
+
 # The count that says how many items a stage attempted this run (the failure ratio's base).
 _ITEMS: dict[str, tuple[str, ...]] = {
     "ingest": ("files_hashed",),

@@ -19,7 +19,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from pipeline.core.outcome import RunOutcome, StageOutcome, decide, facts, summary_line
+from pipeline.core.outcome import (
+    RunOutcome,
+    StageOutcome,
+    StageResult,
+    decide,
+    facts,
+    summary_line,
+)
 from pipeline.executors import ExecutorError
 from pipeline.io import crashpoints
 from pipeline.io.run_summary import output_snapshot
@@ -57,7 +64,10 @@ def run_stages(
         status = "ok"
         crashpoints.enter_stage(name)
         try:
-            stages[name](ctx)
+            result = stages[name](ctx)
+            if isinstance(result, StageResult):
+                ctx.counts[name] = dict(result.counts)
+                ctx.errors.extend(f.line(name) for f in result.failures)
         except ExecutorError:  # the cluster named in the configuration: a usage error
             raise
         except Exception as exc:  # the run stops; the record and summary still say why

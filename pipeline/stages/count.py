@@ -22,6 +22,7 @@ from typing import Any
 from tqdm import tqdm
 
 from pipeline.core.outcome import count_changes
+from pipeline.core.records import Detection
 from pipeline.core.review import ReviewState, effective_disjointness, fold, format_ref, pair
 from pipeline.core.scenes import LabelledCount, SceneGraph, SceneRef, Unit, build_scenes
 from pipeline.io import contract, thumbs
@@ -81,7 +82,8 @@ def _links(
     for (a, b), relation in accepted.items():
         if relation == "exact":
             links += [((a, s), (b, s)) for _, s in frames.units(a) if (b, s) in frames.units(b)]
-    for a, fa, b, fb, _, _ in ctx.catalog.frame_matches():
+    for m in ctx.catalog.frame_matches():
+        a, fa, b, fb = m.media_a, m.frame_a, m.media_b, m.frame_b
         if (a, b) in accepted and (not confirmed_only or pair(a, b) in review.confirmed_pairs):
             links.append(((a, frames.shot_of_frame(a, fa)), (b, frames.shot_of_frame(b, fb))))
     return links
@@ -160,8 +162,8 @@ def _proposals(
                 ctx.catalog.put_detection(
                     unit[0], index, detector.name, json.dumps([asdict(b) for b in boxes]), people
                 )
-            known[(unit[0], index)] = (people, "")
-        counts[unit] = known[(unit[0], index)][0]
+            known[(unit[0], index)] = Detection(people, "")
+        counts[unit] = known[(unit[0], index)].people
     return counts
 
 

@@ -32,9 +32,9 @@ def inputs_key(ctx: RunContext, tables: Iterable[str], extra: Mapping[str, Any])
 def up_to_date(ctx: RunContext, step: str, key: str) -> bool:
     """The step's outputs were made from exactly these inputs and are still intact."""
     state = ctx.catalog.derived_state(step)
-    if state is None or state[0] != key:
+    if state is None or state.inputs_key != key:
         return False
-    for name, sha256 in state[1].items():
+    for name, sha256 in state.outputs.items():
         path = ctx.layout.contract_file(name)
         try:
             if hashlib.sha256(path.read_bytes()).hexdigest() != sha256:

@@ -11,8 +11,6 @@ commits each media with its custody entry at once.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,11 +19,11 @@ from pathlib import Path
 from tqdm import tqdm
 
 from pipeline.config import FramesConfig, RunConfig
-from pipeline.core.records import MediaRecord
+from pipeline.core.params import frames_params_hash as params_hash
+from pipeline.core.records import FrameState, MediaRecord, StoredFrame
 from pipeline.core.shots import assign_shots, parse_metadata_lines, still_frame
 from pipeline.executors import open_executor
 from pipeline.io import ffmpeg, thumbs
-from pipeline.io.catalog import FrameState, StoredFrame
 from pipeline.io.mediafile import decode_still
 from pipeline.stages.context import RunContext
 
@@ -56,12 +54,6 @@ class SamplingJob:
     path: Path
     cfg: FramesConfig
     threads: int
-
-
-def params_hash(cfg: FramesConfig) -> str:
-    """Frames made with other parameters are made again; workers do not change results."""
-    params = cfg.model_dump(exclude={"workers", "decode_timeout_s", "decode_stall_s"})
-    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def plan_for(media: MediaRecord, cfg: FramesConfig, threads: int) -> ffmpeg.SamplingPlan:
