@@ -223,56 +223,42 @@ def explain(
     result: MinCountResult,
     counts: Mapping[str, int],
     reasons: Mapping[tuple[str, str], str] | None = None,
+    time_limit_s: float | None = None,
 ) -> str:
-    """One plain-language sentence: "at least N, because ...", naming the certificate's scenes.
+    """The sentence counts.csv and the report show: "At least N individuals: A shows a, B
+    shows b (weight 1/2); A and B cannot share anyone (reason)." naming each certificate scene
+    with its count (and its weight when not 1) and quoting the reasons of every disjoint pair
+    among them, which is what a reader checks by hand.
 
-    `reasons` maps disjointness pairs (either order) to the analyst's written reason; for a
-    clique certificate they are quoted, since they are what a reader has to check.
+    `reasons` maps disjointness pairs (either order) to the written reason. When the solver
+    stopped at `time_limit_s`, the sentence says the minimum is proven and how many people
+    are enough, so the exact minimum lies between them.
     """
-    people = "person" if result.minimum == 1 else "people"
-    head = f"At least {result.minimum} {people}"
-    if result.minimum == 0:
-        return f"{head}: no scene shows anyone."
-    shown = ", ".join(f"{e.scene_id} ({counts[e.scene_id]})" for e in result.certificate)
-    if result.certificate_bound == result.clique_bound and all(
-        e.weight == 1 for e in result.certificate
-    ):
-        if len(result.certificate) == 1:
-            sentence = f"{head}: scene {shown} shows that many at once."
-        else:
-            sentence = (
-                f"{head}: scenes {shown} are pairwise disjoint, so no one appears in two of them"
-            )
-            quoted = _quoted_reasons(result.clique, reasons or {})
-            sentence += f" ({quoted})." if quoted else "."
-    else:
-        terms = " + ".join(f"{e.weight} × {counts[e.scene_id]}" for e in result.certificate)
-        sentence = (
-            f"{head}: weighting scenes {', '.join(e.scene_id for e in result.certificate)}"
-            f" so that no set of scenes one person could appear in weighs more than 1, "
-            f"each person adds at most 1 to {terms} = {result.lp_bound}."
-        )
-    if result.method == METHOD_SEARCH:
+    written = {frozenset(pair): reason for pair, reason in (reasons or {}).items()}
+    proof = [entry.scene_id for entry in result.certificate]
+    because = "; ".join(
+        f"{a} and {b} cannot share anyone ({written[frozenset((a, b))]})"
+        for i, a in enumerate(proof)
+        for b in proof[i + 1 :]
+        if frozenset((a, b)) in written
+    )
+    shown = ", ".join(
+        f"{e.scene_id} shows {counts[e.scene_id]}"
+        + (f" (weight {e.weight})" if e.weight != 1 else "")
+        for e in result.certificate
+    )
+    sentence = (
+        f"At least {result.minimum} individuals: {shown}"
+        + (f"; {because}" if because else "")
+        + "."
+    )
+    if not result.optimal:
         sentence += (
-            f" That proves {result.certificate_bound}; the solver's exhaustive search "
-            f"proves {result.minimum}."
-        )
-    elif result.method == METHOD_TIME_LIMIT:
-        sentence += (
-            f" The exact minimum lies between {result.minimum} and "
-            f"{result.witness_total} (the solver's time limit was reached)."
+            f" Not proven exact: the solver stopped after {time_limit_s or 0:g} s"
+            f" (count.solver_time_limit_s); {result.minimum} is proven, and"
+            f" {result.witness_total} people are enough, so the minimum lies between them."
         )
     return sentence
-
-
-def _quoted_reasons(clique: Sequence[str], reasons: Mapping[tuple[str, str], str]) -> str:
-    quoted = []
-    for i, a in enumerate(clique):
-        for b in clique[i + 1 :]:
-            reason = reasons.get((a, b)) or reasons.get((b, a))
-            if reason:
-                quoted.append(f"{a}/{b}: {reason}")
-    return "; ".join(quoted)
 
 
 # --- input -------------------------------------------------------------------------------
