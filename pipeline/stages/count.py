@@ -5,7 +5,7 @@ Fifth stage of the DAG, after dedupe. Per incident: scenes are video shots and s
 through every frame match dedupe accepted (pipeline/core/scenes.py); a scene's count is the
 analysts' largest annotated count, else the detector's proposal on its first frame
 (labelled as such). The minimum number of individuals is solved exactly with its
-certificate (pipeline/core/mincount.py), once with every machine match and once with only
+certificate (pipeline/core/mincount/), once with every machine match and once with only
 exact and reviewer-confirmed matches (machine merges are not evidence until a reviewer
 confirms them). Reviewers' decisions (pipeline/core/review.py) come first: a rejected match
 never merges scenes, a reviewer's count replaces the annotation or proposal, and declared or

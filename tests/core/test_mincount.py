@@ -27,13 +27,15 @@ from pipeline.core.mincount import (
     METHOD_SEARCH,
     METHOD_TIME_LIMIT,
     MinCountResult,
-    _colour_assignment,  # the model behind step 3, tested on its own
-    _graph,
     certificate_violation,
     explain,
     heaviest_compatible_set,
     is_valid_certificate,
     min_individuals,
+)
+from pipeline.core.mincount.model import _graph
+from pipeline.core.mincount.search import (
+    _colour_assignment,  # the model behind step 3, tested on its own
 )
 
 Edges = list[tuple[str, str]]
