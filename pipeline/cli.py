@@ -30,6 +30,7 @@ from pipeline.core.outcome import (
     EXIT_OK,
     EXIT_USAGE,
     StageOutcome,
+    StageResult,
 )
 from pipeline.executors import ExecutorError
 from pipeline.io import crashpoints
@@ -410,7 +411,7 @@ def _run_command(args: argparse.Namespace, layout: DataLayout, settings: Setting
             mode = "full" if full else "incremental"
             changed = full or watch.changed()
             outcome, summary, line = finish(ctx, command, mode, started, outcomes, changed)
-        for error in ctx.errors:
+        for error in summary["errors"]:
             print(f"crosscheck: {error}", file=sys.stderr)
             log.info("failed item: %s", error)
     write_run_summary(layout.processed, summary, args.summary_json)
@@ -423,9 +424,13 @@ def _verify(
     ctx: RunContext, started: float, report: Callable[[StageOutcome], None]
 ) -> tuple[Any, dict[str, Any], str]:
     found: list[Any] = []
-    outcomes = run_stages(
-        ctx, {"verify": lambda c: found.append(run_verify(c))}, ["verify"], report
-    )
+
+    def verify(c: RunContext) -> StageResult:
+        found.append(run_verify(c))
+        counts = {"files_checked": found[0].files_checked, "problems": len(found[0].lines())}
+        return StageResult(counts, found[0].files_checked)
+
+    outcomes = run_stages(ctx, {"verify": verify}, ["verify"], report)
     problems: list[str] = found[0].lines() if found else []
     for line in problems:
         print(line)

@@ -19,6 +19,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from pipeline.config import FramesConfig, RunConfig
+from pipeline.core.outcome import ItemFailure, StageResult
 from pipeline.core.params import frames_params_hash as params_hash
 from pipeline.core.records import FrameState, MediaRecord, StoredFrame
 from pipeline.core.shots import assign_shots, parse_metadata_lines, still_frame
@@ -140,7 +141,7 @@ def ffmpeg_threads(cfg: FramesConfig, run: RunConfig) -> int:
     return max(1, cores // (cfg.workers or cores))
 
 
-def run_frames(ctx: RunContext) -> dict[str, int]:
+def run_frames(ctx: RunContext) -> StageResult:
     cfg = ctx.settings.default.frames
     wanted = params_hash(cfg)
     states = ctx.catalog.frame_states()
@@ -151,9 +152,10 @@ def run_frames(ctx: RunContext) -> dict[str, int]:
         if states.get(m.media_id) is None or states[m.media_id].params_hash != wanted
     ]
     decoded = errors = frames_kept = 0
+    failures: list[ItemFailure] = []
     for result in _sample_all(ctx, cfg, todo, files):
         if result.failure:
-            ctx.errors.append(f"frames {result.media_id[:12]}: {result.failure}")
+            failures.append(ItemFailure(result.media_id[:12], result.failure))
         store_pictures(ctx.layout.thumbs, result)
         state = FrameState(result.media_id, wanted, len(result.frames), result.error)
         with ctx.catalog.transaction():
@@ -175,8 +177,7 @@ def run_frames(ctx: RunContext) -> dict[str, int]:
         "frames_kept": frames_kept,
         "media_with_errors": errors,
     }
-    ctx.counts[STAGE] = counts
-    return counts
+    return StageResult(counts, decoded, tuple(failures))
 
 
 def _sample_all(

@@ -22,6 +22,7 @@ from tqdm import tqdm
 from pipeline.config import HashConfig
 from pipeline.core.hashing import hash_frame
 from pipeline.core.keypoints import sift_features
+from pipeline.core.outcome import ItemFailure, StageResult
 from pipeline.core.params import hash_params_hash as params_hash
 from pipeline.core.records import FeatureRow, FrameRef, HashRow
 from pipeline.executors import open_executor
@@ -41,7 +42,7 @@ class HashedBatch(NamedTuple):
 
     rows: list[HashRow]
     feature_rows: list[FeatureRow]
-    errors: list[str]
+    errors: list[ItemFailure]
 
 
 @dataclass(frozen=True)
@@ -60,14 +61,16 @@ def hash_batch(job: HashJob) -> HashedBatch:
     ones); returns catalog rows. Runs in a worker process."""
     rows: list[HashRow] = []
     feature_rows: list[FeatureRow] = []
-    errors: list[str] = []
+    errors: list[ItemFailure] = []
     for ref, data in zip(job.refs, job.pictures, strict=True):
         try:
             picture = thumbs.decode(data)
         except (OSError, ValueError) as exc:
             errors.append(
-                f"{ref.media_id[:12]} frame {ref.frame_index}: "
-                f"{thumbs.unreadable(ref.thumb_sha256, exc)}"
+                ItemFailure(
+                    f"{ref.media_id[:12]} frame {ref.frame_index}",
+                    thumbs.unreadable(ref.thumb_sha256, exc),
+                )
             )
             continue
         result = hash_frame(picture, job.cfg)
@@ -98,13 +101,14 @@ def hash_batch(job: HashJob) -> HashedBatch:
     return HashedBatch(rows, feature_rows, errors)
 
 
-def run_hash(ctx: RunContext) -> dict[str, int]:
+def run_hash(ctx: RunContext) -> StageResult:
     cfg = ctx.settings.default.hash
     params = params_hash(cfg)
     todo = ctx.catalog.frames_without_hashes(params)
     hashed = uniform = failed = 0
+    failures: list[ItemFailure] = []
     for rows, feature_rows, errors in _hash_all(ctx, cfg, params, todo):
-        ctx.errors.extend(f"hash {error}" for error in errors)
+        failures += errors
         failed += len(errors)
         with ctx.catalog.transaction():
             ctx.catalog.put_hash_rows(rows)
@@ -119,8 +123,7 @@ def run_hash(ctx: RunContext) -> dict[str, int]:
         hashed += len(rows)
         uniform += sum(row.uniform for row in rows)
     counts = {"frames_hashed": hashed, "frames_uniform": uniform, "frames_failed": failed}
-    ctx.counts[STAGE] = counts
-    return counts
+    return StageResult(counts, hashed + failed, tuple(failures))
 
 
 def _hash_all(

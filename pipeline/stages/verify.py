@@ -84,5 +84,4 @@ def run_verify(ctx: RunContext) -> VerifyReport:
         ctx.custody(
             "verify", "fixity_check", files_checked=report.files_checked, problems=report.lines()
         )
-    ctx.counts["verify"] = {"files_checked": report.files_checked, "problems": len(report.lines())}
     return report
