@@ -24,8 +24,9 @@ from werkzeug.wrappers.response import Response as BaseResponse
 from pipeline.core.outcome import EXIT_NOTHING_TO_DO, EXIT_OK
 from pipeline.core.review import DecisionError, pair
 from pipeline.io.catalog import Catalog
+from pipeline.io.contract import read_contract_csv
 from pipeline.io.html import environment, pages, render
-from pipeline.io.report_data import ReportData, load_report_data, read_csv
+from pipeline.io.report_data import ReportData, load_report_data
 from pipeline.io.review_log import decisions_csv, record_decision
 from pipeline.layout import DataLayout
 from pipeline.stages.context import utc_now
@@ -52,7 +53,7 @@ def _subject_and_value(
         cluster_id = form.get("cluster_id", "")
         members = {
             row["media_id"]
-            for row in read_csv(layout.processed / "clusters.csv")
+            for row in read_contract_csv(layout.processed / "clusters.csv")
             if row["cluster_id"] == cluster_id
         }
         separate = sorted(set(form.getlist("separate")) & members)

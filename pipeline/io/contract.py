@@ -10,9 +10,12 @@ import io
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.io.atomic import write_bytes_atomic
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MEDIA_COLUMNS = (
     "media_id",
@@ -127,9 +130,30 @@ CONTRACT_FILES = (
 
 
 def read_contract_csv(path: Path) -> list[dict[str, str]]:
-    """A contract file's rows as written (empty when the file does not exist yet)."""
+    """A contract file's rows as written, every value a string (empty when the file does not
+    exist yet). The one reader of contract CSVs: report, review app, evaluation, API."""
+    columns, rows = _read_table(path)
+    return [dict(zip(columns, row, strict=False)) for row in rows]
+
+
+def read_contract_frame(path: Path) -> pd.DataFrame:
+    """A contract file (or any CSV with a header row) as a DataFrame of strings, empty cells
+    as "" (never NaN), its columns even when it has no rows; FileNotFoundError when absent."""
+    import pandas as pd  # ~0.3 s of imports: only for the callers that want a DataFrame
+
+    if not path.exists():
+        raise FileNotFoundError(path)
+    columns, rows = _read_table(path)
+    return pd.DataFrame(rows, columns=columns, dtype=str)
+
+
+def _read_table(path: Path) -> tuple[list[str], list[list[str]]]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return []
-    return list(csv.DictReader(io.StringIO(text)))
+        return [], []
+    lines = list(csv.reader(io.StringIO(text)))
+    if not lines:
+        return [], []
+    width = len(lines[0])
+    return lines[0], [(row + [""] * width)[:width] for row in lines[1:] if row]

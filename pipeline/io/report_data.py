@@ -5,16 +5,15 @@ exactly what the static report shows.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
+from pipeline.core.review import fold, pair
 from pipeline.core.timelines import (
     OverlapDrawing,
     ProvenanceDrawing,
@@ -23,16 +22,10 @@ from pipeline.core.timelines import (
 )
 from pipeline.core.timeparse import normalise_iso, sort_key
 from pipeline.io.catalog import Catalog
+from pipeline.io.contract import read_contract_csv
 from pipeline.layout import DataLayout
 
 CLUSTERS_PER_PAGE = 20
-
-
-def read_csv(path: Path) -> list[dict[str, str]]:
-    if not path.exists():
-        return []
-    with path.open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
 
 
 def page_slug(prefix: str, name: str) -> str:
@@ -206,9 +199,9 @@ def _sightings(members: list[Member]) -> list[tuple[datetime, str, str]]:
 
 def load_report_data(layout: DataLayout, catalog: Catalog) -> ReportData:
     processed = layout.processed
-    media = {row["media_id"]: row for row in read_csv(processed / "media.csv")}
+    media = {row["media_id"]: row for row in read_contract_csv(processed / "media.csv")}
     observations: dict[str, list[dict[str, str]]] = defaultdict(list)
-    for obs in read_csv(processed / "observations.csv"):
+    for obs in read_contract_csv(processed / "observations.csv"):
         observations[obs["media_id"]].append(obs)
     thumbs: dict[str, str] = {}
     sizes: dict[str, tuple[int, int]] = {}
@@ -218,22 +211,17 @@ def load_report_data(layout: DataLayout, catalog: Catalog) -> ReportData:
             thumbs[frame.media_id] = f"thumbs/{sha[:2]}/{sha}.jpg"
         sizes[frame.thumb_sha256] = (frame.width, frame.height)
     members_of: dict[str, list[str]] = defaultdict(list)
-    for row in read_csv(processed / "clusters.csv"):
+    for row in read_contract_csv(processed / "clusters.csv"):
         members_of[row["cluster_id"]].append(row["media_id"])
-    provenance = {row["cluster_id"]: row for row in read_csv(processed / "cluster_provenance.csv")}
+    provenance = {
+        row["cluster_id"]: row for row in read_contract_csv(processed / "cluster_provenance.csv")
+    }
     cluster_of = {m: c for c, ms in members_of.items() for m in ms}
     matches_of: dict[str, list[MatchView]] = defaultdict(list)
-    confirmed = {
-        (d.subject.get("media_a"), d.subject.get("media_b")): d.action == "match_confirm"
-        for d in catalog.decisions()
-        if d.action in ("match_confirm", "match_reject")
-    }
-    for row in read_csv(processed / "matches.csv"):
+    confirmed = fold(catalog.decisions()).confirmed_pairs  # the one rule for decisions
+    for row in read_contract_csv(processed / "matches.csv"):
         view = _match_view(row, media)
-        view.confirmed = bool(
-            confirmed.get((view.media_a, view.media_b))
-            or confirmed.get((view.media_b, view.media_a))
-        )
+        view.confirmed = pair(view.media_a, view.media_b) in confirmed
         matches_of[cluster_of.get(row["media_a"], "")].append(view)
 
     clusters: list[ClusterView] = []
@@ -276,9 +264,9 @@ def load_report_data(layout: DataLayout, catalog: Catalog) -> ReportData:
     details = json.loads(scenes_json.read_text(encoding="utf-8")) if scenes_json.exists() else {}
     boxes = catalog.detection_boxes()
     certificate_rows: dict[str, list[dict[str, str]]] = defaultdict(list)
-    for row in read_csv(processed / "count_certificate.csv"):
+    for row in read_contract_csv(processed / "count_certificate.csv"):
         certificate_rows[row["incident"]].append(row)
-    counts = {row["incident"]: row for row in read_csv(processed / "counts.csv")}
+    counts = {row["incident"]: row for row in read_contract_csv(processed / "counts.csv")}
     incident_media: dict[str, set[str]] = defaultdict(set)
     incident_sources: dict[str, set[str]] = defaultdict(set)
     for media_id, rows in observations.items():
@@ -324,7 +312,7 @@ def load_report_data(layout: DataLayout, catalog: Catalog) -> ReportData:
                 sources=sorted(incident_sources[name]),
             )
         )
-    rejects = read_csv(processed / "rejects.csv")
+    rejects = read_contract_csv(processed / "rejects.csv")
     all_sources = {(o["incident"], o["source"]) for rows in observations.values() for o in rows}
     return ReportData(
         incidents=incidents,
