@@ -103,8 +103,8 @@ def _common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
         type=Path,
         default=default if suppress else Path("configs"),
         metavar="DIR",
-        help="folder with default.yaml and incidents/<incident>.yaml "
-        "(default: configs; missing files mean built-in defaults)",
+        help="folder with default.yaml and incidents/<incident>.yaml (an incident's own "
+        "count: section) (default: configs; missing files mean built-in defaults)",
     )
     parser.add_argument(
         "--operator",

@@ -21,6 +21,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from pipeline.config import CountConfig
 from pipeline.core.outcome import ItemFailure, StageResult, count_changes
 from pipeline.core.records import Detection, MediaRecord
 from pipeline.core.review import ReviewState, effective_disjointness, fold
@@ -56,8 +57,10 @@ INPUTS = (
 
 
 def _inputs_key(ctx: RunContext) -> str:
+    settings = ctx.settings
     extra = {
-        "count": ctx.settings.default.count.model_dump(),
+        "count": settings.default.count.model_dump(),
+        "incidents": {name: cfg.count.model_dump() for name, cfg in settings.incidents.items()},
         "analysts": analyst_input_fingerprint(ctx.layout.annotations),
     }
     return derived.inputs_key(ctx, INPUTS, extra)
@@ -140,28 +143,27 @@ def _count_incident(
         return None, [ItemFailure(incident, e) for e in [*analyst.errors, *errors]]
     units = sorted(u for m in media_ids for u in facts.shots.units(m))
     annotated = {row.unit for row in labelled}
-    proposals, failures = _proposals(
-        ctx, incident, facts.shots, [u for u in units if u not in annotated]
-    )
+    cfg = ctx.settings.for_incident(incident).count  # incidents/<incident>.yaml, count:
+    unannotated = [u for u in units if u not in annotated]
+    proposals, failures = _proposals(ctx, cfg, incident, facts.shots, unannotated)
     disjoint = effective_disjointness(
         incident, [(d.scene_a, d.scene_b, d.reason) for d in analyst.disjoint], facts.review
     )
     counts = facts.review.counts
     graph = build_scenes(units, facts.full_links, labelled, disjoint, proposals, counts)
     strict = build_scenes(units, facts.confirmed_links, labelled, disjoint, proposals, counts)
-    limit_s = ctx.settings.default.count.solver_time_limit_s
+    limit_s = cfg.solver_time_limit_s
     result = count_incident(incident, graph, strict, disjoint, facts.shots.first_frame, limit_s)
     return result, failures
 
 
 def _proposals(
-    ctx: RunContext, incident: str, shots: ShotIndex, units: list[Unit]
+    ctx: RunContext, cfg: CountConfig, incident: str, shots: ShotIndex, units: list[Unit]
 ) -> tuple[dict[Unit, int], list[ItemFailure]]:
     """The detector's people count on the first frame of each unit, detected once per frame
     and detector setting. A unit whose stored thumbnail is missing or unreadable gets no
     proposal and a failure: the count stays a proven lower bound without it, and the stage
     is not recorded as done, so the next run detects it again."""
-    cfg = ctx.settings.default.count
     detector = make_detector(
         cfg.detector, cfg.onnx_model, cfg.hog_min_score, cfg.haar_min_neighbors
     )
@@ -224,7 +226,10 @@ def _save(
         ctx.custody(
             STAGE,
             "count_run",
-            params={"config": ctx.settings.default.count.model_dump()},
+            params={
+                "config": ctx.settings.default.count.model_dump(),
+                "incidents": {n: c.count.model_dump() for n, c in ctx.settings.incidents.items()},
+            },
             outputs=outputs,
             counts=counts,
             errors=[f.line(STAGE) for f in failures],
