@@ -338,6 +338,24 @@ class Catalog:
         self._db.execute("COMMIT")
         crashpoints.reached("catalog transaction committed")
 
+    @contextmanager
+    def tables_read(self) -> Iterator[set[str]]:
+        """The set of tables (of the schema's own, not SQLite's) that statements read while
+        inside, filled as they run: how a test checks a stage's declared inputs against what
+        it actually reads (sqlite3's authorizer sees every column read)."""
+        found: set[str] = set()
+
+        def authorize(action: int, table: str | None, *_: str | None) -> int:
+            if action == sqlite3.SQLITE_READ and table and not table.startswith("sqlite_"):
+                found.add(table)
+            return sqlite3.SQLITE_OK
+
+        self._db.set_authorizer(authorize)
+        try:
+            yield found
+        finally:
+            self._db.set_authorizer(None)
+
     # --- stat cache -----------------------------------------------------------------------
     def file_state(self, path: str) -> FileState | None:
         row = self._db.execute("SELECT * FROM file_state WHERE path = ?", (path,)).fetchone()
