@@ -813,8 +813,10 @@ class Catalog:
             (finished_at, status, _dumps(counts), _dumps(errors), _dumps(summary or {}), run_id),
         )
 
-    def runs(self) -> list[dict[str, Any]]:
-        return [dict(row) for row in self._db.execute("SELECT * FROM runs ORDER BY run_id")]
+    def runs(self) -> list[RunRecord]:
+        return [
+            RunRecord(**dict(row)) for row in self._db.execute("SELECT * FROM runs ORDER BY run_id")
+        ]
 
     # --- custody log (the catalog's copy; the JSON-lines file mirrors it) -----------------
     def append_custody(self, fields: dict[str, Any]) -> dict[str, Any]:
@@ -840,6 +842,23 @@ class Catalog:
             "SELECT seq, entry_hash FROM custody ORDER BY seq DESC LIMIT 1"
         ).fetchone()
         return (int(row["seq"]), str(row["entry_hash"])) if row else (0, GENESIS_HASH)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One command's run: what ran, with which configuration and code, and how it ended
+    (counts, failed items and summary as the JSON they are stored as)."""
+
+    run_id: int
+    command: str
+    started_at: str
+    finished_at: str | None
+    status: str
+    config_hash: str
+    code_version: str
+    counts_json: str
+    errors_json: str
+    summary_json: str
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from pipeline.core.timelines import (
     provenance_drawing,
 )
 from pipeline.core.timeparse import normalise_iso, sort_key
-from pipeline.io.catalog import Catalog
+from pipeline.io.catalog import Catalog, RunRecord
 from pipeline.io.contract import read_contract_csv
 from pipeline.layout import DataLayout
 
@@ -113,7 +113,7 @@ class ReportData:
     observations_total: int
     sources_total: int
     rejects: list[dict[str, str]]
-    runs: list[dict[str, Any]]
+    runs: list[RunRecord]
     pages: int
 
     def cluster_pages(self) -> list[list[ClusterView]]:
@@ -322,7 +322,7 @@ def load_report_data(layout: DataLayout, catalog: Catalog) -> ReportData:
         observations_total=sum(len(v) for v in observations.values()),
         sources_total=len(all_sources),
         rejects=rejects,
-        runs=[r for r in catalog.runs() if r.get("status") != "running"],
+        runs=[r for r in catalog.runs() if r.status != "running"],
         pages=max(1, -(-len(clusters) // CLUSTERS_PER_PAGE)),
     )
 
@@ -334,5 +334,5 @@ def run_record_data(catalog: Catalog) -> ReportData:
         IncidentView(name, page_slug("incident", name), {}, [], [], [], [], [], 0, [])
         for name in catalog.incidents()
     ]
-    runs = [r for r in catalog.runs() if r.get("status") != "running"]
+    runs = [r for r in catalog.runs() if r.status != "running"]
     return ReportData(incidents, [], 0, 0, 0, 0, [], runs, pages=1)
