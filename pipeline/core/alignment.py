@@ -39,7 +39,7 @@ from pipeline.core.records import (
     FeatureRow,
     FrameKey,
     FrameMatchRow,
-    HashedFrame,
+    HashRow,
     IndexEntry,
     StoredFrame,
 )
@@ -78,23 +78,28 @@ class FrameTable:
     frames_by_media: Mapping[str, tuple[StoredFrame, ...]]
 
     @classmethod
-    def build(cls, hashed: Iterable[HashedFrame], frames: Iterable[StoredFrame]) -> FrameTable:
+    def build(cls, hashes: Iterable[HashRow], frames: Iterable[StoredFrame]) -> FrameTable:
+        """From the hashes and frames tables, each read once: a hash row takes its frame's
+        time and shot (a row whose frame is gone is left out, as a join would)."""
+        stored = list(frames)
+        timing = {(f.media_id, f.frame.frame_index): f.frame for f in stored}
         facts = {
-            h.hashes.key: FrameFacts(
-                h.pts_s,
-                h.shot_id,
-                h.hashes.pdq,
-                h.hashes.pdq_mirror,
-                h.hashes.pdq_quality,
-                h.hashes.uniform,
+            h.key: FrameFacts(
+                timing[h.key].pts_s,
+                timing[h.key].shot_id,
+                h.pdq,
+                h.pdq_mirror,
+                h.pdq_quality,
+                h.uniform,
             )
-            for h in hashed
+            for h in hashes
+            if h.key in timing
         }
         shots: dict[tuple[str, int], list[FrameKey]] = defaultdict(list)
         for key, fact in facts.items():
             shots[(key[0], fact.shot_id)].append(key)
         by_media: dict[str, list[StoredFrame]] = defaultdict(list)
-        for frame in frames:
+        for frame in stored:
             by_media[frame.media_id].append(frame)
         return cls(
             facts,

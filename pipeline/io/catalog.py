@@ -356,6 +356,22 @@ class Catalog:
         finally:
             self._db.set_authorizer(None)
 
+    @contextmanager
+    def queries(self) -> Iterator[list[str]]:
+        """Every SELECT statement run while inside, as SQLite ran it: how a test checks that
+        a stage reads each table once per run."""
+        found: list[str] = []
+
+        def trace(statement: str) -> None:
+            if statement.lstrip().upper().startswith("SELECT"):
+                found.append(statement)
+
+        self._db.set_trace_callback(trace)
+        try:
+            yield found
+        finally:
+            self._db.set_trace_callback(None)
+
     # --- stat cache -----------------------------------------------------------------------
     def file_state(self, path: str) -> FileState | None:
         row = self._db.execute("SELECT * FROM file_state WHERE path = ?", (path,)).fetchone()
@@ -406,6 +422,11 @@ class Catalog:
     def media(self, media_id: str) -> MediaRecord | None:
         row = self._db.execute("SELECT * FROM media WHERE media_id = ?", (media_id,)).fetchone()
         return _media_from_row(row) if row else None
+
+    def media_records(self) -> list[MediaRecord]:
+        """Every media ever ingested (observed now or not), by media_id."""
+        rows = self._db.execute("SELECT * FROM media ORDER BY media_id").fetchall()
+        return [_media_from_row(row) for row in rows]
 
     def observed_media(self) -> list[MediaRecord]:
         """Every media with at least one observation in the current raw tree, by media_id."""
@@ -584,6 +605,11 @@ class Catalog:
             ],
         )
 
+    def hashes(self) -> list[HashRow]:
+        """Every row of the hashes table, by media_id and frame_index."""
+        rows = self._db.execute("SELECT * FROM hashes ORDER BY media_id, frame_index")
+        return [_hash_row(row) for row in rows]
+
     def hash_rows(self) -> list[HashedFrame]:
         """Every hashed frame with its time and shot, by media_id and frame_index."""
         rows = self._db.execute(
@@ -591,29 +617,7 @@ class Catalog:
             " ON f.media_id = h.media_id AND f.frame_index = h.frame_index"
             " ORDER BY h.media_id, h.frame_index"
         ).fetchall()
-        return [
-            HashedFrame(
-                HashRow(
-                    media_id=row["media_id"],
-                    frame_index=row["frame_index"],
-                    params_hash=row["params_hash"],
-                    pdq=bytes(row["pdq"]),
-                    pdq_mirror=bytes(row["pdq_mirror"]),
-                    pdq_quality=row["pdq_quality"],
-                    phash=bytes(row["phash"]),
-                    phash_mirror=bytes(row["phash_mirror"]),
-                    box_left=row["box_left"],
-                    box_top=row["box_top"],
-                    box_right=row["box_right"],
-                    box_bottom=row["box_bottom"],
-                    uniform=bool(row["uniform"]),
-                    grey_std=row["grey_std"],
-                ),
-                row["pts_s"],
-                row["shot_id"],
-            )
-            for row in rows
-        ]
+        return [HashedFrame(_hash_row(row), row["pts_s"], row["shot_id"]) for row in rows]
 
     # --- dedupe index and frame matches ----------------------------------------------------
     def index_entries(self) -> list[IndexEntry]:
@@ -867,6 +871,25 @@ class DerivedState:
 
     inputs_key: str
     outputs: dict[str, str]
+
+
+def _hash_row(row: sqlite3.Row) -> HashRow:
+    return HashRow(
+        media_id=row["media_id"],
+        frame_index=row["frame_index"],
+        params_hash=row["params_hash"],
+        pdq=bytes(row["pdq"]),
+        pdq_mirror=bytes(row["pdq_mirror"]),
+        pdq_quality=row["pdq_quality"],
+        phash=bytes(row["phash"]),
+        phash_mirror=bytes(row["phash_mirror"]),
+        box_left=row["box_left"],
+        box_top=row["box_top"],
+        box_right=row["box_right"],
+        box_bottom=row["box_bottom"],
+        uniform=bool(row["uniform"]),
+        grey_std=row["grey_std"],
+    )
 
 
 def _observation(row: sqlite3.Row) -> Observation:

@@ -23,7 +23,7 @@ from pipeline.core.alignment import Eligible, FrameSearch, FrameTable, KnownMatc
 from pipeline.core.clusters import cluster_media, provenance_by_cluster
 from pipeline.core.outcome import StageResult
 from pipeline.core.params import dedupe_params_hash
-from pipeline.core.records import IndexEntry, MediaRecord
+from pipeline.core.records import IndexEntry, MediaRecord, Observation
 from pipeline.core.relations import MediaMatch, OverlapRules, accepted_relations
 from pipeline.core.review import fold
 from pipeline.io import contract, thumbs
@@ -75,8 +75,10 @@ def run_dedupe(ctx: RunContext) -> StageResult:
     if derived.up_to_date(ctx, STAGE, _inputs_key(ctx, params)):
         return _result({"frames_searched": 0, "feature_frames_searched": 0, "new_matches": 0})
     known = _load_known(ctx, params)
-    table = FrameTable.build(ctx.catalog.hash_rows(), ctx.catalog.frames())
-    observed = {m.media_id: m for m in ctx.catalog.observed_media()}
+    table = FrameTable.build(ctx.catalog.hashes(), ctx.catalog.frames())
+    observations = ctx.catalog.observations()
+    seen = {obs.media_id for obs in observations}
+    observed = {m.media_id: m for m in ctx.catalog.media_records() if m.media_id in seen}
     eligible = Eligible.of(table, observed, ctx.settings.default.hash.pdq_quality_min)
     indexes = _Indexes.open(ctx, cfg, known.entries, table)
     pictures = _picture_loader(ctx, table)
@@ -93,7 +95,7 @@ def run_dedupe(ctx: RunContext) -> StageResult:
         fold(ctx.catalog.decisions()).is_rejected,
     )
     clusters = cluster_media(sorted(observed), direct, media)
-    counts = _save_outputs(ctx, params, matches, clusters, observed)
+    counts = _save_outputs(ctx, params, matches, clusters, observed, observations)
     return _result(
         {
             "frames_searched": len(search.new_entries),
@@ -200,6 +202,7 @@ def _save_outputs(
     matches: list[MediaMatch],
     clusters: dict[str, str],
     observed: dict[str, MediaRecord],
+    observations: list[Observation],
 ) -> dict[str, int]:
     """Store the relations (only when they changed: count's inputs then stay unchanged),
     write the contract files, and record custody and the derived state; returns counts."""
@@ -207,7 +210,7 @@ def _save_outputs(
         before = Counter(ctx.catalog.media_matches())
         if before != Counter(matches):
             ctx.catalog.replace_media_matches(matches)
-        outputs = _write_contract(ctx, matches, clusters, observed)
+        outputs = _write_contract(ctx, matches, clusters, observed, observations)
         new = {(m.media_a, m.media_b, m.relation) for m in matches}
         counts = {
             "matches": len(matches),
@@ -231,9 +234,10 @@ def _write_contract(
     matches: list[MediaMatch],
     clusters: dict[str, str],
     observed: dict[str, MediaRecord],
+    observations: list[Observation],
 ) -> dict[str, str]:
     processed = ctx.layout.processed
-    provenance = provenance_by_cluster(clusters, observed, ctx.catalog.observations())
+    provenance = provenance_by_cluster(clusters, observed, observations)
     return {
         "matches.csv": contract.write_contract_csv(
             processed / "matches.csv", contract.MATCH_COLUMNS, [vars(m) for m in matches]

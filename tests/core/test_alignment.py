@@ -35,6 +35,21 @@ def _hashed(
     return HashedFrame(row, pts_s, shot_id)
 
 
+def _build(hashed: list[HashedFrame], frames: list[StoredFrame]) -> FrameTable:
+    """A table from hash rows with their times and shots (their frames stored too)."""
+    stored = [
+        StoredFrame(
+            h.hashes.media_id,
+            SampledFrame(h.hashes.frame_index, h.pts_s, h.shot_id, 0.0, "interval"),
+            8,
+            8,
+            f"thumb-{h.hashes.media_id}-{h.hashes.frame_index}",
+        )
+        for h in hashed
+    ]
+    return FrameTable.build([h.hashes for h in hashed], stored + frames)
+
+
 def _index() -> hamming.HammingIndex:
     return hamming.make_index("brute_force", 256)
 
@@ -58,7 +73,7 @@ def test_frame_distance_is_the_smallest_of_the_three_pairings() -> None:
 
 
 def test_eligible_frames_leave_out_uniform_and_low_quality_ones() -> None:
-    table = FrameTable.build(
+    table = _build(
         [
             _hashed("a", 0, ZERO),
             _hashed("a", 1, ZERO, quality=10),
@@ -74,7 +89,7 @@ def test_eligible_frames_leave_out_uniform_and_low_quality_ones() -> None:
 
 def test_index_pairs_find_a_mirrored_copy_and_skip_frames_of_one_media() -> None:
     picture, mirrored = _bits(0), _bits(120)
-    table = FrameTable.build(
+    table = _build(
         [
             _hashed("a", 0, picture, mirrored),
             _hashed("a", 1, picture, mirrored),
@@ -108,7 +123,7 @@ def test_merge_keeps_the_first_method_and_the_smaller_distance() -> None:
 
 
 def test_closest_in_shot_moves_the_video_side_to_its_nearest_frame() -> None:
-    table = FrameTable.build(
+    table = _build(
         [
             _hashed("still", 0, _bits(10)),
             _hashed("video", 0, _bits(100), pts_s=0.0, shot_id=3),
@@ -124,7 +139,7 @@ def test_closest_in_shot_moves_the_video_side_to_its_nearest_frame() -> None:
 
 
 def test_exact_pairs_are_media_whose_frames_all_share_thumbnails() -> None:
-    table = FrameTable.build(
+    table = _build(
         [],
         [
             _stored("a", 0, 0.0, "t1"),
@@ -153,7 +168,7 @@ def _photo_table() -> tuple[FrameTable, dict[tuple[str, int], np.ndarray]]:
             h = hash_frame(picture, cfg)
             row = _hashed(media, i, h.pdq, h.pdq_mirror, start + i, quality=h.pdq_quality)
             rows.append(row)
-    return FrameTable.build(rows, []), pictures
+    return _build(rows, []), pictures
 
 
 def test_extend_alignments_follows_the_anchor_offset_to_the_other_frames() -> None:

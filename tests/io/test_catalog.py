@@ -57,6 +57,7 @@ def test_hash_rows_come_back_as_stored_with_time_and_shot(catalog: Catalog) -> N
     with catalog.transaction():
         catalog.put_hash_rows(rows)
     assert catalog.hash_rows() == [HashedFrame(rows[0], 0.0, 0), HashedFrame(rows[1], 1.5, 1)]
+    assert catalog.hashes() == rows
     assert catalog.frames_without_hashes("hp") == []
     assert catalog.frames_without_hashes("other params") != []
 

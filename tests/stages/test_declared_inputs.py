@@ -5,6 +5,8 @@ leave stale outputs. Checked with the catalog's record of every table a statemen
 from __future__ import annotations
 
 import getpass
+import re
+from collections import Counter
 from collections.abc import Callable
 
 import pytest
@@ -60,3 +62,24 @@ def test_a_stage_reads_only_what_it_declares(
             stage(ctx)
     undeclared = read - set(declared) - BOOKKEEPING - OWN[name]
     assert read and not undeclared, f"{name} reads undeclared tables {sorted(undeclared)}"
+
+
+def test_dedupe_reads_each_table_once(layout: DataLayout, settings: Settings) -> None:
+    photo = im.photo("astronaut")
+    put(layout.raw, "inc/a/photo.jpg", im.jpeg_bytes(photo, 92))
+    put(layout.raw, "inc/b/repost.jpg", im.jpeg_bytes(im.resize(photo, 0.5), 60))
+    video(layout.raw / "inc/a/clip.mp4", ("coffee", "chelsea"), seconds=2.0)
+    with open_run(layout, settings, "test", Operator(getpass.getuser()), False) as ctx:
+        for before in (run_ingest, run_frames, run_hash):
+            before(ctx)
+        with ctx.catalog.queries() as statements:
+            dedupe.run_dedupe(ctx)
+    reads = Counter(
+        table
+        for statement in statements
+        for table in set(re.findall(r"\b(?:FROM|JOIN)\s+(\w+)", statement))
+        if table not in BOOKKEEPING
+    )
+    assert {"frames", "hashes", "frame_matches", "features"} <= set(reads)
+    assert set(reads) <= set(dedupe.INPUTS) | {"media_matches"}
+    assert all(n == 1 for n in reads.values()), reads
