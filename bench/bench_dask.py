@@ -73,7 +73,7 @@ def _decode_once(layout: DataLayout, settings: Settings, pristine: Path) -> tupl
         run_hash(ctx)
     wall_s = time.perf_counter() - started
     with Catalog(layout.catalog) as catalog:
-        rows = [tuple(r) for r in catalog.hash_rows()], catalog.frames()
+        rows = catalog.hash_rows(), catalog.frames()
     return wall_s, rows
 
 

@@ -30,6 +30,7 @@ from pipeline.core.outcome import (
     EXIT_OK,
     EXIT_USAGE,
     StageOutcome,
+    StageResult,
 )
 from pipeline.executors import ExecutorError
 from pipeline.io import crashpoints
@@ -109,8 +110,8 @@ def _common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
         type=Path,
         default=default if suppress else Path("configs"),
         metavar="DIR",
-        help="folder with default.yaml and incidents/<incident>.yaml "
-        "(default: configs; missing files mean built-in defaults)",
+        help="folder with default.yaml and incidents/<incident>.yaml (an incident's own "
+        "count: section) (default: configs; missing files mean built-in defaults)",
     )
     parser.add_argument(
         "--operator",
@@ -569,7 +570,7 @@ def _run_command(args: argparse.Namespace, layout: DataLayout, settings: Setting
             mode = "full" if full else "incremental"
             changed = full or watch.changed()
             outcome, summary, line = finish(ctx, command, mode, started, outcomes, changed)
-        for error in ctx.errors:
+        for error in summary["errors"]:
             print(f"crosscheck: {error}", file=sys.stderr)
             log.info("failed item: %s", error)
     write_run_summary(layout.processed, summary, args.summary_json)
@@ -585,9 +586,13 @@ def _verify(
     anchor: Anchor | None,
 ) -> tuple[Any, dict[str, Any], str]:
     found: list[Any] = []
-    outcomes = run_stages(
-        ctx, {"verify": lambda c: found.append(run_verify(c, anchor))}, ["verify"], report
-    )
+
+    def verify(c: RunContext) -> StageResult:
+        found.append(run_verify(c, anchor))
+        counts = {"files_checked": found[0].files_checked, "problems": len(found[0].lines())}
+        return StageResult(counts, found[0].files_checked)
+
+    outcomes = run_stages(ctx, {"verify": verify}, ["verify"], report)
     problems: list[str] = found[0].lines() if found else []
     for line in problems:
         print(line)

@@ -139,6 +139,11 @@ def _validate(raw: dict[str, Any], origin: str) -> Config:
         raise ConfigError(f"{origin}: {problems}") from exc
 
 
+# What an incidents/<incident>.yaml may set: the count of one incident (detector and its
+# thresholds, solver limits) is the only work done per incident.
+PER_INCIDENT_SECTIONS = ("count",)
+
+
 class Settings(BaseModel):
     """The effective configuration of a run: the defaults and each incident's overrides."""
 
@@ -148,6 +153,8 @@ class Settings(BaseModel):
     incidents: dict[str, Config] = {}
 
     def for_incident(self, incident: str) -> Config:
+        """The configuration that counts this incident: default.yaml with the incident's
+        count overrides (PER_INCIDENT_SECTIONS), or default.yaml alone."""
         return self.incidents.get(incident, self.default)
 
     def config_hash(self) -> str:
@@ -179,5 +186,14 @@ def load_settings(config_dir: Path) -> Settings:
     incident_dir = config_dir / "incidents"
     if incident_dir.is_dir():
         for path in sorted(incident_dir.glob("*.yaml")):
-            incidents[path.stem] = _validate(_merge(base, _read_yaml(path)), str(path))
+            override = _read_yaml(path)
+            shared = sorted(set(override) - set(PER_INCIDENT_SECTIONS))
+            if shared:
+                raise ConfigError(
+                    f"{path}: {', '.join(shared)} cannot differ per incident (frames, hashes and "
+                    "the dedupe index are shared by every incident, and one run serves them "
+                    f"all): set it in default.yaml; per incident only "
+                    f"{', '.join(PER_INCIDENT_SECTIONS)}"
+                )
+            incidents[path.stem] = _validate(_merge(base, override), str(path))
     return Settings(default=default, incidents=incidents)

@@ -60,6 +60,8 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline.io.contract import read_contract_frame
+
 TRUTH_FILE = "eval_truth.csv"
 RELATIONS = ("exact", "near_duplicate", "video_overlap", "still_in_video")
 CONTENT_RELATIONS = frozenset(RELATIONS)  # rows of other relations are proposals, not links
@@ -798,7 +800,7 @@ def _ratio(numerator: int, denominator: int) -> float | None:
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, dtype=str, keep_default_na=False)
+    return read_contract_frame(path)
 
 
 # ---------------------------------------------------------------------------------------

@@ -29,9 +29,10 @@ from pipeline.core.outcome import EXIT_NOTHING_TO_DO, EXIT_OK
 from pipeline.core.review import DecisionError, pair
 from pipeline.io import thumbs
 from pipeline.io.catalog import Catalog
+from pipeline.io.contract import read_contract_csv
 from pipeline.io.custody_log import CustodyLogError
 from pipeline.io.html import environment, pages, render
-from pipeline.io.report_data import ReportData, load_report_data, read_csv
+from pipeline.io.report_data import ReportData, load_report_data
 from pipeline.io.review_log import decisions_csv, record_decision
 from pipeline.layout import DataLayout
 from pipeline.stages.context import utc_now
@@ -61,7 +62,7 @@ def _subject_and_value(
         cluster_id = form.get("cluster_id", "")
         members = {
             row["media_id"]
-            for row in read_csv(layout.processed / "clusters.csv")
+            for row in read_contract_csv(layout.processed / "clusters.csv")
             if row["cluster_id"] == cluster_id
         }
         if not members:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import Settings, load_settings
+from pipeline.core.outcome import StageResult
 from pipeline.layout import DataLayout
 from pipeline.stages.context import Operator, RunContext, open_run
 
@@ -37,7 +38,8 @@ def run_stage(layout: DataLayout, settings: Settings) -> RunStage:
 
     def run(stage: Callable[[RunContext], object], command: str = "test") -> object:
         with open_run(layout, settings, command, Operator(getpass.getuser()), False) as ctx:
-            return stage(ctx)
+            result = stage(ctx)
+        return dict(result.counts) if isinstance(result, StageResult) else result
 
     return run
 

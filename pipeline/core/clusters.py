@@ -11,13 +11,14 @@ uniform frames and offset agreement) are edges at all.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from pipeline.core.records import MediaRecord, Observation
 from pipeline.core.relations import MediaInfo, MediaMatch
 from pipeline.core.timeparse import sort_key
 
@@ -165,3 +166,44 @@ def cluster_provenance(cluster_id: str, members: Iterable[MemberFacts]) -> Prove
         most_original=best.media_id,
         disagreements=tuple(disagreements),
     )
+
+
+def member_facts(record: MediaRecord, posted: Iterable[tuple[str, str, str]]) -> MemberFacts:
+    """A media's provenance facts from its record and its (posted_at, source, path)
+    observations: camera and GPS as shown in cluster_provenance.csv."""
+    d = record.derived
+    camera = " ".join(x for x in (d.get("camera_make", ""), d.get("camera_model", "")) if x)
+    gps = (
+        f"{d['gps_lat']:.3f},{d['gps_lon']:.3f}"
+        if d.get("gps_lat") is not None and d.get("gps_lon") is not None
+        else ""
+    )
+    return MemberFacts(
+        record.media_id,
+        record.width or 0,
+        record.height or 0,
+        record.size_bytes,
+        record.kind,
+        tuple(sorted(posted)),
+        d.get("captured_at", ""),
+        d.get("creation_time", ""),
+        camera,
+        gps,
+        bool(camera or d.get("captured_at")),
+    )
+
+
+def provenance_by_cluster(
+    clusters: Mapping[str, str],
+    records: Mapping[str, MediaRecord],
+    observations: Iterable[Observation],
+) -> list[Provenance]:
+    """cluster_provenance for every cluster (by cluster_id), from its members' records and
+    observations."""
+    posted: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+    for obs in observations:
+        posted[obs.media_id].append((obs.posted_at, obs.source, obs.path))
+    members: dict[str, list[MemberFacts]] = defaultdict(list)
+    for media_id, cluster in clusters.items():
+        members[cluster].append(member_facts(records[media_id], posted[media_id]))
+    return [cluster_provenance(c, group) for c, group in sorted(members.items())]

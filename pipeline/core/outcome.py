@@ -30,24 +30,36 @@ EXIT_MEANINGS: dict[int, str] = {
     "the next scheduled run will catch up",
 }
 
-# The count that says how many items a stage attempted this run (the failure ratio's base).
-_ITEMS: dict[str, tuple[str, ...]] = {
-    "ingest": ("files_hashed",),
-    "frames": ("media_sampled",),
-    "hash": ("frames_hashed", "frames_failed"),
-    "signatures": ("media_signed", "media_failed", "lists_checked"),
-    "dedupe": ("frames_searched", "feature_frames_searched"),
-    "count": ("incidents", "incidents_with_errors"),
-    "verify": ("files_checked",),
-}
-# Where a stage counts its failed items itself (an incident with three bad annotation lines
-# is one failed incident); elsewhere each error reported is one failed item.
-_FAILED: dict[str, str] = {"count": "incidents_with_errors"}
+
+@dataclass(frozen=True)
+class ItemFailure:
+    """One item a stage could not process (a file, a frame, an incident) and why."""
+
+    item: str
+    reason: str
+
+    def line(self, stage: str) -> str:
+        """The run record's line: `<stage> <item>: <reason>`."""
+        return f"{stage} {self.item}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """What a stage returns: its counts, how many items it attempted (the failure ratio's
+    base), and the items that failed. failed_items, when given, is how many items the
+    failures amount to (an incident with three bad annotation lines is one failed item);
+    otherwise each failure is one."""
+
+    counts: Mapping[str, Any] = field(default_factory=dict)
+    items: int = 1
+    failures: tuple[ItemFailure, ...] = ()
+    failed_items: int | None = None
 
 
 @dataclass(frozen=True)
 class StageOutcome:
-    """One stage of one run. status: ok, failed (stopped by an internal error) or not_run."""
+    """One stage of one run. status: ok, failed (stopped by an internal error) or not_run.
+    items and failed_items come from the stage's StageResult."""
 
     name: str
     status: str
@@ -55,11 +67,8 @@ class StageOutcome:
     cpu_s: float = 0.0
     counts: Mapping[str, Any] = field(default_factory=dict)
     errors: tuple[str, ...] = ()
-
-    @property
-    def items(self) -> int:
-        keys = _ITEMS.get(self.name, ())
-        return sum(int(self.counts.get(key, 0) or 0) for key in keys) if keys else 1
+    items: int = 1
+    failed_items: int | None = None
 
     @property
     def failure_ratio(self) -> float:
@@ -70,8 +79,8 @@ class StageOutcome:
 
     @property
     def failures(self) -> int:
-        if self.name in _FAILED and self.status == "ok":
-            return int(self.counts.get(_FAILED[self.name], 0) or 0)
+        if self.failed_items is not None and self.status == "ok":
+            return self.failed_items
         return len(self.errors)
 
     def line(self) -> str:
@@ -148,16 +157,10 @@ def summary_line(command: str, outcome: RunOutcome, summary: Mapping[str, Any]) 
     return f"crosscheck {command}: " + (", ".join(parts) or "done") + f"; {tail}"
 
 
+# The counts the summary line reports, whichever stage counted them (each key has one).
+FACT_KEYS = ("files_seen", "new_media", "rejects", "new_rejects", "new_matches", "count_changes")
+
+
 def facts(stages: Sequence[StageOutcome]) -> dict[str, Any]:
     """The figures the summary line reports, from the stages' counts."""
-    found: dict[str, Any] = {}
-    by_name = {s.name: s.counts for s in stages}
-    for stage, keys in (
-        ("ingest", ("files_seen", "new_media", "rejects", "new_rejects")),
-        ("dedupe", ("new_matches",)),
-        ("count", ("count_changes",)),
-    ):
-        for key in keys:
-            if key in by_name.get(stage, {}):
-                found[key] = by_name[stage][key]
-    return found
+    return {key: s.counts[key] for s in stages for key in FACT_KEYS if key in s.counts}

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from pipeline.core.shots import SampledFrame
+
 MediaKind = Literal["image", "video"]
 
 
@@ -45,3 +47,126 @@ class Reject:
     path: str
     reason: str
     sha256: str = ""
+
+
+# --- catalog rows: what io/catalog.py hands out and takes in (never sqlite3.Row or tuples) --
+
+FrameKey = tuple[str, int]  # (media_id, frame_index)
+
+
+@dataclass(frozen=True)
+class FrameRef:
+    """A stored frame still to be hashed: its thumbnail and why it was sampled."""
+
+    media_id: str
+    frame_index: int
+    thumb_sha256: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class HashRow:
+    """One row of the hashes table: a frame's PDQ and pHash (32 and 8 bytes), each also of
+    its mirror image, PDQ's quality (0-100), the trimmed box in pixels, and whether the frame
+    is uniform (blank, black: never matched)."""
+
+    media_id: str
+    frame_index: int
+    params_hash: str
+    pdq: bytes
+    pdq_mirror: bytes
+    pdq_quality: int
+    phash: bytes
+    phash_mirror: bytes
+    box_left: int
+    box_top: int
+    box_right: int
+    box_bottom: int
+    uniform: bool
+    grey_std: float
+
+    @property
+    def key(self) -> FrameKey:
+        return (self.media_id, self.frame_index)
+
+
+@dataclass(frozen=True)
+class HashedFrame:
+    """A hash row with its frame's time (None for a still) and shot."""
+
+    hashes: HashRow
+    pts_s: float | None
+    shot_id: int
+
+
+@dataclass(frozen=True)
+class FeatureRow:
+    """A frame's SIFT keypoints and descriptors (core/keypoints.Features.to_bytes), and the
+    dedupe parameters they were last searched under ('' when not yet searched)."""
+
+    media_id: str
+    frame_index: int
+    params_hash: str
+    points: bytes
+    descriptors: bytes
+    searched_params: str = ""
+
+    @property
+    def key(self) -> FrameKey:
+        return (self.media_id, self.frame_index)
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """A frame in the dedupe Hamming index: entry_id is its id in the index files."""
+
+    entry_id: int
+    media_id: str
+    frame_index: int
+    params_hash: str
+
+    @property
+    def key(self) -> FrameKey:
+        return (self.media_id, self.frame_index)
+
+
+@dataclass(frozen=True)
+class FrameMatchRow:
+    """Two frames of different media that show the same picture (media_a < media_b):
+    PDQ distance in bits and what decided it (`pdq` or `keypoints`)."""
+
+    media_a: str
+    frame_a: int
+    media_b: str
+    frame_b: int
+    distance: int
+    method: str
+
+
+@dataclass(frozen=True)
+class Detection:
+    """A detector's proposal on one frame: people counted and the boxes (JSON)."""
+
+    people: int
+    boxes_json: str
+
+
+@dataclass(frozen=True)
+class FrameState:
+    """Which sampling parameters a media's frames were made with, and what went wrong."""
+
+    media_id: str
+    params_hash: str
+    frames: int
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class StoredFrame:
+    """A sampled frame of a media and its stored thumbnail (content-addressed JPEG)."""
+
+    media_id: str
+    frame: SampledFrame
+    width: int
+    height: int
+    thumb_sha256: str

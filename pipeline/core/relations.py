@@ -11,7 +11,7 @@ neighbouring unmatched samples, not from the best pair alone.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from statistics import median
 from typing import Literal
@@ -334,3 +334,31 @@ def _inferred(a: MediaInfo, b: MediaInfo, span: _Span, distance: int) -> MediaMa
         frames_agreeing=0,
         method="inferred",
     )
+
+
+def with_exact(matches: Iterable[MediaMatch], exact: set[tuple[str, str]]) -> list[MediaMatch]:
+    """Relations with every pair in `exact` (different bytes, identical pictures: metadata
+    stripped, container remuxed) stated as `exact`, replacing whatever else linked it."""
+    kept = [m for m in matches if (m.media_a, m.media_b) not in exact]
+    kept += [MediaMatch(a, b, "exact", 0) for a, b in sorted(exact)]
+    return sorted(kept, key=lambda m: (m.media_a, m.media_b, m.a_start_s or 0.0))
+
+
+def accepted_relations(
+    frame_matches: Iterable[FrameMatch],
+    media: dict[str, MediaInfo],
+    rules: OverlapRules,
+    exact: set[tuple[str, str]],
+    is_rejected: Callable[[str, str], bool],
+) -> tuple[list[MediaMatch], list[MediaMatch]]:
+    """(direct, all): the relations the frame matches and exact pairs support, less those a
+    reviewer rejected; `all` adds the transitive ones (sorted by media pair and start).
+    Clusters are built from `direct` only."""
+    direct = [
+        m
+        for m in with_exact(media_matches(frame_matches, media, rules), exact)
+        if not is_rejected(m.media_a, m.media_b)
+    ]
+    inferred = [m for m in infer_transitive(direct, media) if not is_rejected(m.media_a, m.media_b)]
+    every = sorted(direct + inferred, key=lambda m: (m.media_a, m.media_b, m.a_start_s or 0.0))
+    return direct, every

@@ -10,13 +10,39 @@ cannot show two different groups): the merged scene is used and the contradictio
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+from pipeline.core.records import FrameMatchRow, MediaRecord, StoredFrame
+from pipeline.core.relations import MediaMatch
+from pipeline.core.review import ReviewState, format_ref, pair
 
 Unit = tuple[str, int]  # (media_id, shot_id)
 SceneRef = str | Unit  # an analyst's label, or a unit (what reviewers point at)
 CountOrigin = Literal["review", "annotation", "detector"]
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """One row of an analyst's annotations.csv (line: where it is, for error messages)."""
+
+    path: str  # relative to DIR/raw/<incident>/
+    t_s: float | None
+    count: int
+    scene: str
+    note: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Disjointness:
+    """One row of disjoint.csv: two labelled scenes that share no one, and why."""
+
+    scene_a: str
+    scene_b: str
+    reason: str
+    line: int
 
 
 @dataclass(frozen=True)
@@ -160,3 +186,246 @@ def _node(ref: SceneRef) -> tuple[str, object]:
 
 def _name(ref: SceneRef) -> str:
     return ref if isinstance(ref, str) else f"m:{ref[0][:12]}#{ref[1]}"
+
+
+# --- from stored frames and matches to units, links and labelled counts -------------------
+
+
+@dataclass(frozen=True)
+class ShotIndex:
+    """Each media's stored frames (by frame_index): its units, which shot a time falls in,
+    and each shot's first frame."""
+
+    frames: Mapping[str, tuple[StoredFrame, ...]]
+    shot_of: Mapping[tuple[str, int], int]  # (media_id, frame_index) -> shot_id
+    first: Mapping[Unit, tuple[int, str]]  # unit -> (frame_index, thumb_sha256)
+
+    @classmethod
+    def build(cls, frames: Iterable[StoredFrame]) -> ShotIndex:
+        by_media: dict[str, list[StoredFrame]] = defaultdict(list)
+        for f in sorted(frames, key=lambda f: (f.media_id, f.frame.frame_index)):
+            by_media[f.media_id].append(f)
+        first: dict[Unit, tuple[int, str]] = {}
+        for media_id, group in by_media.items():
+            for f in group:
+                first.setdefault((media_id, f.frame.shot_id), (f.frame.frame_index, f.thumb_sha256))
+        return cls(
+            {m: tuple(g) for m, g in by_media.items()},
+            {
+                (f.media_id, f.frame.frame_index): f.frame.shot_id
+                for g in by_media.values()
+                for f in g
+            },
+            first,
+        )
+
+    def units(self, media_id: str) -> list[Unit]:
+        """The media's shots as units, sorted (a still is one unit, shot 0)."""
+        return sorted({(media_id, f.frame.shot_id) for f in self.frames.get(media_id, ())})
+
+    def shot_at(self, media_id: str, t_s: float) -> int:
+        """The shot of the last frame sampled at or before t_s (shot 0 before the first)."""
+        shot = 0
+        for f in self.frames.get(media_id, ()):
+            if f.frame.pts_s is not None and f.frame.pts_s <= t_s + 1e-6:
+                shot = f.frame.shot_id
+        return shot
+
+    def first_frame(self, unit: Unit) -> tuple[int, str] | None:
+        """(frame_index, thumb_sha256) of the unit's first stored frame."""
+        return self.first.get(unit)
+
+    def shot_of_frame(self, media_id: str, frame_index: int) -> int:
+        return self.shot_of.get((media_id, frame_index), 0)
+
+
+def scene_links(
+    media_matches: Iterable[MediaMatch],
+    frame_matches: Iterable[FrameMatchRow],
+    shots: ShotIndex,
+    review: ReviewState,
+    confirmed_only: bool,
+) -> list[tuple[Unit, Unit]]:
+    """Unit pairs joined by accepted relations: through their frame matches, or shot by shot
+    for exact copies. Inferred relations and those a reviewer rejected join nothing;
+    confirmed_only keeps exact matches and those a reviewer confirmed."""
+    accepted = {
+        (m.media_a, m.media_b): m.relation
+        for m in media_matches
+        if m.method != "inferred" and not review.is_rejected(m.media_a, m.media_b)
+    }
+    links: list[tuple[Unit, Unit]] = []
+    for (a, b), relation in accepted.items():
+        if relation == "exact":
+            units_b = set(shots.units(b))
+            links += [((a, s), (b, s)) for _, s in shots.units(a) if (b, s) in units_b]
+    for m in frame_matches:
+        a, b = m.media_a, m.media_b
+        if (a, b) in accepted and (not confirmed_only or pair(a, b) in review.confirmed_pairs):
+            links.append(
+                ((a, shots.shot_of_frame(a, m.frame_a)), (b, shots.shot_of_frame(b, m.frame_b)))
+            )
+    return links
+
+
+def resolve_annotations(
+    incident: str,
+    rows: Iterable[Annotation],
+    media_by_path: Mapping[str, MediaRecord],
+    shots: ShotIndex,
+    file: str,
+) -> tuple[list[LabelledCount], list[str]]:
+    """Annotation rows onto units; unknown paths and impossible times are errors
+    ("file:line: problem"). media_by_path: the incident's observed paths (relative to the raw
+    root, `<incident>/...`) and their media."""
+    labelled: list[LabelledCount] = []
+    errors: list[str] = []
+    for row in rows:
+        where = f"{file}:{row.line}"
+        record = media_by_path.get(f"{incident}/{row.path}")
+        if record is None:
+            errors.append(
+                f"{where}: unknown path {row.path!r} (not an ingested file of "
+                f"incident {incident!r})"
+            )
+            continue
+        if record.kind == "video":
+            if row.t_s is None:
+                errors.append(f"{where}: {row.path!r} is a video: t_s (seconds) is required")
+                continue
+            if record.duration_s is not None and row.t_s > record.duration_s + 1e-6:
+                errors.append(
+                    f"{where}: t_s {row.t_s:g} is past the end of the video "
+                    f"({record.duration_s:g} s)"
+                )
+                continue
+            unit = (record.media_id, shots.shot_at(record.media_id, row.t_s))
+        else:
+            if row.t_s is not None:
+                errors.append(f"{where}: {row.path!r} is a still: leave t_s empty")
+                continue
+            unit = (record.media_id, 0)
+        labelled.append(LabelledCount(row.scene, unit, row.count))
+    return labelled, errors
+
+
+# --- the count of one incident --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IncidentCount:
+    """One incident's row of counts.csv, its rows of count_certificate.csv, and what the
+    report and review app show of its scenes (scenes.json)."""
+
+    row: dict[str, Any]
+    certificate: tuple[dict[str, Any], ...]
+    details: dict[str, Any]
+
+
+def count_incident(
+    incident: str,
+    graph: SceneGraph,
+    strict: SceneGraph,
+    declared: Sequence[tuple[SceneRef, SceneRef, str]],
+    first_frame: Callable[[Unit], tuple[int, str] | None],
+    time_limit_s: float,
+) -> IncidentCount:
+    """The minimum with every machine match (graph) and with only exact and confirmed ones
+    (strict), its certificate and its explanation (core/mincount.explain), and any
+    contradictions for review."""
+    # The solver brings SciPy's optimizer (~0.7 s of imports): loaded only when a count is
+    # solved, so a scheduled run with nothing new starts fast.
+    from pipeline.core.mincount import explain, min_individuals
+
+    scenes = {s.scene_id: s for s in graph.scenes}
+    result = min_individuals(
+        {s.scene_id: s.count for s in graph.scenes},
+        [(a, b) for a, b, _ in graph.disjoint],
+        time_limit_s=time_limit_s,
+    )
+    confirmed = min_individuals(
+        {s.scene_id: s.count for s in strict.scenes},
+        [(a, b) for a, b, _ in strict.disjoint],
+        time_limit_s=time_limit_s,
+    )
+    explanation = explain(
+        result,
+        {s.scene_id: s.count for s in graph.scenes},
+        {(a, b): reason for a, b, reason in graph.disjoint},
+        time_limit_s,
+    )
+    if graph.contradictions:
+        explanation += (
+            " Contradictions for review: "
+            + "; ".join(
+                f"{c.label_a} and {c.label_b} are declared disjoint ({c.reason}) but show the same "
+                f"content (scene {c.scene_id})"
+                for c in graph.contradictions
+            )
+            + "."
+        )
+    row = {
+        "incident": incident,
+        "minimum_count": result.minimum,
+        "clique_bound": result.clique_bound,
+        "upper_bound": result.upper_bound,
+        "scenes": len(graph.scenes),
+        "reviewed": all(s.origin != "detector" for s in graph.scenes),
+        "minimum_confirmed_only": confirmed.minimum,
+        "contradictions": len(graph.contradictions),
+        "explanation": explanation,
+    }
+    certificate = tuple(
+        {
+            "incident": incident,
+            "scene_id": e.scene_id,
+            "count": scenes[e.scene_id].count,
+            "count_origin": scenes[e.scene_id].origin,
+            "weight": str(e.weight),
+            "media_ids": ";".join(scenes[e.scene_id].media_ids),
+        }
+        for e in result.certificate
+    )
+    details = scene_details(graph, declared, certificate, first_frame)
+    return IncidentCount(row, certificate, details)
+
+
+def scene_details(
+    graph: SceneGraph,
+    disjoint: Sequence[tuple[SceneRef, SceneRef, str]],
+    certificate: Sequence[Mapping[str, Any]],
+    first_frame: Callable[[Unit], tuple[int, str] | None],
+) -> dict[str, Any]:
+    """Everything the report and the review app show about one incident's scenes."""
+    weights = {row["scene_id"]: row["weight"] for row in certificate}
+    scenes = []
+    for scene in graph.scenes:
+        frame = first_frame(scene.units[0])
+        scenes.append(
+            {
+                "scene_id": scene.scene_id,
+                "ref": format_ref(scene.ref),
+                "count": scene.count,
+                "count_origin": scene.origin,
+                "labels": list(scene.labels),
+                "units": [format_ref(u) for u in scene.units],
+                "media_ids": list(scene.media_ids),
+                "frame": {"media_id": scene.units[0][0], "frame_index": frame[0], "thumb": frame[1]}
+                if frame
+                else None,
+                "certificate_weight": weights.get(scene.scene_id, ""),
+            }
+        )
+    return {
+        "scenes": scenes,
+        "scene_disjointness": [
+            {"scene_a": a, "scene_b": b, "reason": reason} for a, b, reason in graph.disjoint
+        ],
+        "declared_disjointness": [
+            {"a": format_ref(a), "b": format_ref(b), "reason": reason} for a, b, reason in disjoint
+        ],
+        "contradictions": [
+            {"a": c.label_a, "b": c.label_b, "reason": c.reason, "scene_id": c.scene_id}
+            for c in graph.contradictions
+        ],
+    }

@@ -12,26 +12,20 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from pipeline.core.scenes import Annotation, Disjointness
+
 ANNOTATION_COLUMNS = ("path", "t_s", "count", "scene", "note")
 DISJOINT_COLUMNS = ("scene_a", "scene_b", "reason")
-
-
-@dataclass(frozen=True)
-class Annotation:
-    path: str  # relative to DIR/raw/<incident>/
-    t_s: float | None
-    count: int
-    scene: str
-    note: str
-    line: int
-
-
-@dataclass(frozen=True)
-class Disjointness:
-    scene_a: str
-    scene_b: str
-    reason: str
-    line: int
+__all__ = [
+    "ANNOTATION_COLUMNS",
+    "DISJOINT_COLUMNS",
+    "AnalystInput",
+    "Annotation",
+    "Disjointness",
+    "analyst_input_fingerprint",
+    "read_analyst_input",
+    "safe_relative",
+]
 
 
 @dataclass(frozen=True)

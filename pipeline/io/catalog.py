@@ -10,14 +10,28 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pipeline.core.custody import GENESIS_HASH, seal_entry
-from pipeline.core.records import MediaRecord, Observation, Reject
+from pipeline.core.records import (
+    Detection,
+    FeatureRow,
+    FrameKey,
+    FrameMatchRow,
+    FrameRef,
+    FrameState,
+    HashedFrame,
+    HashRow,
+    IndexEntry,
+    MediaRecord,
+    Observation,
+    Reject,
+    StoredFrame,
+)
 from pipeline.core.relations import MediaMatch
 from pipeline.core.review import Decision
 from pipeline.core.shots import SampledFrame
@@ -364,6 +378,40 @@ class Catalog:
         self._db.execute("COMMIT")
         crashpoints.reached("catalog transaction committed")
 
+    @contextmanager
+    def tables_read(self) -> Iterator[set[str]]:
+        """The set of tables (of the schema's own, not SQLite's) that statements read while
+        inside, filled as they run: how a test checks a stage's declared inputs against what
+        it actually reads (sqlite3's authorizer sees every column read)."""
+        found: set[str] = set()
+
+        def authorize(action: int, table: str | None, *_: str | None) -> int:
+            if action == sqlite3.SQLITE_READ and table and not table.startswith("sqlite_"):
+                found.add(table)
+            return sqlite3.SQLITE_OK
+
+        self._db.set_authorizer(authorize)
+        try:
+            yield found
+        finally:
+            self._db.set_authorizer(None)
+
+    @contextmanager
+    def queries(self) -> Iterator[list[str]]:
+        """Every SELECT statement run while inside, as SQLite ran it: how a test checks that
+        a stage reads each table once per run."""
+        found: list[str] = []
+
+        def trace(statement: str) -> None:
+            if statement.lstrip().upper().startswith("SELECT"):
+                found.append(statement)
+
+        self._db.set_trace_callback(trace)
+        try:
+            yield found
+        finally:
+            self._db.set_trace_callback(None)
+
     # --- stat cache -----------------------------------------------------------------------
     def file_state(self, path: str) -> FileState | None:
         row = self._db.execute("SELECT * FROM file_state WHERE path = ?", (path,)).fetchone()
@@ -414,6 +462,11 @@ class Catalog:
     def media(self, media_id: str) -> MediaRecord | None:
         row = self._db.execute("SELECT * FROM media WHERE media_id = ?", (media_id,)).fetchone()
         return _media_from_row(row) if row else None
+
+    def media_records(self) -> list[MediaRecord]:
+        """Every media ever ingested (observed now or not), by media_id."""
+        rows = self._db.execute("SELECT * FROM media ORDER BY media_id").fetchall()
+        return [_media_from_row(row) for row in rows]
 
     def observed_media(self) -> list[MediaRecord]:
         """Every media with at least one observation in the current raw tree, by media_id."""
@@ -557,9 +610,8 @@ class Catalog:
         ]
 
     # --- hashes ---------------------------------------------------------------------------
-    def frames_without_hashes(self, params_hash: str) -> list[tuple[str, int, str, str]]:
-        """(media_id, frame_index, thumb_sha256, reason) of frames with no hash under these
-        params."""
+    def frames_without_hashes(self, params_hash: str) -> list[FrameRef]:
+        """Frames with no hash under these params, by media_id and frame_index."""
         rows = self._db.execute(
             "SELECT f.media_id, f.frame_index, f.thumb_sha256, f.reason FROM frames f"
             " LEFT JOIN hashes h"
@@ -567,27 +619,53 @@ class Catalog:
             " AND h.params_hash = ? WHERE h.media_id IS NULL ORDER BY f.media_id, f.frame_index",
             (params_hash,),
         ).fetchall()
-        return [(row[0], row[1], row[2], row[3]) for row in rows]
+        return [FrameRef(row[0], row[1], row[2], row[3]) for row in rows]
 
-    def put_hash_rows(self, rows: list[tuple[Any, ...]]) -> None:
+    def put_hash_rows(self, rows: Sequence[HashRow]) -> None:
         self._db.executemany(
-            "INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+            "INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    r.media_id,
+                    r.frame_index,
+                    r.params_hash,
+                    r.pdq,
+                    r.pdq_mirror,
+                    r.pdq_quality,
+                    r.phash,
+                    r.phash_mirror,
+                    r.box_left,
+                    r.box_top,
+                    r.box_right,
+                    r.box_bottom,
+                    int(r.uniform),
+                    r.grey_std,
+                )
+                for r in rows
+            ],
         )
 
-    def hash_rows(self) -> list[sqlite3.Row]:
-        return self._db.execute(
+    def hashes(self) -> list[HashRow]:
+        """Every row of the hashes table, by media_id and frame_index."""
+        rows = self._db.execute("SELECT * FROM hashes ORDER BY media_id, frame_index")
+        return [_hash_row(row) for row in rows]
+
+    def hash_rows(self) -> list[HashedFrame]:
+        """Every hashed frame with its time and shot, by media_id and frame_index."""
+        rows = self._db.execute(
             "SELECT h.*, f.pts_s, f.shot_id FROM hashes h JOIN frames f"
             " ON f.media_id = h.media_id AND f.frame_index = h.frame_index"
             " ORDER BY h.media_id, h.frame_index"
         ).fetchall()
+        return [HashedFrame(_hash_row(row), row["pts_s"], row["shot_id"]) for row in rows]
 
     # --- dedupe index and frame matches ----------------------------------------------------
-    def index_entries(self) -> list[tuple[int, str, int, str]]:
+    def index_entries(self) -> list[IndexEntry]:
         rows = self._db.execute(
             "SELECT entry_id, media_id, frame_index, params_hash FROM index_entries"
             " ORDER BY entry_id"
         ).fetchall()
-        return [(row[0], row[1], row[2], row[3]) for row in rows]
+        return [IndexEntry(row[0], row[1], row[2], row[3]) for row in rows]
 
     def reset_index(self) -> None:
         """Forget the index and every frame match (parameters changed: start over)."""
@@ -595,24 +673,27 @@ class Catalog:
         self._db.execute("DELETE FROM frame_matches")
         self._db.execute("UPDATE features SET searched_params = ''")
 
-    def add_index_entries(self, entries: list[tuple[int, str, int, str]]) -> None:
-        self._db.executemany("INSERT INTO index_entries VALUES (?, ?, ?, ?)", entries)
+    def add_index_entries(self, entries: Sequence[IndexEntry]) -> None:
+        self._db.executemany(
+            "INSERT INTO index_entries VALUES (?, ?, ?, ?)",
+            [(e.entry_id, e.media_id, e.frame_index, e.params_hash) for e in entries],
+        )
 
-    def add_frame_matches(self, matches: list[tuple[str, int, str, int, int, str]]) -> None:
-        """Insert (media_a, frame_a, media_b, frame_b, distance, method); a pair found again
-        keeps its first method and its smaller distance."""
+    def add_frame_matches(self, matches: Sequence[FrameMatchRow]) -> None:
+        """Insert frame matches; a pair found again keeps its first method and its smaller
+        distance (core/alignment.merge_frame_matches is the same rule in memory)."""
         self._db.executemany(
             "INSERT INTO frame_matches VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET"
             " distance = MIN(distance, excluded.distance)",
-            matches,
+            [(m.media_a, m.frame_a, m.media_b, m.frame_b, m.distance, m.method) for m in matches],
         )
 
-    def frame_matches(self) -> list[tuple[str, int, str, int, int, str]]:
+    def frame_matches(self) -> list[FrameMatchRow]:
         rows = self._db.execute(
             "SELECT media_a, frame_a, media_b, frame_b, distance, method FROM frame_matches"
             " ORDER BY media_a, frame_a, media_b, frame_b"
         ).fetchall()
-        return [(row[0], row[1], row[2], row[3], row[4], row[5]) for row in rows]
+        return [FrameMatchRow(*row) for row in rows]
 
     # --- media relations (the dedupe stage's result, for count and review) -----------------
     def replace_media_matches(self, matches: list[MediaMatch]) -> None:
@@ -641,12 +722,12 @@ class Catalog:
         return [MediaMatch(**dict(row)) for row in rows]
 
     # --- detections (proposals) -------------------------------------------------------------
-    def detections(self, detector: str) -> dict[tuple[str, int], tuple[int, str]]:
+    def detections(self, detector: str) -> dict[FrameKey, Detection]:
         rows = self._db.execute(
             "SELECT media_id, frame_index, people, boxes_json FROM detections WHERE detector = ?",
             (detector,),
         )
-        return {(row[0], row[1]): (row[2], row[3]) for row in rows}
+        return {(row[0], row[1]): Detection(row[2], row[3]) for row in rows}
 
     def detection_boxes(self) -> dict[tuple[str, int], list[dict[str, Any]]]:
         """Every stored proposal's boxes by frame (the first detector by name when several
@@ -669,15 +750,27 @@ class Catalog:
         )
 
     # --- local features (crop path) ------------------------------------------------------
-    def put_feature_rows(self, rows: list[tuple[str, int, str, bytes, bytes]]) -> None:
+    def put_feature_rows(self, rows: Sequence[FeatureRow]) -> None:
+        """Store features (their searched mark starts empty: the next dedupe searches them)."""
         self._db.executemany(
             "INSERT OR REPLACE INTO features (media_id, frame_index, params_hash, points,"
             " descriptors) VALUES (?, ?, ?, ?, ?)",
-            rows,
+            [(r.media_id, r.frame_index, r.params_hash, r.points, r.descriptors) for r in rows],
         )
 
-    def feature_rows(self) -> list[sqlite3.Row]:
-        return self._db.execute("SELECT * FROM features ORDER BY media_id, frame_index").fetchall()
+    def feature_rows(self) -> list[FeatureRow]:
+        rows = self._db.execute("SELECT * FROM features ORDER BY media_id, frame_index")
+        return [
+            FeatureRow(
+                row["media_id"],
+                row["frame_index"],
+                row["params_hash"],
+                bytes(row["points"]),
+                bytes(row["descriptors"]),
+                row["searched_params"],
+            )
+            for row in rows
+        ]
 
     def mark_features_searched(self, keys: list[tuple[str, int]], params: str) -> None:
         self._db.executemany(
@@ -723,12 +816,12 @@ class Catalog:
         rows = self._db.execute("SELECT name, generation FROM generations ORDER BY name")
         return {row[0]: int(row[1]) for row in rows}
 
-    def derived_state(self, step: str) -> tuple[str, dict[str, str]] | None:
-        """(inputs key, {output file: SHA-256}) recorded when the step last wrote its outputs."""
+    def derived_state(self, step: str) -> DerivedState | None:
+        """What the step recorded when it last wrote its outputs."""
         row = self._db.execute(
             "SELECT inputs_key, outputs_json FROM derived_state WHERE step = ?", (step,)
         ).fetchone()
-        return (str(row[0]), json.loads(row[1])) if row else None
+        return DerivedState(str(row[0]), json.loads(row[1])) if row else None
 
     def put_derived_state(self, step: str, inputs_key: str, outputs: dict[str, str]) -> None:
         self._db.execute(
@@ -764,8 +857,10 @@ class Catalog:
             (finished_at, status, _dumps(counts), _dumps(errors), _dumps(summary or {}), run_id),
         )
 
-    def runs(self) -> list[dict[str, Any]]:
-        return [dict(row) for row in self._db.execute("SELECT * FROM runs ORDER BY run_id")]
+    def runs(self) -> list[RunRecord]:
+        return [
+            RunRecord(**dict(row)) for row in self._db.execute("SELECT * FROM runs ORDER BY run_id")
+        ]
 
     # --- custody log (the catalog's copy; the JSON-lines file mirrors it) -----------------
     def append_custody(self, fields: dict[str, Any]) -> dict[str, Any]:
@@ -926,22 +1021,47 @@ class CheckedList:
 
 
 @dataclass(frozen=True)
-class FrameState:
-    """Which sampling parameters a media's frames were made with, and what went wrong."""
+class RunRecord:
+    """One command's run: what ran, with which configuration and code, and how it ended
+    (counts, failed items and summary as the JSON they are stored as)."""
 
-    media_id: str
-    params_hash: str
-    frames: int
-    error: str = ""
+    run_id: int
+    command: str
+    started_at: str
+    finished_at: str | None
+    status: str
+    config_hash: str
+    code_version: str
+    counts_json: str
+    errors_json: str
+    summary_json: str
 
 
 @dataclass(frozen=True)
-class StoredFrame:
-    media_id: str
-    frame: SampledFrame
-    width: int
-    height: int
-    thumb_sha256: str
+class DerivedState:
+    """A derived step's inputs key and {output file: SHA-256} when it last wrote them."""
+
+    inputs_key: str
+    outputs: dict[str, str]
+
+
+def _hash_row(row: sqlite3.Row) -> HashRow:
+    return HashRow(
+        media_id=row["media_id"],
+        frame_index=row["frame_index"],
+        params_hash=row["params_hash"],
+        pdq=bytes(row["pdq"]),
+        pdq_mirror=bytes(row["pdq_mirror"]),
+        pdq_quality=row["pdq_quality"],
+        phash=bytes(row["phash"]),
+        phash_mirror=bytes(row["phash_mirror"]),
+        box_left=row["box_left"],
+        box_top=row["box_top"],
+        box_right=row["box_right"],
+        box_bottom=row["box_bottom"],
+        uniform=bool(row["uniform"]),
+        grey_std=row["grey_std"],
+    )
 
 
 def _observation(row: sqlite3.Row) -> Observation:

@@ -11,9 +11,12 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.io.atomic import write_bytes_atomic
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MEDIA_COLUMNS = (
     "media_id",
@@ -179,13 +182,35 @@ CONTRACT_FILES = (
 
 
 def read_contract_csv(path: Path) -> list[dict[str, str]]:
-    """A contract file's rows, each cell as it was before `spreadsheet_safe` (empty when the
-    file does not exist yet)."""
+    """A contract file's rows, every value a string as it was before `spreadsheet_safe`
+    (empty when the file does not exist yet). The one reader of contract CSVs: report, review
+    app, evaluation, API."""
+    columns, rows = _read_table(path)
+    return [dict(zip(columns, row, strict=False)) for row in rows]
+
+
+def read_contract_frame(path: Path) -> pd.DataFrame:
+    """A contract file (or any CSV with a header row) as a DataFrame of strings, empty cells
+    as "" (never NaN), its columns even when it has no rows; FileNotFoundError when absent."""
+    import pandas as pd  # ~0.3 s of imports: only for the callers that want a DataFrame
+
+    if not path.exists():
+        raise FileNotFoundError(path)
+    columns, rows = _read_table(path)
+    return pd.DataFrame(rows, columns=columns, dtype=str)
+
+
+def _read_table(path: Path) -> tuple[list[str], list[list[str]]]:
     try:
         text = path.read_bytes().decode("utf-8")  # no newline translation: a CR in a cell stays
     except FileNotFoundError:
-        return []
-    return [
-        {key: from_spreadsheet_safe(value) for key, value in row.items()}
-        for row in csv.DictReader(io.StringIO(text, newline=""))
+        return [], []
+    lines = list(csv.reader(io.StringIO(text, newline="")))
+    if not lines:
+        return [], []
+    width = len(lines[0])
+    return lines[0], [
+        [from_spreadsheet_safe(cell) for cell in (row + [""] * width)[:width]]
+        for row in lines[1:]
+        if row
     ]

@@ -11,9 +11,9 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
+from pipeline.core.review import fold, pair
 from pipeline.core.timelines import (
     OverlapDrawing,
     ProvenanceDrawing,
@@ -21,15 +21,11 @@ from pipeline.core.timelines import (
     provenance_drawing,
 )
 from pipeline.core.timeparse import normalise_iso, sort_key
-from pipeline.io import contract
-from pipeline.io.catalog import Catalog
+from pipeline.io.catalog import Catalog, RunRecord
+from pipeline.io.contract import read_contract_csv
 from pipeline.layout import DataLayout
 
 CLUSTERS_PER_PAGE = 20
-
-
-def read_csv(path: Path) -> list[dict[str, str]]:
-    return contract.read_contract_csv(path)
 
 
 def page_slug(prefix: str, name: str) -> str:
@@ -119,7 +115,7 @@ class ReportData:
     observations_total: int
     sources_total: int
     rejects: list[dict[str, str]]
-    runs: list[dict[str, Any]]
+    runs: list[RunRecord]
     pages: int
 
     def cluster_pages(self) -> list[list[ClusterView]]:
@@ -205,9 +201,9 @@ def _sightings(members: list[Member]) -> list[tuple[datetime, str, str]]:
 
 def load_report_data(layout: DataLayout, catalog: Catalog) -> ReportData:
     processed = layout.processed
-    media = {row["media_id"]: row for row in read_csv(processed / "media.csv")}
+    media = {row["media_id"]: row for row in read_contract_csv(processed / "media.csv")}
     observations: dict[str, list[dict[str, str]]] = defaultdict(list)
-    for obs in read_csv(processed / "observations.csv"):
+    for obs in read_contract_csv(processed / "observations.csv"):
         observations[obs["media_id"]].append(obs)
     thumbs: dict[str, str] = {}
     sizes: dict[str, tuple[int, int]] = {}
@@ -217,25 +213,20 @@ def load_report_data(layout: DataLayout, catalog: Catalog) -> ReportData:
             thumbs[frame.media_id] = f"thumbs/{sha[:2]}/{sha}.jpg"
         sizes[frame.thumb_sha256] = (frame.width, frame.height)
     members_of: dict[str, list[str]] = defaultdict(list)
-    for row in read_csv(processed / "clusters.csv"):
+    for row in read_contract_csv(processed / "clusters.csv"):
         members_of[row["cluster_id"]].append(row["media_id"])
-    provenance = {row["cluster_id"]: row for row in read_csv(processed / "cluster_provenance.csv")}
+    provenance = {
+        row["cluster_id"]: row for row in read_contract_csv(processed / "cluster_provenance.csv")
+    }
     cluster_of = {m: c for c, ms in members_of.items() for m in ms}
     known_of: dict[str, list[dict[str, str]]] = defaultdict(list)
-    for row in read_csv(processed / "list_matches.csv"):
+    for row in read_contract_csv(processed / "list_matches.csv"):
         known_of[row["media_id"]].append(row)
     matches_of: dict[str, list[MatchView]] = defaultdict(list)
-    confirmed = {
-        (d.subject.get("media_a"), d.subject.get("media_b")): d.action == "match_confirm"
-        for d in catalog.decisions()
-        if d.action in ("match_confirm", "match_reject")
-    }
-    for row in read_csv(processed / "matches.csv"):
+    confirmed = fold(catalog.decisions()).confirmed_pairs  # the one rule for decisions
+    for row in read_contract_csv(processed / "matches.csv"):
         view = _match_view(row, media)
-        view.confirmed = bool(
-            confirmed.get((view.media_a, view.media_b))
-            or confirmed.get((view.media_b, view.media_a))
-        )
+        view.confirmed = pair(view.media_a, view.media_b) in confirmed
         matches_of[cluster_of.get(row["media_a"], "")].append(view)
 
     clusters: list[ClusterView] = []
@@ -279,9 +270,9 @@ def load_report_data(layout: DataLayout, catalog: Catalog) -> ReportData:
     details = json.loads(scenes_json.read_text(encoding="utf-8")) if scenes_json.exists() else {}
     boxes = catalog.detection_boxes()
     certificate_rows: dict[str, list[dict[str, str]]] = defaultdict(list)
-    for row in read_csv(processed / "count_certificate.csv"):
+    for row in read_contract_csv(processed / "count_certificate.csv"):
         certificate_rows[row["incident"]].append(row)
-    counts = {row["incident"]: row for row in read_csv(processed / "counts.csv")}
+    counts = {row["incident"]: row for row in read_contract_csv(processed / "counts.csv")}
     incident_media: dict[str, set[str]] = defaultdict(set)
     incident_sources: dict[str, set[str]] = defaultdict(set)
     for media_id, rows in observations.items():
@@ -328,7 +319,7 @@ def load_report_data(layout: DataLayout, catalog: Catalog) -> ReportData:
                 known=[row for m in sorted(incident_media[name]) for row in known_of.get(m, [])],
             )
         )
-    rejects = read_csv(processed / "rejects.csv")
+    rejects = read_contract_csv(processed / "rejects.csv")
     all_sources = {(o["incident"], o["source"]) for rows in observations.values() for o in rows}
     return ReportData(
         incidents=incidents,
@@ -338,7 +329,7 @@ def load_report_data(layout: DataLayout, catalog: Catalog) -> ReportData:
         observations_total=sum(len(v) for v in observations.values()),
         sources_total=len(all_sources),
         rejects=rejects,
-        runs=[r for r in catalog.runs() if r.get("status") != "running"],
+        runs=[r for r in catalog.runs() if r.status != "running"],
         pages=max(1, -(-len(clusters) // CLUSTERS_PER_PAGE)),
     )
 
@@ -350,5 +341,5 @@ def run_record_data(catalog: Catalog) -> ReportData:
         IncidentView(name, page_slug("incident", name), {}, [], [], [], [], [], 0, [])
         for name in catalog.incidents()
     ]
-    runs = [r for r in catalog.runs() if r.get("status") != "running"]
+    runs = [r for r in catalog.runs() if r.status != "running"]
     return ReportData(incidents, [], 0, 0, 0, 0, [], runs, pages=1)

@@ -19,14 +19,21 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from pipeline.core.outcome import RunOutcome, StageOutcome, decide, facts, summary_line
+from pipeline.core.outcome import (
+    RunOutcome,
+    StageOutcome,
+    StageResult,
+    decide,
+    facts,
+    summary_line,
+)
 from pipeline.executors import ExecutorError
 from pipeline.io import crashpoints
 from pipeline.io.run_summary import output_snapshot
 from pipeline.stages.context import RunContext, utc_now
 
 log = logging.getLogger("crosscheck")
-StageFn = Callable[[RunContext], Any]
+StageFn = Callable[[RunContext], StageResult]
 
 
 def _cpu_s() -> float:
@@ -52,25 +59,27 @@ def run_stages(
     """Run the named stages in order; report each outcome as it ends."""
     outcomes: list[StageOutcome] = []
     for position, name in enumerate(names):
-        errors_before = len(ctx.errors)
         wall, cpu = time.perf_counter(), _cpu_s()
-        status = "ok"
         crashpoints.enter_stage(name)
         try:
-            stages[name](ctx)
+            result = stages[name](ctx)
+            status, errors = "ok", tuple(f.line(name) for f in result.failures)
         except ExecutorError:  # the cluster named in the configuration: a usage error
             raise
         except Exception as exc:  # the run stops; the record and summary still say why
             log.exception("stage %s stopped by an internal error", name)
-            ctx.errors.append(f"{name}: stopped by an internal error: {type(exc).__name__}: {exc}")
+            result = StageResult({}, 1)
             status = "failed"
+            errors = (f"{name}: stopped by an internal error: {type(exc).__name__}: {exc}",)
         outcome = StageOutcome(
             name,
             status,
             round(time.perf_counter() - wall, 3),
             round(_cpu_s() - cpu, 3),
-            dict(ctx.counts.get(name, {})),
-            tuple(ctx.errors[errors_before:]),
+            dict(result.counts),
+            errors,
+            result.items,
+            result.failed_items,
         )
         outcomes.append(outcome)
         report(outcome)
@@ -137,7 +146,7 @@ def finish(
             for s in outcomes
         },
         "facts": facts(outcomes),
-        "errors": list(ctx.errors),
+        "errors": [error for s in outcomes for error in s.errors],
         **(extra or {}),
     }
     ctx.status, ctx.summary = outcome.status, summary

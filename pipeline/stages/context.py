@@ -62,8 +62,6 @@ class RunContext:
     run_id: int
     show_progress: bool = True
     version: str = __version__
-    counts: dict[str, Any] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)
     started_at: str = ""
     status: str = ""  # set by the command when it knows better than ok/failed
     summary: dict[str, Any] = field(default_factory=dict)
@@ -120,7 +118,9 @@ def open_run(
         finally:
             finished_at = str(ctx.summary.get("finished_at") or utc_now())
             with catalog.transaction():
-                catalog.finish_run(run_id, finished_at, status, ctx.counts, ctx.errors, ctx.summary)
+                catalog.finish_run(
+                    run_id, finished_at, status, *_counts_and_errors(ctx.summary), ctx.summary
+                )
             sync_log_file(catalog, layout.custody_log)
 
 
@@ -132,3 +132,11 @@ def _seal_mend(ctx: RunContext, done: Mend) -> None:
         with ctx.catalog.transaction():
             ctx.custody("custody", "custody_log_mended", **done.as_fields())
         sync_log_file(ctx.catalog, ctx.layout.custody_log)
+
+
+def _counts_and_errors(summary: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The run record's counts (per stage that counted anything) and failed items, from the
+    summary the command's stages produced (empty when the command stopped before it)."""
+    stages = summary.get("stages", {})
+    counts = {name: s["counts"] for name, s in stages.items() if s.get("counts")}
+    return counts, list(summary.get("errors", []))

@@ -39,7 +39,7 @@ def up_to_date(ctx: RunContext, step: str, key: str) -> bool:
     if state is None:
         return False
     intact = True
-    for name, sha256 in state[1].items():
+    for name, sha256 in state.outputs.items():
         path = ctx.layout.contract_file(name)
         try:
             actual = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -55,7 +55,7 @@ def up_to_date(ctx: RunContext, step: str, key: str) -> bool:
                 sha256[:16],
             )
             intact = False
-    return intact and state[0] == key
+    return intact and state.inputs_key == key
 
 
 def record(ctx: RunContext, step: str, key: str, outputs: Mapping[str, str]) -> None:

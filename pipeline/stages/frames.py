@@ -11,8 +11,6 @@ commits each media with its custody entry at once.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,12 +19,13 @@ from pathlib import Path
 from tqdm import tqdm
 
 from pipeline.config import FramesConfig, RunConfig
+from pipeline.core.outcome import ItemFailure, StageResult
+from pipeline.core.params import frames_params_hash as params_hash
 from pipeline.core.pathnames import display_path
-from pipeline.core.records import MediaRecord
+from pipeline.core.records import FrameState, MediaRecord, StoredFrame
 from pipeline.core.shots import assign_shots, parse_metadata_lines, still_frame
 from pipeline.executors import open_executor
 from pipeline.io import ffmpeg, thumbs
-from pipeline.io.catalog import FrameState, StoredFrame
 from pipeline.io.mediafile import decode_still
 from pipeline.io.rawtree import (
     EvidenceChanged,
@@ -65,12 +64,6 @@ class SamplingJob:
     cfg: FramesConfig
     threads: int
     expect: FileIdentity | None = None  # what ingest hashed at path (size, mtime)
-
-
-def params_hash(cfg: FramesConfig) -> str:
-    """Frames made with other parameters are made again; workers do not change results."""
-    params = cfg.model_dump(exclude={"workers", "decode_timeout_s", "decode_stall_s"})
-    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def plan_for(media: MediaRecord, cfg: FramesConfig, threads: int) -> ffmpeg.SamplingPlan:
@@ -182,7 +175,7 @@ def ffmpeg_threads(cfg: FramesConfig, run: RunConfig) -> int:
     return max(1, cores // (cfg.workers or cores))
 
 
-def run_frames(ctx: RunContext) -> dict[str, int]:
+def run_frames(ctx: RunContext) -> StageResult:
     cfg = ctx.settings.default.frames
     wanted = params_hash(cfg)
     states = ctx.catalog.frame_states()
@@ -195,9 +188,10 @@ def run_frames(ctx: RunContext) -> dict[str, int]:
     decoded = errors = frames_kept = 0
     hashed = {s.path: FileIdentity(s.size_bytes, s.mtime_ns) for s in ctx.catalog.file_states()}
     expect = {m: hashed.get(display_path(rel)) for m, rel in files.items()}
+    failures: list[ItemFailure] = []
     for result in _sample_all(ctx, cfg, todo, files, expect):
         if result.failure:
-            ctx.errors.append(f"frames {result.media_id[:12]}: {result.failure}")
+            failures.append(ItemFailure(result.media_id[:12], result.failure))
         store_pictures(ctx.layout.thumbs, result)
         state = FrameState(result.media_id, wanted, len(result.frames), result.error)
         with ctx.catalog.transaction():
@@ -219,8 +213,7 @@ def run_frames(ctx: RunContext) -> dict[str, int]:
         "frames_kept": frames_kept,
         "media_with_errors": errors,
     }
-    ctx.counts[STAGE] = counts
-    return counts
+    return StageResult(counts, decoded, tuple(failures))
 
 
 def _sample_all(

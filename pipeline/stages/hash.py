@@ -11,46 +11,38 @@ each batch's rows are committed here as it completes.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from tqdm import tqdm
 
 from pipeline.config import HashConfig
-from pipeline.core.hashing import HASH_VERSION, hash_frame
+from pipeline.core.hashing import hash_frame
 from pipeline.core.keypoints import sift_features
+from pipeline.core.outcome import ItemFailure, StageResult
+from pipeline.core.params import hash_params_hash as params_hash
+from pipeline.core.records import FeatureRow, FrameRef, HashRow
 from pipeline.executors import open_executor
 from pipeline.io import thumbs
 from pipeline.stages.context import RunContext
 
 STAGE = "hash"
 
-FrameRef = tuple[str, int, str, str]  # media_id, frame_index, thumb sha256, frame reason
 # Frames that also get local features for the crop path: stills and the first frame of
 # every shot (a cropped re-upload of a video is found through its shots' first frames).
 FEATURE_REASONS = {"still", "first", "shot_change"}
-
-
-def params_hash(cfg: HashConfig) -> str:
-    """Frames hashed under another configuration or another HASH_VERSION are hashed again
-    (their rows replaced, never mixed with new ones); workers and batch size change no
-    result."""
-    params = {**cfg.model_dump(exclude={"workers", "batch_frames"}), "version": HASH_VERSION}
-    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
 
 
 class HashedBatch(NamedTuple):
     """A batch's catalog rows, and one line per frame that could not be hashed (its stored
     thumbnail missing or unreadable): that frame only is left for a later run."""
 
-    rows: list[tuple[Any, ...]]
-    feature_rows: list[tuple[str, int, str, bytes, bytes]]
-    errors: list[str]
+    rows: list[HashRow]
+    feature_rows: list[FeatureRow]
+    errors: list[ItemFailure]
 
 
 @dataclass(frozen=True)
@@ -67,21 +59,26 @@ class HashJob:
 def hash_batch(job: HashJob) -> HashedBatch:
     """Hash a batch of stored frames (and extract local features of shot-representative
     ones); returns catalog rows. Runs in a worker process."""
-    rows: list[tuple[Any, ...]] = []
-    feature_rows: list[tuple[str, int, str, bytes, bytes]] = []
-    errors: list[str] = []
-    for (media_id, frame_index, sha, reason), data in zip(job.refs, job.pictures, strict=True):
+    rows: list[HashRow] = []
+    feature_rows: list[FeatureRow] = []
+    errors: list[ItemFailure] = []
+    for ref, data in zip(job.refs, job.pictures, strict=True):
         try:
             picture = thumbs.decode(data)
         except (OSError, ValueError) as exc:
-            errors.append(f"{media_id[:12]} frame {frame_index}: {thumbs.unreadable(sha, exc)}")
+            errors.append(
+                ItemFailure(
+                    f"{ref.media_id[:12]} frame {ref.frame_index}",
+                    thumbs.unreadable(ref.thumb_sha256, exc),
+                )
+            )
             continue
         result = hash_frame(picture, job.cfg)
         box = result.box
         rows.append(
-            (
-                media_id,
-                frame_index,
+            HashRow(
+                ref.media_id,
+                ref.frame_index,
                 job.params,
                 result.pdq,
                 result.pdq_mirror,
@@ -92,23 +89,26 @@ def hash_batch(job: HashJob) -> HashedBatch:
                 box.top,
                 box.right,
                 box.bottom,
-                int(result.uniform),
+                bool(result.uniform),
                 result.grey_std,
             )
         )
-        if reason in FEATURE_REASONS and not result.uniform:
+        if ref.reason in FEATURE_REASONS and not result.uniform:
             points, descriptors = sift_features(picture).to_bytes()
-            feature_rows.append((media_id, frame_index, job.params, points, descriptors))
+            feature_rows.append(
+                FeatureRow(ref.media_id, ref.frame_index, job.params, points, descriptors)
+            )
     return HashedBatch(rows, feature_rows, errors)
 
 
-def run_hash(ctx: RunContext) -> dict[str, int]:
+def run_hash(ctx: RunContext) -> StageResult:
     cfg = ctx.settings.default.hash
     params = params_hash(cfg)
     todo = ctx.catalog.frames_without_hashes(params)
     hashed = uniform = failed = 0
+    failures: list[ItemFailure] = []
     for rows, feature_rows, errors in _hash_all(ctx, cfg, params, todo):
-        ctx.errors.extend(f"hash {error}" for error in errors)
+        failures += errors
         failed += len(errors)
         with ctx.catalog.transaction():
             ctx.catalog.put_hash_rows(rows)
@@ -116,15 +116,14 @@ def run_hash(ctx: RunContext) -> dict[str, int]:
             ctx.custody(
                 STAGE,
                 "hash_frames",
-                inputs=sorted({row[0] for row in rows}),
+                inputs=sorted({row.media_id for row in rows}),
                 frames=len(rows),
                 params={"config": cfg.model_dump(), "params": params},
             )
         hashed += len(rows)
-        uniform += sum(row[12] for row in rows)
+        uniform += sum(row.uniform for row in rows)
     counts = {"frames_hashed": hashed, "frames_uniform": uniform, "frames_failed": failed}
-    ctx.counts[STAGE] = counts
-    return counts
+    return StageResult(counts, hashed + failed, tuple(failures))
 
 
 def _hash_all(
@@ -137,7 +136,9 @@ def _hash_all(
     store = ctx.layout.thumbs
     # Each batch's thumbnails are read only when a worker is free for it, and its rows let
     # go once committed: memory holds a few batches, however many frames there are.
-    jobs = (HashJob(b, [_stored(store, ref[2]) for ref in b], cfg, params) for b in batches)
+    jobs = (
+        HashJob(b, [_stored(store, ref.thumb_sha256) for ref in b], cfg, params) for b in batches
+    )
     workers = min(cfg.workers or os.cpu_count() or 1, len(batches))
     progress = tqdm(
         total=len(todo), desc="hash", unit="frame", disable=not ctx.show_progress or None

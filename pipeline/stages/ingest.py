@@ -18,6 +18,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from pipeline.core.outcome import StageResult
 from pipeline.core.records import Observation, Reject
 from pipeline.core.timeparse import earliest
 from pipeline.io import contract, ffmpeg
@@ -49,7 +50,7 @@ class _Outcome:
     digest: FileDigest | None = None
 
 
-def run_ingest(ctx: RunContext) -> dict[str, int]:
+def run_ingest(ctx: RunContext) -> StageResult:
     if not ctx.layout.raw.is_dir():
         raise FileNotFoundError(f"no raw folder at {ctx.layout.raw}")
     listing = list_raw(ctx.layout.raw)
@@ -127,8 +128,7 @@ def run_ingest(ctx: RunContext) -> dict[str, int]:
                 counts=counts,
             )
             derived.record(ctx, STAGE, key, outputs)
-    ctx.counts[STAGE] = counts
-    return counts
+    return StageResult(counts, counts["files_hashed"])
 
 
 def _record(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 
+from pipeline.core.outcome import StageResult
 from pipeline.io import contract
 from pipeline.io.html import RUNS_PAGE, write_runs_page, write_static_report
 from pipeline.io.report_data import load_report_data, run_record_data
@@ -34,13 +35,11 @@ def _inputs_key(ctx: RunContext) -> str:
     return derived.inputs_key(ctx, INPUT_TABLES, {"files": files})
 
 
-def run_report(ctx: RunContext) -> dict[str, int]:
+def run_report(ctx: RunContext) -> StageResult:
     key = _inputs_key(ctx)
     if derived.up_to_date(ctx, STAGE, key):
         write_runs_page(ctx.layout.processed / "report", run_record_data(ctx.catalog))
-        counts = {"pages": 1}
-        ctx.counts[STAGE] = counts
-        return counts
+        return StageResult({"pages": 1})
     data = load_report_data(ctx.layout, ctx.catalog)
     with ctx.catalog.transaction():
         outputs = write_static_report(ctx.layout.processed / "report", data)
@@ -48,5 +47,4 @@ def run_report(ctx: RunContext) -> dict[str, int]:
         ctx.custody(STAGE, "report_run", outputs=outputs, counts=counts)
         pages = {f"report/{n}": sha for n, sha in outputs.items() if n != RUNS_PAGE}
         derived.record(ctx, STAGE, key, pages)
-    ctx.counts[STAGE] = counts
-    return counts
+    return StageResult(counts)

@@ -21,6 +21,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from pipeline.config import RunConfig, SignaturesConfig
+from pipeline.core.outcome import ItemFailure, StageResult
+from pipeline.core.params import signatures_params_hash as params_hash
 from pipeline.core.signatures import (
     PDQ,
     VPDQ,
@@ -46,14 +48,8 @@ from pipeline.stages import derived
 from pipeline.stages.context import RunContext, utc_now
 
 STAGE = "signatures"
-SIGNATURE_VERSION = 1  # bump when the computation changes: every media is signed again
 COMMIT_EVERY = 32  # media per transaction (and custody entry)
 LIST_MATCHES = "list_matches.csv"
-
-
-def params_hash(cfg: SignaturesConfig) -> str:
-    params = {"vpdq_seconds_per_hash": cfg.vpdq_seconds_per_hash, "version": SIGNATURE_VERSION}
-    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def match_rules(cfg: SignaturesConfig) -> MatchRules:
@@ -73,11 +69,14 @@ def configured_lists(ctx: RunContext) -> list[Path]:
     ]
 
 
-def run_signatures(ctx: RunContext, extra_lists: Sequence[Path] = ()) -> dict[str, int]:
+def run_signatures(ctx: RunContext, extra_lists: Sequence[Path] = ()) -> StageResult:
+    """Sign what is new, check the hash lists whose content or our signatures moved, write
+    list_matches.csv; a media or list that fails is one failed item, never a stopped stage."""
     cfg = ctx.settings.default.signatures
-    signed, failed = _sign_media(ctx, cfg)
+    failures: list[ItemFailure] = []
+    signed, failed = _sign_media(ctx, cfg, failures)
     lists = [*configured_lists(ctx), *extra_lists]
-    checked, matches = _check_lists(ctx, cfg, lists)
+    checked, matches = _check_lists(ctx, cfg, lists, failures)
     _write_contract(ctx)
     counts = {
         "media_signed": signed,
@@ -85,11 +84,12 @@ def run_signatures(ctx: RunContext, extra_lists: Sequence[Path] = ()) -> dict[st
         "lists_checked": checked,
         "list_matches": matches,
     }
-    ctx.counts[STAGE] = counts
-    return counts
+    return StageResult(counts, signed + failed + checked, tuple(failures))
 
 
-def _sign_media(ctx: RunContext, cfg: SignaturesConfig) -> tuple[int, int]:
+def _sign_media(
+    ctx: RunContext, cfg: SignaturesConfig, failures: list[ItemFailure]
+) -> tuple[int, int]:
     params = params_hash(cfg)
     todo = ctx.catalog.media_without_signatures(params)
     if not todo:
@@ -125,7 +125,7 @@ def _sign_media(ctx: RunContext, cfg: SignaturesConfig) -> tuple[int, int]:
             for result in batch:
                 if result.error:
                     failed += 1
-                    ctx.errors.append(f"{STAGE} {result.media_id[:12]}: {result.error}")
+                    failures.append(ItemFailure(result.media_id[:12], result.error))
                 else:
                     signed += 1
             progress.update(len(batch))
@@ -164,7 +164,9 @@ def _version() -> str:
         return ""
 
 
-def _check_lists(ctx: RunContext, cfg: SignaturesConfig, lists: Sequence[Path]) -> tuple[int, int]:
+def _check_lists(
+    ctx: RunContext, cfg: SignaturesConfig, lists: Sequence[Path], failures: list[ItemFailure]
+) -> tuple[int, int]:
     names = [list_name(p) for p in lists]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
@@ -177,7 +179,7 @@ def _check_lists(ctx: RunContext, cfg: SignaturesConfig, lists: Sequence[Path]) 
         try:
             digest = _file_sha256(path)
         except OSError as exc:
-            ctx.errors.append(f"{STAGE} list {path}: cannot read: {exc.strerror or exc}")
+            failures.append(ItemFailure(f"list {path}", f"cannot read: {exc.strerror or exc}"))
             checked += 1
             continue
         key = _list_key(digest, generation, rules, ctx.settings.default.dedupe.index)
@@ -191,7 +193,7 @@ def _check_lists(ctx: RunContext, cfg: SignaturesConfig, lists: Sequence[Path]) 
         try:
             matches = match_entries(index, entries)
         except (ListFormatError, OSError) as exc:
-            ctx.errors.append(f"{STAGE} list {exc}")
+            failures.append(ItemFailure("list", str(exc)))
             continue
         record = CheckedList(list_name(path), key, digest, entries.count, utc_now())
         with ctx.catalog.transaction():

@@ -335,7 +335,6 @@ def run_verify(ctx: RunContext, anchor: Anchor | None = None) -> VerifyReport:
             problems=report.lines(),
             anchor=anchor.line() if anchor else None,
         )
-    ctx.counts["verify"] = {"files_checked": report.files_checked, "problems": len(report.lines())}
     return report
 
 

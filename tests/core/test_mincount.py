@@ -11,6 +11,7 @@ import itertools
 import math
 import random
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from fractions import Fraction
 from functools import cache
 
@@ -26,13 +27,15 @@ from pipeline.core.mincount import (
     METHOD_SEARCH,
     METHOD_TIME_LIMIT,
     MinCountResult,
-    _colour_assignment,  # the model behind step 3, tested on its own
-    _graph,
     certificate_violation,
     explain,
     heaviest_compatible_set,
     is_valid_certificate,
     min_individuals,
+)
+from pipeline.core.mincount.model import _graph
+from pipeline.core.mincount.search import (
+    _colour_assignment,  # the model behind step 3, tested on its own
 )
 
 Edges = list[tuple[str, str]]
@@ -442,13 +445,24 @@ def test_explanation_quotes_the_reasons_of_a_clique() -> None:
     counts = {"A": 12, "B": 7}
     result = min_individuals(counts, [("A", "B")])
     sentence = explain(result, counts, {("B", "A"): "different towns, same hour"})
-    assert sentence.startswith("At least 19 people")
-    assert "different towns, same hour" in sentence
+    assert sentence == (
+        "At least 19 individuals: A shows 12, B shows 7; "
+        "A and B cannot share anyone (different towns, same hour)."
+    )
 
 
 def test_explanation_spells_out_fractional_weights() -> None:
     ring = {scene: 10 for scene in "ABCDE"}
     edges = [("A", "B"), ("B", "C"), ("C", "D"), ("D", "E"), ("E", "A")]
     sentence = explain(min_individuals(ring, edges), ring)
-    assert sentence.startswith("At least 25 people")
-    assert "1/2 × 10" in sentence and "= 25" in sentence
+    assert sentence.startswith("At least 25 individuals: A shows 10 (weight 1/2)")
+    assert sentence.count("(weight 1/2)") == 5
+
+
+def test_explanation_after_a_time_limit_gives_both_sides() -> None:
+    counts = {"A": 3}
+    exact = min_individuals(counts, [])
+    stopped = replace(exact, optimal=False, method="time-limit")
+    sentence = explain(stopped, counts, time_limit_s=2.5)
+    assert "the solver stopped after 2.5 s" in sentence and "lies between them" in sentence
+    assert "Not proven" not in explain(exact, counts)

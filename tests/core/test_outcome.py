@@ -17,7 +17,8 @@ from pipeline.core.outcome import (
 
 def frames(sampled: int, failed: int) -> StageOutcome:
     errors = tuple(f"frames m{i}: internal error" for i in range(failed))
-    return StageOutcome("frames", "ok", counts={"media_sampled": sampled}, errors=errors)
+    counts = {"media_sampled": sampled}
+    return StageOutcome("frames", "ok", counts=counts, errors=errors, items=sampled)
 
 
 def test_failures_within_the_ratio_are_a_success() -> None:
@@ -40,7 +41,14 @@ def test_run_that_changed_nothing_has_nothing_to_do_but_a_stage_command_succeeds
 
 
 def test_persistent_failures_outrank_nothing_to_do() -> None:
-    bad = StageOutcome("count", "ok", counts={"incidents": 0, "incidents_with_errors": 1})
+    bad = StageOutcome(
+        "count",
+        "ok",
+        counts={"incidents": 0, "incidents_with_errors": 1},
+        errors=("count a: line 2",),
+        items=1,
+        failed_items=1,
+    )
     assert decide("run", [bad], False, 0.5).exit_code == EXIT_FAILURES
 
 
@@ -50,6 +58,8 @@ def test_an_incident_with_many_bad_lines_is_one_failed_item() -> None:
         "ok",
         counts={"incidents": 3, "incidents_with_errors": 1},
         errors=("count a: line 2", "count a: line 3", "count a: line 4"),
+        items=4,
+        failed_items=1,
     )
     assert count.failures == 1 and count.failure_ratio == 0.25
 

@@ -178,3 +178,15 @@ def test_a_missing_thumbnail_leaves_its_scene_without_a_proposal_until_restored(
     assert main([*options, "count"]) == 0
     (row,) = read(layout.processed / "counts.csv")
     assert row["minimum_count"] == "2"
+
+
+def test_an_incident_file_sets_that_incidents_detector(layout: DataLayout, tmp_path: Path) -> None:
+    pair = np.concatenate([im.photo("astronaut"), im.mirror(im.photo("astronaut"))], axis=1)
+    put(layout.raw, "plain/src/two.jpg", im.jpeg_bytes(pair, 92))
+    put(layout.raw, "quiet/src/two-again.jpg", im.jpeg_bytes(im.resize(pair, 0.9), 85))
+    (tmp_path / "configs" / "incidents").mkdir(parents=True)
+    (tmp_path / "configs" / "incidents" / "quiet.yaml").write_text("count:\n  detector: none\n")
+    assert run_configured(layout, tmp_path, "") == 0
+    rows = {row["incident"]: row for row in read(layout.processed / "counts.csv")}
+    assert rows["plain"]["minimum_count"] == "2"  # default.yaml: the detector proposes 2
+    assert rows["quiet"]["minimum_count"] == "0"  # no detector, no annotation: nothing proven

@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 
 from pipeline.cli import main
+from pipeline.core import params as stage_params
 from pipeline.core.hashing import hamming
 from pipeline.core.outcome import EXIT_FAILURES
+from pipeline.core.records import HashRow
 from pipeline.io import ffmpeg
 from pipeline.io.catalog import Catalog
 from pipeline.layout import DataLayout
-from pipeline.stages import hash as hash_stage
 from pipeline.stages.frames import run_frames
 from pipeline.stages.hash import run_hash
 from pipeline.stages.ingest import run_ingest
@@ -28,12 +29,12 @@ def run_all(run_stage: RunStage) -> dict[str, int]:
     return counts
 
 
-def hashes_by_path(layout: DataLayout) -> dict[str, list[dict[str, object]]]:
+def hashes_by_path(layout: DataLayout) -> dict[str, list[HashRow]]:
     with Catalog(layout.catalog) as catalog:
         files = catalog.media_files()
-        found: dict[str, list[dict[str, object]]] = {}
-        for row in catalog.hash_rows():
-            found.setdefault(files[row["media_id"]], []).append(dict(row))
+        found: dict[str, list[HashRow]] = {}
+        for hashed in catalog.hash_rows():
+            found.setdefault(files[hashed.hashes.media_id], []).append(hashed.hashes)
         return found
 
 
@@ -46,7 +47,7 @@ def test_rotated_phone_video_hashes_like_the_upright_picture(
     run_all(run_stage)
     hashes = hashes_by_path(layout)
     phone, still = hashes["inc/src/phone.mp4"][0], hashes["inc/other/upright.jpg"][0]
-    assert hamming(phone["pdq"], still["pdq"]) <= 31  # type: ignore[arg-type]
+    assert hamming(phone.pdq, still.pdq) <= 31
 
 
 def test_black_intro_frames_are_flagged_uniform(layout: DataLayout, run_stage: RunStage) -> None:
@@ -57,7 +58,7 @@ def test_black_intro_frames_are_flagged_uniform(layout: DataLayout, run_stage: R
     ffmpeg.encode_frames(black + picture, path, 320, 180, 25.0)
     counts = run_all(run_stage)
     rows = hashes_by_path(layout)["inc/src/intro.mp4"]
-    assert rows[0]["uniform"] == 1 and rows[-1]["uniform"] == 0
+    assert rows[0].uniform and not rows[-1].uniform
     assert counts["frames_uniform"] >= 1
 
 
@@ -81,10 +82,10 @@ def test_a_new_hash_version_hashes_every_frame_again(
     video(layout.raw / "inc/src/a.mp4", seconds=1.0)
     put(layout.raw, "inc/src/b.jpg", im.jpeg_bytes(im.photo("rocket"), 90))
     first = run_all(run_stage)["frames_hashed"]
-    before = {row["params_hash"] for rows in hashes_by_path(layout).values() for row in rows}
-    monkeypatch.setattr(hash_stage, "HASH_VERSION", hash_stage.HASH_VERSION + 1)
+    before = {row.params_hash for rows in hashes_by_path(layout).values() for row in rows}
+    monkeypatch.setattr(stage_params, "HASH_VERSION", stage_params.HASH_VERSION + 1)
     assert run_all(run_stage)["frames_hashed"] == first
-    after = {row["params_hash"] for rows in hashes_by_path(layout).values() for row in rows}
+    after = {row.params_hash for rows in hashes_by_path(layout).values() for row in rows}
     assert len(before) == len(after) == 1 and before != after
 
 
@@ -108,8 +109,8 @@ def test_worker_processes_hash_exactly_as_one_process(tmp_path, settings) -> Non
         with Catalog(layout.catalog) as catalog:
             found.append(
                 [
-                    (r["media_id"], r["frame_index"], r["pdq"], r["phash"], r["uniform"])
-                    for r in catalog.hash_rows()
+                    (h.media_id, h.frame_index, h.pdq, h.phash, h.uniform)
+                    for h in (r.hashes for r in catalog.hash_rows())
                 ]
             )
     assert found[0] == found[1] and len(found[0]) >= 3

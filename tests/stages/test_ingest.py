@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import os
 from pathlib import Path
 
@@ -11,16 +10,12 @@ import pytest
 from pipeline.core.pathnames import display_path
 from pipeline.io import ffmpeg
 from pipeline.io.catalog import Catalog
+from pipeline.io.contract import read_contract_csv as read_csv
 from pipeline.layout import DataLayout
 from pipeline.stages.ingest import run_ingest
 from pipeline.synth import images as im
 from tests.conftest import RunStage
 from tests.media import jpeg, png_bomb, put, tree_snapshot, video
-
-
-def read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
 
 
 def rejects(layout: DataLayout) -> dict[str, str]:

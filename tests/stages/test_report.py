@@ -7,10 +7,13 @@ from pathlib import Path
 
 from pipeline.cli import main
 from pipeline.core.timelines import overlap_drawing, provenance_drawing
+from pipeline.io.catalog import Catalog
 from pipeline.io.html import pages
-from pipeline.io.report_data import ClusterView, ReportData, page_slug
+from pipeline.io.report_data import ClusterView, ReportData, load_report_data, page_slug
+from pipeline.io.review_log import record_decision
 from pipeline.layout import DataLayout
-from tests.media import HOSTILE_MAKE, HOSTILE_NAME, HOSTILE_REJECT, hostile_collection
+from pipeline.synth import images as im
+from tests.media import HOSTILE_MAKE, HOSTILE_NAME, HOSTILE_REJECT, hostile_collection, put
 
 
 class Elements(HTMLParser):
@@ -108,3 +111,30 @@ def test_provenance_timeline_marks_the_first_sighting_and_stacks_close_labels() 
     assert second.row == 1  # a minute apart on a day's axis: labels would overlap
     assert third.row == 0 and third.anchor == "end"  # at the right edge, label ends at its dot
     assert provenance_drawing([]) is None
+
+
+def test_a_match_confirmed_then_split_apart_is_not_shown_confirmed(layout: DataLayout) -> None:
+    """The report reads decisions through core/review.fold, as dedupe and count do: a later
+    split outranks an earlier confirmation."""
+    photo = im.photo("astronaut")
+    put(layout.raw, "inc/a/photo.jpg", im.jpeg_bytes(photo, 92))
+    put(layout.raw, "inc/b/repost.jpg", im.jpeg_bytes(im.resize(photo, 0.5), 60))
+    assert main(["--data-dir", str(layout.data_dir), "--no-progress", "run"]) == 0
+
+    def shown_confirmed() -> list[bool]:
+        with Catalog(layout.catalog) as catalog:
+            data = load_report_data(layout, catalog)
+        return [m.confirmed for c in data.clusters for m in c.matches]
+
+    with Catalog(layout.catalog) as catalog:
+        a, b = sorted(m.media_id for m in catalog.observed_media())
+        log = layout.custody_log
+        record_decision(
+            catalog, log, "t1", "rev", "match_confirm", {"media_a": a, "media_b": b}, {}, ""
+        )
+        assert shown_confirmed() == [True]
+        split = {"separate": [b], "rest": [a]}
+        record_decision(
+            catalog, log, "t2", "rev", "cluster_split", {"cluster_id": "c"}, split, "two people"
+        )
+    assert shown_confirmed() == [False]

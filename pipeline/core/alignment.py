@@ -1,0 +1,526 @@
+"""Frame matches: which stored frames of two media show the same picture.
+
+Pure: everything a dedupe run searches is handed in (a `FrameTable` of the hashed frames,
+the index, the local features, a callable that loads a frame's picture), and new frame
+matches come back; the stage (pipeline/stages/dedupe.py) loads and saves. Four searches,
+each feeding the next:
+
+1. `index_pairs`: new frames against the Hamming index of every indexed frame, with their
+   mirror images (PDQ within `pdq_max_distance`).
+2. `anchor_candidates` + `confirm_pairs`: for pairs of media (one a video) that PDQ did
+   not link, the closest frame pair within `video_anchor_max_distance`, kept only when
+   keypoints and pixels confirm it.
+3. `feature_matches`: the crop path, local descriptors voting for frames of other media,
+   confirmed by homography and pixel agreement.
+4. `extend_alignments`: a video pair's best match followed along its time offset.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.config import DedupeConfig
+from pipeline.core import hamming
+from pipeline.core.hashing import hamming as hamming_bits
+from pipeline.core.keypoints import (
+    Features,
+    VerifyRules,
+    candidate_pairs,
+    sift_features,
+    verify,
+    verify_aligned,
+)
+from pipeline.core.records import (
+    FeatureRow,
+    FrameKey,
+    FrameMatchRow,
+    HashRow,
+    IndexEntry,
+    StoredFrame,
+)
+from pipeline.core.relations import FrameMatch, MediaInfo
+
+PictureLoader = Callable[[FrameKey], np.ndarray]  # a stored frame's RGB thumbnail
+FramePair = tuple[FrameKey, FrameKey]  # ordered: first < second
+
+PLAIN_FRAME_KEYPOINTS = 30  # fewer keypoints than this: check by intensity alignment instead
+ALIGN_WINDOW_S = 0.6  # a frame of the other video this close to the anchor's offset is its peer
+PDQ_BYTES = 32
+
+
+@dataclass(frozen=True)
+class FrameFacts:
+    """What matching needs of one hashed frame: time (None for a still), shot, PDQ of the
+    picture and of its mirror (32 bytes each), PDQ quality (0-100), uniform flag."""
+
+    pts_s: float | None
+    shot_id: int
+    pdq: bytes
+    pdq_mirror: bytes
+    pdq_quality: int
+    uniform: bool
+
+
+@dataclass(frozen=True)
+class FrameTable:
+    """Every stored frame of a run, loaded once: the hashed ones with their facts (in
+    media_id, frame_index order) and grouped by shot, every frame's thumbnail, and each
+    media's stored frames."""
+
+    hashed: Mapping[FrameKey, FrameFacts]
+    shots: Mapping[tuple[str, int], tuple[FrameKey, ...]]  # (media_id, shot_id) -> frames
+    thumbs: Mapping[FrameKey, str]
+    frames_by_media: Mapping[str, tuple[StoredFrame, ...]]
+
+    @classmethod
+    def build(cls, hashes: Iterable[HashRow], frames: Iterable[StoredFrame]) -> FrameTable:
+        """From the hashes and frames tables, each read once: a hash row takes its frame's
+        time and shot (a row whose frame is gone is left out, as a join would)."""
+        stored = list(frames)
+        timing = {(f.media_id, f.frame.frame_index): f.frame for f in stored}
+        facts = {
+            h.key: FrameFacts(
+                timing[h.key].pts_s,
+                timing[h.key].shot_id,
+                h.pdq,
+                h.pdq_mirror,
+                h.pdq_quality,
+                h.uniform,
+            )
+            for h in hashes
+            if h.key in timing
+        }
+        shots: dict[tuple[str, int], list[FrameKey]] = defaultdict(list)
+        for key, fact in facts.items():
+            shots[(key[0], fact.shot_id)].append(key)
+        by_media: dict[str, list[StoredFrame]] = defaultdict(list)
+        for frame in stored:
+            by_media[frame.media_id].append(frame)
+        return cls(
+            facts,
+            {shot: tuple(keys) for shot, keys in shots.items()},
+            {
+                (f.media_id, f.frame.frame_index): f.thumb_sha256
+                for g in by_media.values()
+                for f in g
+            },
+            {media_id: tuple(group) for media_id, group in by_media.items()},
+        )
+
+    def usable(self, media_ids: Iterable[str]) -> set[FrameKey]:
+        """Frames of these media that are not uniform: keypoint matches need no more."""
+        wanted = set(media_ids)
+        return {k for k, f in self.hashed.items() if k[0] in wanted and not f.uniform}
+
+    def matchable(self, media_ids: Iterable[str], quality_min: int) -> set[FrameKey]:
+        """Usable frames whose PDQ quality reaches quality_min: PDQ matches need that."""
+        return {k for k in self.usable(media_ids) if self.hashed[k].pdq_quality >= quality_min}
+
+    def codes(self, keys: Sequence[FrameKey], mirror: bool = False) -> np.ndarray:
+        """PDQ codes (or their mirrors') of these frames, one 32-byte row each."""
+        if not keys:
+            return np.zeros((0, PDQ_BYTES), dtype=np.uint8)
+        column = (self.hashed[k].pdq_mirror if mirror else self.hashed[k].pdq for k in keys)
+        return np.frombuffer(b"".join(column), np.uint8).reshape(-1, PDQ_BYTES)
+
+    def media_infos(self, observed: Mapping[str, tuple[str, float | None]]) -> dict[str, MediaInfo]:
+        """observed: media_id -> (kind, duration_s); each with its sorted frame times."""
+        return {
+            media_id: MediaInfo(
+                media_id,
+                kind,
+                duration_s,
+                tuple(
+                    sorted(
+                        f.frame.pts_s
+                        for f in self.frames_by_media.get(media_id, ())
+                        if f.frame.pts_s is not None
+                    )
+                ),
+            )
+            for media_id, (kind, duration_s) in observed.items()
+        }
+
+
+@dataclass(frozen=True)
+class Eligible:
+    """Frames that may match: `usable` (not uniform) for keypoint matches, `matchable`
+    (usable with PDQ quality at the minimum) for PDQ matches and the index."""
+
+    usable: frozenset[FrameKey]
+    matchable: frozenset[FrameKey]
+
+    @classmethod
+    def of(cls, table: FrameTable, media_ids: Iterable[str], quality_min: int) -> Eligible:
+        ids = set(media_ids)
+        return cls(frozenset(table.usable(ids)), frozenset(table.matchable(ids, quality_min)))
+
+
+@dataclass(frozen=True)
+class KnownMatches:
+    """What earlier runs stored: index entries, frame matches and local features."""
+
+    entries: tuple[IndexEntry, ...]
+    matches: tuple[FrameMatchRow, ...]
+    features: tuple[FeatureRow, ...]
+
+
+def frame_distance(a: FrameFacts, b: FrameFacts) -> int:
+    """Mirror-invariant PDQ distance, symmetric in a and b."""
+    return min(
+        hamming_bits(a.pdq, b.pdq),
+        hamming_bits(a.pdq, b.pdq_mirror),
+        hamming_bits(a.pdq_mirror, b.pdq),
+    )
+
+
+def _ordered(this: FrameKey, other: FrameKey) -> FramePair:
+    return (this, other) if this < other else (other, this)
+
+
+def _row(table: FrameTable, a: FrameKey, b: FrameKey, method: str) -> FrameMatchRow:
+    distance = frame_distance(table.hashed[a], table.hashed[b])
+    return FrameMatchRow(a[0], a[1], b[0], b[1], distance, method)
+
+
+def index_pairs(
+    table: FrameTable,
+    index: hamming.HammingIndex,
+    mirror_index: hamming.HammingIndex,
+    new: Sequence[FrameKey],
+    by_id: Mapping[int, FrameKey],
+    max_distance: int,
+) -> set[FramePair]:
+    """Pairs of frames of different media within max_distance bits, mirror-invariantly.
+
+    Both indexes already hold the new frames. Three queries per new frame (its hash against
+    both indexes, its mirror's hash against the first) find every pair whose distance in any
+    of the three pairings is within the threshold, whichever frame came first, so an
+    incremental run finds exactly what a full run finds.
+    """
+    pairs: set[FramePair] = set()
+    for mirrored_query, searched in ((False, index), (True, index), (False, mirror_index)):
+        result = searched.search(table.codes(new, mirrored_query), max_distance)
+        for query, hit in zip(result.query, result.match_id, strict=True):
+            this, other = new[int(query)], by_id[int(hit)]
+            if this[0] != other[0]:
+                pairs.add(_ordered(this, other))
+    return pairs
+
+
+def pdq_matches(table: FrameTable, pairs: Iterable[FramePair]) -> list[FrameMatchRow]:
+    return [_row(table, a, b, "pdq") for a, b in sorted(pairs)]
+
+
+def anchor_candidates(
+    table: FrameTable,
+    exact_index: hamming.HammingIndex,
+    new: Sequence[FrameKey],
+    by_id: Mapping[int, FrameKey],
+    linked: Iterable[FramePair],
+    max_distance: int,
+) -> list[FramePair]:
+    """One candidate per pair of media, at least one of them a video, that PDQ alone did not
+    link: the closest frame pair within max_distance (ties: the smaller keys).
+
+    Two copies of a fast pan are sampled a fraction of a second apart, which PDQ reads as
+    40-80 bits; the anchor lets the alignment follow the pair's time offset. A still grabbed
+    from a video mostly shows a moment between two sampled frames, 30-60 bits from both, and
+    its shot's first frame, the only one with stored keypoints, may show another part of the
+    shot: the anchor links it. Two stills need no anchor: both carry keypoints for the crop
+    path. exact_index searches exhaustively (max_distance is beyond a multi-index's radius).
+    """
+    if not new:
+        return []
+    media_linked = {(a[0], b[0]) for a, b in linked}
+    best: dict[tuple[str, str], tuple[int, FrameKey, FrameKey]] = {}
+    result = exact_index.search(table.codes(new), max_distance)
+    for query, hit, distance in zip(result.query, result.match_id, result.distance, strict=True):
+        this, other = new[int(query)], by_id[int(hit)]
+        if this[0] == other[0] or (
+            table.hashed[this].pts_s is None and table.hashed[other].pts_s is None
+        ):
+            continue
+        a, b = _ordered(this, other)
+        if (a[0], b[0]) in media_linked:
+            continue
+        candidate = (int(distance), a, b)
+        best[(a[0], b[0])] = min(best.get((a[0], b[0]), candidate), candidate)
+    return [(a, b) for _, a, b in sorted(best.values())]
+
+
+def _same_picture(
+    a: tuple[np.ndarray, Features], b: tuple[np.ndarray, Features], rules: VerifyRules
+) -> bool:
+    """Keypoints and pixels agree; plain frames (few keypoints) by intensity alignment."""
+    (pic_a, feat_a), (pic_b, feat_b) = a, b
+    same = verify(pic_a, feat_a, pic_b, feat_b, rules).confirmed
+    if not same and min(len(feat_a), len(feat_b)) < PLAIN_FRAME_KEYPOINTS:
+        same = verify_aligned(pic_a, pic_b, rules).confirmed
+    return same
+
+
+def confirm_pairs(
+    table: FrameTable, pairs: Iterable[FramePair], pictures: PictureLoader, rules: VerifyRules
+) -> list[FrameMatchRow]:
+    """The pairs whose pictures keypoints and pixels confirm, as `keypoints` matches."""
+    confirmed = []
+    for a, b in pairs:
+        pic_a, pic_b = pictures(a), pictures(b)
+        if _same_picture((pic_a, sift_features(pic_a)), (pic_b, sift_features(pic_b)), rules):
+            confirmed.append(_row(table, a, b, "keypoints"))
+    return confirmed
+
+
+@dataclass(frozen=True)
+class FeatureSearch:
+    """What the crop path found: confirmed matches and the frames it searched."""
+
+    matches: tuple[FrameMatchRow, ...]
+    searched: tuple[FrameKey, ...]
+
+
+def feature_matches(
+    table: FrameTable,
+    features: Sequence[FeatureRow],
+    params: str,
+    linked_media: set[tuple[str, str]],
+    pictures: PictureLoader,
+    votes_min: int,
+    descriptor_max_l2: float,
+    rules: VerifyRules,
+) -> FeatureSearch:
+    """The crop path: frames whose features were not searched under params vote, descriptor
+    by descriptor, for frames of other media; candidates whose media are not linked yet are
+    confirmed by homography and pixel agreement, then moved to the closest frames of their
+    shots (`closest_in_shot`)."""
+    new = [i for i, row in enumerate(features) if row.searched_params != params]
+    if not new:
+        return FeatureSearch((), ())
+    decoded = [Features.from_bytes(row.points, row.descriptors) for row in features]
+    keys = [row.key for row in features]
+    votes = candidate_pairs(decoded, keys, new, votes_min, descriptor_max_l2)
+    confirmed: list[FrameMatchRow] = []
+    for i, j in votes:
+        a, b = sorted((keys[i], keys[j]))
+        if (a[0], b[0]) in linked_media:
+            continue
+        feat_a, feat_b = (decoded[i], decoded[j]) if keys[i] == a else (decoded[j], decoded[i])
+        if verify(pictures(a), feat_a, pictures(b), feat_b, rules).confirmed:
+            confirmed.append(_row(table, *closest_in_shot(table, a, b), "keypoints"))
+    return FeatureSearch(tuple(confirmed), tuple(keys[i] for i in new))
+
+
+def closest_in_shot(table: FrameTable, a: FrameKey, b: FrameKey) -> FramePair:
+    """Keypoints are kept for a shot's first frame only; a still confirmed against it was
+    taken somewhere in that shot, so move each video side to the frame of the same shot
+    whose hash is nearest the other side (the still's time, to within a sample)."""
+
+    def nearest(video: FrameKey, other: FrameKey) -> FrameKey:
+        same_shot = table.shots[(video[0], table.hashed[video].shot_id)]
+        target = table.hashed[other]
+        return min(same_shot, key=lambda key: (frame_distance(table.hashed[key], target), key))
+
+    moved_a = nearest(a, b) if table.hashed[a].pts_s is not None else a
+    moved_b = nearest(b, a) if table.hashed[b].pts_s is not None else b
+    return moved_a, moved_b
+
+
+def extend_alignments(
+    table: FrameTable,
+    known: Sequence[FrameMatchRow],
+    new_media: set[str],
+    pictures: PictureLoader,
+    rules: VerifyRules,
+) -> list[FrameMatchRow]:
+    """Follow each video pair's best frame match along its time offset, confirming each
+    frame pair on that line by keypoints and pixels; returns the new matches.
+
+    PDQ misses frames of fast pans sampled a fraction of a second apart in two copies, and
+    low-texture frames; one anchor plus confirmed neighbours gives the run of matches that
+    offset agreement and interval estimation need. Only pairs involving media in new_media
+    are followed, so an incremental run does what a full run does.
+    """
+    timed: dict[str, list[tuple[float, int]]] = defaultdict(list)
+    for (media_id, frame_index), facts in table.hashed.items():
+        if facts.pts_s is not None and not facts.uniform:
+            timed[media_id].append((float(facts.pts_s), frame_index))
+    anchors: dict[tuple[str, str], tuple[int, int, int]] = {}
+    existing: set[tuple[str, int, str, int]] = set()
+    for m in known:
+        existing.add((m.media_a, m.frame_a, m.media_b, m.frame_b))
+        followed = m.media_a in new_media or m.media_b in new_media
+        if followed and m.media_a in timed and m.media_b in timed:
+            best = anchors.get((m.media_a, m.media_b))
+            if best is None or (m.distance, m.frame_a, m.frame_b) < best:
+                anchors[(m.media_a, m.media_b)] = (m.distance, m.frame_a, m.frame_b)
+    confirmed: list[FrameMatchRow] = []
+    for (a, b), (_, fa, fb) in sorted(anchors.items()):
+        seen = _Pictures(pictures)  # one pair's pictures and features, computed once
+        for frame_a, frame_b in _aligned_frames(table, timed, (a, fa), (b, fb)):
+            if (a, frame_a, b, frame_b) in existing:
+                continue
+            if _same_picture(seen.get((a, frame_a)), seen.get((b, frame_b)), rules):
+                confirmed.append(_row(table, (a, frame_a), (b, frame_b), "keypoints"))
+    return confirmed
+
+
+class _Pictures:
+    def __init__(self, load: PictureLoader) -> None:
+        self._load = load
+        self._cache: dict[FrameKey, tuple[np.ndarray, Features]] = {}
+
+    def get(self, key: FrameKey) -> tuple[np.ndarray, Features]:
+        if key not in self._cache:
+            rgb = self._load(key)
+            self._cache[key] = (rgb, sift_features(rgb))
+        return self._cache[key]
+
+
+def _aligned_frames(
+    table: FrameTable,
+    timed: Mapping[str, list[tuple[float, int]]],
+    anchor_a: FrameKey,
+    anchor_b: FrameKey,
+) -> list[tuple[int, int]]:
+    """(frame of a, frame of b) along the anchor's time offset: each timed frame of a with
+    the frame of b nearest its time plus the offset, within ALIGN_WINDOW_S."""
+    a, b = anchor_a[0], anchor_b[0]
+    offset = float(table.hashed[anchor_b].pts_s or 0.0) - float(table.hashed[anchor_a].pts_s or 0.0)
+    peers = sorted(timed[b])
+    found = []
+    for time_a, frame_a in sorted(timed[a]):
+        near = [
+            (abs(t - time_a - offset), f)
+            for t, f in peers
+            if abs(t - time_a - offset) <= ALIGN_WINDOW_S
+        ]
+        if near:
+            found.append((frame_a, min(near)[1]))
+    return found
+
+
+def merge_frame_matches(
+    stored: Sequence[FrameMatchRow], new: Iterable[FrameMatchRow]
+) -> list[FrameMatchRow]:
+    """The stored matches with the new ones added, as the catalog keeps them
+    (io/catalog.add_frame_matches): a pair found again keeps its first method and its
+    smaller distance; sorted by media and frame."""
+    merged: dict[tuple[str, int, str, int], FrameMatchRow] = {}
+    for m in [*stored, *new]:
+        key = (m.media_a, m.frame_a, m.media_b, m.frame_b)
+        old = merged.get(key)
+        if old is None:
+            merged[key] = m
+        elif m.distance < old.distance:
+            merged[key] = FrameMatchRow(*key, m.distance, old.method)
+    return [merged[key] for key in sorted(merged)]
+
+
+def timed_matches(
+    table: FrameTable,
+    matches: Iterable[FrameMatchRow],
+    matchable: AbstractSet[FrameKey],
+    usable: AbstractSet[FrameKey],
+) -> list[FrameMatch]:
+    """Frame matches with their times, of frames still eligible: PDQ matches between
+    matchable frames, keypoint matches between usable ones."""
+    return [
+        FrameMatch(
+            m.media_a,
+            m.frame_a,
+            table.hashed[(m.media_a, m.frame_a)].pts_s,
+            m.media_b,
+            m.frame_b,
+            table.hashed[(m.media_b, m.frame_b)].pts_s,
+            m.distance,
+            m.method,
+        )
+        for m in matches
+        if {(m.media_a, m.frame_a), (m.media_b, m.frame_b)}
+        <= (matchable if m.method == "pdq" else usable)
+    ]
+
+
+def exact_pairs(table: FrameTable) -> set[tuple[str, str]]:
+    """Pairs of media (a < b) whose stored frames all decode to the same thumbnails:
+    different bytes, identical pictures (metadata stripped, container remuxed)."""
+    pictures: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for media_id, frames in table.frames_by_media.items():
+        pictures[tuple(f.thumb_sha256 for f in frames)].append(media_id)
+    return {
+        (a, b)
+        for group in pictures.values()
+        for i, a in enumerate(sorted(group))
+        for b in sorted(group)[i + 1 :]
+    }
+
+
+@dataclass(frozen=True)
+class FrameSearch:
+    """One run's searches: the index entries of the frames it indexed, the frame matches it
+    found (in the order found, which decides a repeated pair's method), the frames whose
+    features it searched, and how many matches following alignments added."""
+
+    new_entries: tuple[IndexEntry, ...]
+    matches: tuple[FrameMatchRow, ...]
+    feature_frames: tuple[FrameKey, ...]
+    confirmed_by_alignment: int
+
+
+def search_frames(
+    cfg: DedupeConfig,
+    params: str,
+    table: FrameTable,
+    eligible: Eligible,
+    known: KnownMatches,
+    indexes: tuple[hamming.HammingIndex, hamming.HammingIndex],
+    pictures: PictureLoader,
+) -> FrameSearch:
+    """Search every frame not indexed yet (and every feature not searched under params)
+    against everything stored: the four searches of the module docstring, in order.
+
+    indexes: (PDQ, mirrored PDQ) holding every entry of known.entries; the new frames are
+    added to both (the caller saves them). Nothing else is changed.
+    """
+    index, mirror_index = indexes
+    rules = VerifyRules(cfg.keypoint_min_inliers, cfg.keypoint_min_ncc)
+    indexed = {e.key for e in known.entries}
+    new = sorted(key for key in eligible.matchable if key not in indexed)
+    new_entries: list[IndexEntry] = []
+    found: list[FrameMatchRow] = []
+    if new:
+        next_id = max((e.entry_id for e in known.entries), default=-1) + 1
+        new_entries = [IndexEntry(next_id + i, k[0], k[1], params) for i, k in enumerate(new)]
+        by_id = {e.entry_id: e.key for e in [*known.entries, *new_entries]}
+        ids = np.array([e.entry_id for e in new_entries], dtype=np.int64)
+        index.add(ids, table.codes(new))
+        mirror_index.add(ids, table.codes(new, mirror=True))
+        pairs = index_pairs(table, index, mirror_index, new, by_id, cfg.pdq_max_distance)
+        found += pdq_matches(table, pairs)
+        if cfg.video_anchor_max_distance > cfg.pdq_max_distance:
+            # 64 bits is far beyond a multi-index's exact radius (15): search exhaustively.
+            exact = hamming.exact_for(index, cfg.video_anchor_max_distance)
+            candidates = anchor_candidates(
+                table, exact, new, by_id, pairs, cfg.video_anchor_max_distance
+            )
+            found += confirm_pairs(table, candidates, pictures, rules)
+    crop = feature_matches(
+        table,
+        [row for row in known.features if row.key in eligible.usable],
+        params,
+        {(m.media_a, m.media_b) for m in [*known.matches, *found]},
+        pictures,
+        cfg.keypoint_votes,
+        cfg.descriptor_max_l2,
+        rules,
+    )
+    found += crop.matches
+    new_media = {key[0] for key in new} | {key[0] for key in crop.searched}
+    extended = extend_alignments(table, [*known.matches, *found], new_media, pictures, rules)
+    return FrameSearch(tuple(new_entries), tuple(found + extended), crop.searched, len(extended))

@@ -1,0 +1,104 @@
+"""io/catalog: typed rows in and out (never sqlite3.Row or positional tuples), and the
+rules the catalog keeps for repeated rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipeline.core import alignment
+from pipeline.core.records import (
+    Detection,
+    FeatureRow,
+    FrameMatchRow,
+    FrameRef,
+    FrameState,
+    HashedFrame,
+    HashRow,
+    IndexEntry,
+    MediaRecord,
+    StoredFrame,
+)
+from pipeline.core.shots import SampledFrame
+from pipeline.io.catalog import Catalog, DerivedState
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> Iterator[Catalog]:
+    with Catalog(tmp_path / "catalog.sqlite") as opened:
+        with opened.transaction():
+            opened.put_media(MediaRecord("m1", "md5", 10, "video", "mp4", 64, 48, 2.0))
+            frames = [
+                StoredFrame("m1", SampledFrame(0, 0.0, 0, 0.0, "first"), 64, 48, "t0"),
+                StoredFrame("m1", SampledFrame(1, 1.5, 1, 0.7, "shot_change"), 64, 48, "t1"),
+            ]
+            opened.replace_frames(FrameState("m1", "fp", 2), frames, ["ffmpeg"])
+        yield opened
+
+
+def _hash_row(frame_index: int, uniform: bool) -> HashRow:
+    return HashRow(
+        "m1", frame_index, "hp", bytes(range(32)), bytes(32), 87, bytes(8), bytes(8), 1, 2, 60, 40,
+        uniform, 12.5,
+    )  # fmt: skip
+
+
+def test_frames_without_hashes_are_typed_refs(catalog: Catalog) -> None:
+    assert catalog.frames_without_hashes("hp") == [
+        FrameRef("m1", 0, "t0", "first"),
+        FrameRef("m1", 1, "t1", "shot_change"),
+    ]
+
+
+def test_hash_rows_come_back_as_stored_with_time_and_shot(catalog: Catalog) -> None:
+    rows = [_hash_row(0, False), _hash_row(1, True)]
+    with catalog.transaction():
+        catalog.put_hash_rows(rows)
+    assert catalog.hash_rows() == [HashedFrame(rows[0], 0.0, 0), HashedFrame(rows[1], 1.5, 1)]
+    assert catalog.hashes() == rows
+    assert catalog.frames_without_hashes("hp") == []
+    assert catalog.frames_without_hashes("other params") != []
+
+
+def test_a_frame_match_found_again_keeps_its_method_and_smaller_distance(
+    catalog: Catalog,
+) -> None:
+    first = [FrameMatchRow("a", 0, "b", 1, 20, "pdq")]
+    again = [FrameMatchRow("a", 0, "b", 1, 7, "keypoints"), FrameMatchRow("a", 2, "b", 3, 9, "pdq")]
+    with catalog.transaction():
+        catalog.add_frame_matches(first)
+    with catalog.transaction():
+        catalog.add_frame_matches(again)
+    stored = catalog.frame_matches()
+    assert stored == [
+        FrameMatchRow("a", 0, "b", 1, 7, "pdq"),
+        FrameMatchRow("a", 2, "b", 3, 9, "pdq"),
+    ]
+    assert stored == alignment.merge_frame_matches(first, again)  # the in-memory rule agrees
+
+
+def test_index_entries_and_reset(catalog: Catalog) -> None:
+    entries = [IndexEntry(0, "m1", 0, "dp"), IndexEntry(1, "m1", 1, "dp")]
+    with catalog.transaction():
+        catalog.add_index_entries(entries)
+        catalog.put_feature_rows([FeatureRow("m1", 0, "hp", b"p", b"d")])
+        catalog.mark_features_searched([("m1", 0)], "dp")
+        catalog.add_frame_matches([FrameMatchRow("a", 0, "b", 1, 3, "pdq")])
+    assert catalog.index_entries() == entries
+    assert catalog.feature_rows() == [FeatureRow("m1", 0, "hp", b"p", b"d", "dp")]
+    with catalog.transaction():
+        catalog.reset_index()
+    assert catalog.index_entries() == [] and catalog.frame_matches() == []
+    assert catalog.feature_rows()[0].searched_params == ""
+
+
+def test_detections_and_derived_state_are_records(catalog: Catalog) -> None:
+    with catalog.transaction():
+        catalog.put_detection("m1", 0, "hog", "[]", 3)
+        catalog.put_derived_state("count", "key", {"counts.csv": "abc"})
+    assert catalog.detections("hog") == {("m1", 0): Detection(3, "[]")}
+    assert catalog.detections("other") == {}
+    assert catalog.derived_state("count") == DerivedState("key", {"counts.csv": "abc"})
+    assert catalog.derived_state("dedupe") is None
