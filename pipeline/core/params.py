@@ -36,11 +36,17 @@ def hash_params_hash(cfg: HashConfig) -> str:
 
 def dedupe_params_hash(config: Config) -> str:
     """Everything that changes which frames are indexed or what matches: a change starts
-    the index over. Offset tolerance and agreeing frames only change the assembly."""
+    the index over. Offset tolerance, agreeing frames and the evidence rules only change the
+    assembly."""
     return _digest(
         {
             "dedupe": config.dedupe.model_dump(
-                exclude={"offset_tolerance_s", "min_agreeing_frames"}
+                exclude={
+                    "offset_tolerance_s",
+                    "min_agreeing_frames",
+                    "weak_pdq_bits",
+                    "short_run_frames",
+                }
             ),
             "hash": hash_params_hash(config.hash),
             "frames": frames_params_hash(config.frames),

@@ -278,6 +278,10 @@ MIGRATIONS: tuple[str, ...] = (
     );
     """
     + _generation_triggers(("signatures", "list_matches")),
+    # 7 (append-only; issue 15, renumber on merge): every media relation says what decided it.
+    """
+    ALTER TABLE media_matches ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+    """,
 )
 
 
@@ -699,7 +703,7 @@ class Catalog:
     def replace_media_matches(self, matches: list[MediaMatch]) -> None:
         self._db.execute("DELETE FROM media_matches")
         self._db.executemany(
-            "INSERT INTO media_matches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO media_matches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     m.media_a,
@@ -712,6 +716,7 @@ class Catalog:
                     m.b_end_s,
                     m.frames_agreeing,
                     m.method,
+                    m.reason,
                 )
                 for m in matches
             ],

@@ -129,6 +129,7 @@ MATCH_COLUMNS = (
     "b_end_s",
     "frames_agreeing",
     "method",
+    "reason",
 )
 CLUSTER_COLUMNS = ("media_id", "cluster_id")
 PROVENANCE_COLUMNS = (
