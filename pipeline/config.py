@@ -62,6 +62,7 @@ class DedupeConfig(_Section):
     descriptor_max_l2: float = Field(200.0, gt=0)
     keypoint_min_inliers: int = Field(12, ge=4)
     keypoint_min_ncc: float = Field(0.9, gt=0, le=1)
+    keypoint_block_min_ncc: float = Field(0.5, ge=0, le=1)
     weak_pdq_bits: int = Field(28, ge=0, le=128)
     short_run_frames: int = Field(3, ge=0)
 

@@ -51,6 +51,11 @@ class VerifyRules:
     min_ncc: float = 0.9
     max_bad_blocks: float = 0.1
     min_overlap: float = 0.3  # of the smaller picture's area
+    # A textured block (both sides' grey std >= STRUCTURE_MIN_STD) whose own correlation is
+    # below this disagrees: different things in front of one backdrop, a different picture
+    # inside one page template keep block means and spreads alike but not their structure.
+    # 0 turns the structure test off.
+    block_min_ncc: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -90,10 +95,19 @@ def _ratio_matches(a: Features, b: Features, ratio: float = 0.75) -> list[tuple[
     ]
 
 
+STRUCTURE_MIN_STD = 12.0  # grey levels: below this a block is too plain to compare structure
+
+
 def _pixel_agreement(
-    a: np.ndarray, b: np.ndarray, homography: np.ndarray, block: int = 16
+    a: np.ndarray,
+    b: np.ndarray,
+    homography: np.ndarray,
+    block: int = 16,
+    block_min_ncc: float = 0.0,
 ) -> tuple[float, float, float]:
-    """(NCC over the overlap, fraction of disagreeing blocks, overlap / smaller area)."""
+    """(NCC over the overlap, fraction of disagreeing blocks, overlap / smaller area). A block
+    disagrees when its mean or spread differs by more than 24 grey levels, or (block_min_ncc
+    > 0) when both sides are textured and their correlation is below block_min_ncc."""
     height, width = a.shape[:2]
     warped = cv2.warpPerspective(b, homography, (width, height), flags=cv2.INTER_LINEAR)
     mask = (
@@ -125,6 +139,10 @@ def _pixel_agreement(
             total += 1
             if abs(pa.mean() - pb.mean()) > 24 or abs(pa.std() - pb.std()) > 24:
                 bad += 1
+            elif block_min_ncc and min(pa.std(), pb.std()) >= STRUCTURE_MIN_STD:
+                da, db = pa - pa.mean(), pb - pb.mean()
+                corr = float((da * db).sum() / np.sqrt((da * da).sum() * (db * db).sum()))
+                bad += corr < block_min_ncc
     return ncc, (bad / total if total else 1.0), overlap
 
 
@@ -141,7 +159,9 @@ def verify(
     inliers = int(inlier_mask.sum()) if inlier_mask is not None else 0
     if homography is None or inliers < rules.min_inliers or not _plausible(homography):
         return Verification(False, inliers, 0.0, 1.0, 0.0)
-    ncc, bad, overlap = _pixel_agreement(grey(a_rgb), grey(b_rgb), homography)
+    ncc, bad, overlap = _pixel_agreement(
+        grey(a_rgb), grey(b_rgb), homography, block_min_ncc=rules.block_min_ncc
+    )
     confirmed = (
         ncc >= rules.min_ncc and bad <= rules.max_bad_blocks and overlap >= rules.min_overlap
     )
@@ -283,6 +303,8 @@ def verify_aligned(a_rgb: np.ndarray, b_rgb: np.ndarray, rules: VerifyRules) -> 
     homography = np.linalg.inv(np.vstack([warp, [0.0, 0.0, 1.0]]))
     if not _plausible(homography):
         return Verification(False, 0, 0.0, 1.0, 0.0)
+    # No structure test here: frames aligned by intensity are moments of one footage a
+    # fraction of a second apart (motion changes their blocks), already tied by a time offset.
     ncc, bad, overlap = _pixel_agreement(a, b, homography)
     confirmed = (
         ncc >= rules.min_ncc and bad <= rules.max_bad_blocks and overlap >= rules.min_overlap

@@ -169,12 +169,12 @@ def media_matches(
                 method=_method(matches),
                 reason=_support(matches),
             )
-            found.append(_judged(stills, matches, evidence, rules))
+            found.append(_judged(stills, matches, evidence, rules, media))
         elif a.kind != "video" or b.kind != "video":
-            found.append(_judged(_still_in_video(a, b, matches), matches, evidence, rules))
+            found.append(_judged(_still_in_video(a, b, matches), matches, evidence, rules, media))
         else:
             found.extend(
-                _judged(overlap, run, evidence, rules)
+                _judged(overlap, run, evidence, rules, media)
                 for overlap, run in _overlaps(a, b, matches, rules)
             )
     return sorted(found, key=lambda m: (m.media_a, m.media_b, m.a_start_s or 0.0))
@@ -198,8 +198,24 @@ def _support(matches: Sequence[FrameMatch]) -> str:
     return "; ".join(parts)
 
 
+def _at_both_edges(match: MediaMatch, media: dict[str, MediaInfo]) -> bool:
+    """Does the overlap open both videos, or close both? Where a channel puts its card."""
+
+    def near(value: float | None, edge: float | None) -> bool:
+        return value is not None and edge is not None and abs(value - edge) <= EDGE_MARGIN_S
+
+    a, b = media[match.media_a], media[match.media_b]
+    opens = near(match.a_start_s, 0.0) and near(match.b_start_s, 0.0)
+    closes = near(match.a_end_s, a.duration_s) and near(match.b_end_s, b.duration_s)
+    return opens or closes
+
+
 def _judged(
-    match: MediaMatch, support: Sequence[FrameMatch], evidence: Evidence, rules: OverlapRules
+    match: MediaMatch,
+    support: Sequence[FrameMatch],
+    evidence: Evidence,
+    rules: OverlapRules,
+    media: dict[str, MediaInfo],
 ) -> MediaMatch:
     """The relation as the evidence allows it: same content, or a proposal with its reason."""
     pair = (match.media_a, match.media_b)
@@ -227,6 +243,7 @@ def _judged(
         match.relation == "video_overlap"
         and rules.short_run_frames
         and match.frames_agreeing < rules.short_run_frames
+        and _at_both_edges(match, media)
         and all(
             evidence.shared_beyond((m.media_a, m.frame_a), pair)
             and evidence.shared_beyond((m.media_b, m.frame_b), pair)

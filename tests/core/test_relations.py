@@ -147,6 +147,14 @@ def test_a_short_run_through_frames_a_third_video_shares_is_a_candidate() -> Non
     assert all("title card" in m.reason for m in found)
 
 
+def test_a_short_run_through_shared_frames_inside_the_videos_is_an_overlap() -> None:
+    def excerpt(first: str, second: str) -> list[FrameMatch]:
+        return [FrameMatch(first, i, float(i), second, i, float(i + 2), 2) for i in (4, 5)]
+
+    found = media_matches(excerpt("v", "w") + excerpt("v", "x") + excerpt("w", "x"), MEDIA_3, RULES)
+    assert {m.relation for m in found} == {"video_overlap"}
+
+
 def test_a_short_run_only_two_videos_share_is_an_overlap() -> None:
     (found,) = media_matches(_title_card("v", "w"), MEDIA_3, RULES)
     assert found.relation == "video_overlap"
