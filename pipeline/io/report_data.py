@@ -236,7 +236,7 @@ def load_report_data(layout: DataLayout, catalog: Catalog) -> ReportData:
 
     clusters: list[ClusterView] = []
     for cluster_id, ids in members_of.items():
-        if len(ids) < 2:
+        if len(ids) < 2 and not matches_of.get(cluster_id):  # alone, and no proposal either
             continue
         prov = provenance.get(cluster_id, {})
         members = [
