@@ -21,6 +21,7 @@ from pipeline.config import DedupeConfig
 from pipeline.core import alignment, hamming
 from pipeline.core.alignment import Eligible, FrameSearch, FrameTable, KnownMatches
 from pipeline.core.clusters import cluster_media, provenance_by_cluster
+from pipeline.core.metadata import exposure_stamp
 from pipeline.core.outcome import StageResult
 from pipeline.core.params import dedupe_params_hash
 from pipeline.core.records import IndexEntry, MediaRecord, Observation
@@ -88,7 +89,7 @@ def run_dedupe(ctx: RunContext) -> StageResult:
     frame_matches = alignment.timed_matches(table, stored, eligible.matchable, eligible.usable)
     media = table.media_infos({i: (m.kind, m.duration_s) for i, m in observed.items()})
     review = fold(ctx.catalog.decisions())
-    captured = {i: str(m.derived.get("captured_at") or "") for i, m in observed.items()}
+    captured = {i: exposure_stamp(m.raw_metadata) for i, m in observed.items()}
     direct, matches = accepted_relations(
         frame_matches,
         media,
