@@ -128,22 +128,31 @@ def _pixel_agreement(
     x, y = x - x.mean(), y - y.mean()
     denominator = float(np.sqrt((x * x).sum() * (y * y).sum()))
     ncc = float((x * y).sum() / denominator) if denominator > 0 else 0.0
-    bad = total = 0
-    for top in range(0, height - block + 1, block):
-        for left in range(0, width - block + 1, block):
-            inside = mask[top : top + block, left : left + block]
-            if inside.mean() < 0.9:
-                continue
-            pa = a[top : top + block, left : left + block].astype(np.float64)
-            pb = warped[top : top + block, left : left + block].astype(np.float64)
-            total += 1
-            if abs(pa.mean() - pb.mean()) > 24 or abs(pa.std() - pb.std()) > 24:
-                bad += 1
-            elif block_min_ncc and min(pa.std(), pb.std()) >= STRUCTURE_MIN_STD:
-                da, db = pa - pa.mean(), pb - pb.mean()
-                corr = float((da * db).sum() / np.sqrt((da * da).sum() * (db * db).sum()))
-                bad += corr < block_min_ncc
-    return ncc, (bad / total if total else 1.0), overlap
+    rows, cols = height // block, width // block
+    if not rows or not cols:
+        return ncc, 1.0, overlap
+
+    def blocks(image: np.ndarray) -> np.ndarray:
+        """(rows * cols, block * block): every whole block of the picture, row by row."""
+        cut = image[: rows * block, : cols * block].astype(np.float64)
+        return cut.reshape(rows, block, cols, block).swapaxes(1, 2).reshape(-1, block * block)
+
+    inside = blocks(mask).mean(axis=1) >= 0.9
+    pa, pb = blocks(a)[inside], blocks(warped)[inside]
+    total = int(inside.sum())
+    if not total:
+        return ncc, 1.0, overlap
+    mean_a, mean_b = pa.mean(axis=1), pb.mean(axis=1)
+    std_a, std_b = pa.std(axis=1), pb.std(axis=1)
+    bad_blocks = (np.abs(mean_a - mean_b) > 24) | (np.abs(std_a - std_b) > 24)
+    if block_min_ncc:
+        da, db = pa - mean_a[:, None], pb - mean_b[:, None]
+        spread = np.sqrt((da * da).sum(axis=1) * (db * db).sum(axis=1))
+        corr = (da * db).sum(axis=1) / np.where(spread > 0, spread, 1.0)
+        textured = np.minimum(std_a, std_b) >= STRUCTURE_MIN_STD
+        bad_blocks |= textured & (corr < block_min_ncc)
+    bad = int(bad_blocks.sum())
+    return ncc, bad / total, overlap
 
 
 def verify(
