@@ -278,6 +278,19 @@ MIGRATIONS: tuple[str, ...] = (
     );
     """
     + _generation_triggers(("signatures", "list_matches")),
+    # 7 (append-only; renumber on merge): TMK+PDQF per video, the reference `.tmk` file's
+    # bytes (~260 KB each), written with the video's signatures row under its params_hash;
+    # a list match's score (TMK's level-2 score, where a bit distance means nothing).
+    """
+    CREATE TABLE tmk_signatures (
+        media_id TEXT PRIMARY KEY,
+        params_hash TEXT NOT NULL,
+        tmk BLOB NOT NULL,
+        error TEXT NOT NULL DEFAULT ''
+    );
+    ALTER TABLE list_matches ADD COLUMN score REAL;
+    """
+    + _generation_triggers(("tmk_signatures",)),
 )
 
 
@@ -923,6 +936,21 @@ class Catalog:
             ),
         )
 
+    def put_tmk(self, media_id: str, params_hash: str, tmk: bytes, error: str) -> None:
+        """A video's TMK+PDQF (empty with the reason when it could not be computed)."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO tmk_signatures VALUES (?, ?, ?, ?)",
+            (media_id, params_hash, tmk, error),
+        )
+
+    def tmk_signatures(self) -> dict[str, bytes]:
+        """media_id -> `.tmk` bytes of every observed video that has one."""
+        rows = self._db.execute(
+            "SELECT media_id, tmk FROM tmk_signatures WHERE length(tmk) > 0"
+            " AND media_id IN (SELECT media_id FROM observations) ORDER BY media_id"
+        ).fetchall()
+        return {str(row[0]): bytes(row[1]) for row in rows}
+
     def signatures(self) -> list[SignedMedia]:
         """Every observed media with its byte hashes and its stored signature (empty signal
         when it has none yet or it failed), by media_id."""
@@ -944,7 +972,7 @@ class Catalog:
         """Swap one list's matches for a new check of it, atomically with its record."""
         self._db.execute("DELETE FROM list_matches WHERE list_name = ?", (checked.list_name,))
         self._db.executemany(
-            "INSERT OR REPLACE INTO list_matches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO list_matches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     m.list_name,
@@ -956,6 +984,7 @@ class Catalog:
                     m.media_start_s,
                     m.media_end_s,
                     m.matched_percent,
+                    m.score,
                 )
                 for m in matches
             ],
