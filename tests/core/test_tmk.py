@@ -85,9 +85,7 @@ def test_a_tmk_list_finds_the_copy_through_the_index(
     listed = tmp_path / "release-7.tmk"
     listed.write_bytes(tmks["original"])
     found = match_entries(index, read_list(listed))
-    assert [(m.media_id, m.signal_type, m.label) for m in found] == [
-        ("copy", TMK, "release-7")
-    ]
+    assert [(m.media_id, m.signal_type, m.label) for m in found] == [("copy", TMK, "release-7")]
     assert found[0].score is not None and found[0].score > 0.9
     as_csv = tmp_path / "partner.csv"
     as_csv.write_text(
