@@ -142,7 +142,10 @@ def export_hashes(
             "label": label,
             "media": len(items),
             "signals": _signals(items, fmt),
-            "outputs": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
+            # not "outputs": verify checks those under DIR/processed; an export leaves it
+            "exported_sha256": {
+                name: hashlib.sha256(data).hexdigest() for name, data in files.items()
+            },
         },
     )
     print(
