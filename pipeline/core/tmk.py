@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -120,15 +121,25 @@ def level2(a: TmkSignature, b: TmkSignature) -> float:
     sin_sin = np.einsum("pcd,pcd->pc", a.sin, b.sin, dtype=np.float64)
     sin_cos = np.einsum("pcd,pcd->pc", a.sin, b.cos, dtype=np.float64)
     cos_sin = np.einsum("pcd,pcd->pc", a.cos, b.sin, dtype=np.float64)
-    j = np.arange(len(a.coefficients), dtype=np.float64)
     best = []
     for i, period in enumerate(a.periods.tolist()):
-        delta = 2.0 * np.pi * np.arange(period, dtype=np.float64) / period
-        angles = np.outer(delta, j[1:])  # (offsets, C-1)
-        kernel = cos_cos[i, 0] + np.cos(angles) @ (cos_cos[i, 1:] + sin_sin[i, 1:])
-        kernel += np.sin(angles) @ (sin_cos[i, 1:] - cos_sin[i, 1:])
+        cosines, sines = _basis(period, len(a.coefficients))
+        kernel = cos_cos[i, 0] + cosines @ (cos_cos[i, 1:] + sin_sin[i, 1:])
+        kernel += sines @ (sin_cos[i, 1:] - cos_sin[i, 1:])
         best.append(float(kernel.max()))
     return max(best) / a.normalizer
+
+
+@lru_cache(maxsize=32)
+def _basis(period: int, coefficients: int) -> tuple[np.ndarray, np.ndarray]:
+    """cos(j * delta) and sin(j * delta) for every offset delta = 2 pi k / period and
+    j = 1..C-1: the same for every pair of signatures, so computed once per period."""
+    delta = 2.0 * np.pi * np.arange(period, dtype=np.float64) / period
+    angles = np.outer(delta, np.arange(1, coefficients, dtype=np.float64))
+    cosines, sines = np.cos(angles), np.sin(angles)
+    cosines.setflags(write=False)
+    sines.setflags(write=False)
+    return cosines, sines
 
 
 @dataclass(frozen=True)
