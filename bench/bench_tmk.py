@@ -118,6 +118,10 @@ def run(scale: float) -> str:
 
     periods, coefficients = len(signatures[0].periods), len(signatures[0].coefficients)
 
+    tmk_cpu = sum(c for _, c in rows["tmk"])
+    decode_cpu = sum(c for _, c in rows["decode"])
+    vpdq_cpu = sum(c for _, c in rows["vpdq1"])
+
     def line(key: str, what: str) -> str:
         wall = sum(w for w, _ in rows[key])
         cpu = sum(c for _, c in rows[key])
@@ -138,6 +142,9 @@ is the figure to compare).
 {line("vpdq1", "vPDQ, one frame a second (the default)")}
 {line("vpdq0", "vPDQ, every frame")}
 
+- TMK costs {tmk_cpu / decode_cpu:.2f}x the CPU of its own ffmpeg decode: the decode is
+  nearly all of it. The signatures stage now signs a video with vPDQ (default sampling) and
+  TMK: {(tmk_cpu + vpdq_cpu) / vpdq_cpu:.1f}x the CPU of vPDQ alone.
 - A `.tmk` signature is {sizes[0]:,} bytes whatever the video's length ({periods} periods x
   {coefficients} Fourier coefficients x 256 floats, cosine and sine, plus the 256-float
   average): stored
