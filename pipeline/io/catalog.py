@@ -944,10 +944,13 @@ class Catalog:
         )
 
     def tmk_signatures(self) -> dict[str, bytes]:
-        """media_id -> `.tmk` bytes of every observed video that has one."""
+        """media_id -> `.tmk` bytes of every observed video that has one made with its
+        current signatures (a video signed again without TMK keeps no stale one)."""
         rows = self._db.execute(
-            "SELECT media_id, tmk FROM tmk_signatures WHERE length(tmk) > 0"
-            " AND media_id IN (SELECT media_id FROM observations) ORDER BY media_id"
+            "SELECT t.media_id, t.tmk FROM tmk_signatures t JOIN signatures s"
+            " ON s.media_id = t.media_id AND s.params_hash = t.params_hash"
+            " WHERE length(t.tmk) > 0"
+            " AND t.media_id IN (SELECT media_id FROM observations) ORDER BY t.media_id"
         ).fetchall()
         return {str(row[0]): bytes(row[1]) for row in rows}
 
