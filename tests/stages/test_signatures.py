@@ -17,7 +17,7 @@ from threatexchange.signal_type.pdq.pdq_hasher import pdq_from_file
 
 from pipeline.cli import main
 from pipeline.core.outcome import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
-from pipeline.io.catalog import Catalog
+from pipeline.io.catalog import Catalog, StoredSignature
 from pipeline.layout import DataLayout
 from pipeline.synth.demo import write_demo_collection
 from tests.media import jpeg, put, video
@@ -241,6 +241,11 @@ def test_a_video_gets_tmk_that_exports_and_matches_back(
         (f"{clip}.tmk", clip): pytest.approx(1.0),
         ("all.csv", clip): pytest.approx(1.0),
     }
+    # Signed again under other parameters and failed: its old TMK is neither exported nor
+    # matched any more.
+    with Catalog(collection.catalog) as catalog, catalog.transaction():
+        catalog.put_signature(StoredSignature(clip, "other", "vpdq", "", 0, 0, "broken"))
+        assert catalog.tmk_signatures() == {}
 
 
 def test_an_export_is_sealed_in_the_custody_log_without_its_content(
