@@ -84,6 +84,19 @@ class SignaturesConfig(_Section):
     lists: list[str] = Field(default_factory=list)
     workers: int = Field(0, ge=0)
 
+    @model_validator(mode="after")
+    def _lists_have_distinct_names(self) -> SignaturesConfig:
+        """A list is known by its file name (list_matches.csv, checked_lists): two with the
+        same name would overwrite each other's matches."""
+        names = [Path(entry).name for entry in self.lists]
+        duplicated = sorted({name for name in names if names.count(name) > 1})
+        if duplicated:
+            raise ValueError(
+                "signatures.lists: hash lists are known by their file name, and these appear "
+                f"more than once: {', '.join(duplicated)} (rename one of the files)"
+            )
+        return self
+
 
 class RunConfig(_Section):
     max_failure_ratio: float = Field(0.5, ge=0, le=1)

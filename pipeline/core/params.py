@@ -15,7 +15,9 @@ from typing import Any
 from pipeline.config import Config, FramesConfig, HashConfig, SignaturesConfig
 from pipeline.core.hashing import HASH_VERSION
 
-SIGNATURE_VERSION = 1  # bump when the standard signatures' computation changes: all signed again
+# Bump when the standard signatures' computation changes: all signed again.
+# 2: videos get TMK+PDQF (tmkpy) beside vPDQ.
+SIGNATURE_VERSION = 2
 
 
 def _digest(params: Any) -> str:
