@@ -39,7 +39,7 @@ import json
 import math
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +55,7 @@ from pipeline.synth.family import (
     TruthRow,
     corpus_main,
     pair_truth,
+    render_jobs,
     write_rendered_corpus,
 )
 from pipeline.synth.videos import Shot, shot_frames
@@ -211,6 +212,15 @@ def write_augly_corpus(layout: DataLayout, scale: float = 1.0, seed: int = 0) ->
 def corpus_files(scale: float = 1.0, seed: int = 0) -> tuple[CorpusFile, ...]:
     """The files write_augly_corpus makes for (scale, seed), without rendering anything."""
     return tuple(job.file for job in _plan(scale, seed))
+
+
+def render_files(raw: Path, paths: Collection[str], scale: float = 1.0, seed: int = 0) -> None:
+    """Render only the named files of the (scale, seed) plan under raw; the generated files
+    they read (a copy's master) must be there already. A partial second render checks that
+    rendering is deterministic without the cost of the whole corpus. KeyError for a path
+    the plan does not make."""
+    jobs = {job.file.path: job for job in _plan(scale, seed)}
+    render_jobs(raw, [jobs[path] for path in paths])
 
 
 def corpus_counts(files: Sequence[CorpusFile]) -> dict[str, int]:

@@ -200,7 +200,7 @@ def write_rendered_corpus(
             f"{root} already holds files that are not this corpus (scale={parameters['scale']:g}, "
             f"seed={parameters['seed']}); delete it to regenerate"
         )
-    _render_all(layout.raw, jobs)
+    render_jobs(layout.raw, jobs)
     rows = (row.as_dict() for row in truth())
     manifest = {
         **parameters,
@@ -259,7 +259,7 @@ def sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _render_all(raw: Path, jobs: Sequence[RenderJob]) -> None:
+def render_jobs(raw: Path, jobs: Sequence[RenderJob]) -> None:
     """Two workers (ffmpeg runs single-threaded, one per core); files that read another
     generated file wait for the first round."""
     first = [job for job in jobs if not job.needs]
