@@ -105,6 +105,10 @@ _BACKDROP_OBJECTS = ("apple", "HappyFish", "WindowsLogo")
 _ALWAYS = ("screenshot_mobile", "screenshot_web", "meme")
 _MEME_CAPTION = "WHEN THE NEWS\nFINALLY DROPS"
 _TEXT_BANNER = "BREAKING - shared 2 min ago"
+# Characters (indices into AugLy's font's character list) of the text overlays: AugLy's
+# default is drawn at random when it is imported, which changed these files' bytes from
+# one process to the next.
+_OVERLAY_TEXT = (310, 520, 205, 645, 90)
 
 
 @dataclass(frozen=True)
@@ -429,6 +433,7 @@ def _edits() -> tuple[_Edit, ...]:
             "overlay",
             _call(
                 "overlay_text",
+                text=list(_OVERLAY_TEXT),
                 font_size=0.12,
                 opacity=0.9,
                 color=(255, 230, 0),
@@ -475,7 +480,13 @@ def _edits() -> tuple[_Edit, ...]:
             "chain",
             _chain(
                 _call("hflip"),
-                _call("overlay_text", font_size=0.1, color=(255, 255, 255), y_pos=0.1),
+                _call(
+                    "overlay_text",
+                    text=list(_OVERLAY_TEXT),
+                    font_size=0.1,
+                    color=(255, 255, 255),
+                    y_pos=0.1,
+                ),
                 _call("scale", factor=0.5),
             ),
         ),

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -178,3 +180,22 @@ def test_truth_is_closed_and_consistent_at_full_scale() -> None:
     web = [f.path for f in files if f.template == "web"]
     assert len(web) >= 3
     assert all(frozenset(pair) in negatives for pair in itertools.pairwise(web))
+
+
+def test_text_overlays_do_not_depend_on_the_process(tmp_path: Path) -> None:
+    """AugLy draws its default overlay text at random when imported; two processes seeded
+    differently must still render the text-overlay copies alike."""
+    paths = [f.path for f in corpus_files(SMALL_SCALE) if "text_overlay" in f.transform]
+    assert paths
+    script = (
+        "import random, sys; random.seed(int(sys.argv[1]))\n"
+        "from pathlib import Path\n"
+        "from pipeline.synth.augly_corpus import render_files\n"
+        f"render_files(Path(sys.argv[2]), {paths!r}, {SMALL_SCALE!r})\n"
+    )
+    digests = []
+    for seed in (1, 2):
+        raw = tmp_path / f"raw{seed}"
+        subprocess.run([sys.executable, "-c", script, str(seed), str(raw)], check=True)
+        digests.append([sha256_file(raw / path) for path in paths])
+    assert digests[0] == digests[1]
