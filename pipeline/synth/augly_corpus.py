@@ -606,33 +606,9 @@ def _siblings(place: Callable[[str], str]) -> list[_Job]:
         ("left", _Edit("jpeg_q30", "jpeg", _call("encoding_quality", quality=30), 95)),
         ("right", _Edit("scale_60", "scale", _call("scale", factor=0.6), 85)),
     ):
-        key = f"{_SIBLING_SOURCE}_{half}"
         picture = f"half:{_SIBLING_SOURCE}:{half}"
-        original = CorpusFile(
-            place(f"{key}.jpg"),
-            key,
-            "image",
-            "original",
-            "original",
-            "original",
-            picture=picture,
-            sibling=_SIBLING_SOURCE,
-        )
-        copy = CorpusFile(
-            place(f"{key}_{edit.name}.jpg"),
-            f"{key}/{edit.name}",
-            "image",
-            edit.name,
-            edit.category,
-            "repost",
-            (key,),
-            picture=picture,
-            sibling=_SIBLING_SOURCE,
-        )
-        jobs += [
-            _Job(original, functools.partial(_render_still, picture, None, 90)),
-            _Job(copy, functools.partial(_render_still, picture, edit, edit.quality)),
-        ]
+        key = f"{_SIBLING_SOURCE}_{half}"
+        jobs += _photo_and_repost(key, picture, edit, place, sibling=_SIBLING_SOURCE)
     return jobs
 
 
@@ -642,35 +618,49 @@ def _backdrop(scale: float, place: Callable[[str], str]) -> list[_Job]:
     jobs = []
     repost = _Edit("jpeg_q40", "jpeg", _call("encoding_quality", quality=40), 95)
     for obj in _BACKDROP_OBJECTS[: 3 if scale >= 0.6 else 2]:
-        key = f"{_BACKDROP}_{obj}"
         picture = f"pasted:{_BACKDROP}:{obj}"
+        key = f"{_BACKDROP}_{obj}"
         backdrops = frozenset({_BACKDROP})
-        original = CorpusFile(
-            place(f"{key}.jpg"),
-            key,
-            "image",
-            "original",
-            "original",
-            "original",
-            picture=picture,
-            backdrops=backdrops,
-        )
-        copy = CorpusFile(
-            place(f"{key}_jpeg_q40.jpg"),
-            f"{key}/jpeg_q40",
-            "image",
-            "jpeg_q40",
-            "jpeg",
-            "repost",
-            (key,),
-            picture=picture,
-            backdrops=backdrops,
-        )
-        jobs += [
-            _Job(original, functools.partial(_render_still, picture, None, 90)),
-            _Job(copy, functools.partial(_render_still, picture, repost, 95)),
-        ]
+        jobs += _photo_and_repost(key, picture, repost, place, backdrops=backdrops)
     return jobs
+
+
+def _photo_and_repost(
+    key: str,
+    picture: str,
+    edit: _Edit,
+    place: Callable[[str], str],
+    sibling: str = "",
+    backdrops: frozenset[str] = frozenset(),
+) -> list[_Job]:
+    """An original still (JPEG quality 90) and one repost of it made by edit."""
+    original = CorpusFile(
+        place(f"{key}.jpg"),
+        key,
+        "image",
+        "original",
+        "original",
+        "original",
+        picture=picture,
+        sibling=sibling,
+        backdrops=backdrops,
+    )
+    copy = CorpusFile(
+        place(f"{key}_{edit.name}.jpg"),
+        f"{key}/{edit.name}",
+        "image",
+        edit.name,
+        edit.category,
+        "repost",
+        (key,),
+        picture=picture,
+        sibling=sibling,
+        backdrops=backdrops,
+    )
+    return [
+        _Job(original, functools.partial(_render_still, picture, None, 90)),
+        _Job(copy, functools.partial(_render_still, picture, edit, edit.quality)),
+    ]
 
 
 # Masters: (key, source clip, start in the clip, seconds, width, height, backdrop)
