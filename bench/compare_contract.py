@@ -14,17 +14,10 @@ import argparse
 import sys
 from pathlib import Path
 
-CONTRACT_FILES = (
-    "media.csv",
-    "observations.csv",
-    "rejects.csv",
-    "matches.csv",
-    "clusters.csv",
-    "cluster_provenance.csv",
-    "counts.csv",
-    "count_certificate.csv",
-    "scenes.json",
-)
+from pipeline.io import contract
+
+# The contract files as io/contract.py lists them, then what the report and review app read.
+CONTRACT_FILES = (*contract.CONTRACT_FILES, "scenes.json")
 
 
 def differences(baseline: Path, processed: Path) -> list[str]:

@@ -853,20 +853,7 @@ def _markdown(report: EvalReport, examples: int) -> list[str]:
         scores.append(report.clusters)
     if report.relation_graph is not None:
         scores.append(report.relation_graph)
-    lines += _table(
-        (
-            "scope",
-            "true",
-            "found",
-            "predicted",
-            "predicted true",
-            "precision",
-            "recall",
-            "F1",
-            "same relation",
-        ),
-        (_score_row(s) for s in scores),
-    )
+    lines += _score_table(scores)
     lines += [
         "",
         "Per relation, recall groups pairs by their true relation and precision by the "
@@ -890,13 +877,7 @@ def _markdown(report: EvalReport, examples: int) -> list[str]:
     lines += ["", "## Hard negatives", ""]
     lines += _hard_negative_table(report)
     lines += ["", "## Video intervals (absolute error, seconds)", ""]
-    lines += _table(
-        ("relation", "side", "bound", "pairs", "missing", "median", "max"),
-        (
-            (e.relation, e.side, e.bound, e.n, e.n_missing, _fmt(e.median_s, 2), _fmt(e.max_s, 2))
-            for e in report.intervals
-        ),
-    )
+    lines += _interval_table(report)
     lines += ["", "## Trims and compilations against their sources", ""]
     lines += _table(
         ("copy", "source", "transform", "linked", "worst error s", "ok"),
@@ -912,9 +893,43 @@ def _markdown(report: EvalReport, examples: int) -> list[str]:
             for link in report.source_links
         ),
     )
+    lines += _example_lists(report, examples, "##")
+    return lines
+
+
+def _score_table(scores: Iterable[PairScore]) -> list[str]:
+    return _table(
+        (
+            "scope",
+            "true",
+            "found",
+            "predicted",
+            "predicted true",
+            "precision",
+            "recall",
+            "F1",
+            "same relation",
+        ),
+        (_score_row(s) for s in scores),
+    )
+
+
+def _interval_table(report: EvalReport) -> list[str]:
+    return _table(
+        ("relation", "side", "bound", "pairs", "missing", "median", "max"),
+        (
+            (e.relation, e.side, e.bound, e.n, e.n_missing, _fmt(e.median_s, 2), _fmt(e.max_s, 2))
+            for e in report.intervals
+        ),
+    )
+
+
+def _example_lists(report: EvalReport, examples: int, heading: str) -> list[str]:
+    """The first `examples` missed pairs and wrong links, under `heading`-level titles."""
+    lines: list[str] = []
     for title, items in (("Missed pairs", report.missed), ("Wrong links", report.wrong)):
         shown = f", first {examples}" if len(items) > examples else ""
-        lines += ["", f"## {title} ({len(items)}{shown})", ""]
+        lines += ["", f"{heading} {title} ({len(items)}{shown})", ""]
         lines += [f"- {e.path_a} ↔ {e.path_b}: {e.label}" for e in items[:examples]] or ["none"]
     return lines
 
@@ -1029,44 +1044,14 @@ def families_markdown(results: Sequence[FamilyResult], examples: int = 10) -> st
         lines += ["", "### Relation graph, clusters, pairs", ""]
         scores = [s for s in (report.relation_graph, report.clusters, report.overall) if s]
         scores += [s for s in report.per_relation if s.n_true or s.n_predicted]
-        lines += _table(
-            (
-                "scope",
-                "true",
-                "found",
-                "predicted",
-                "predicted true",
-                "precision",
-                "recall",
-                "F1",
-                "same relation",
-            ),
-            (_score_row(s) for s in scores),
-        )
+        lines += _score_table(scores)
         lines += ["", "### Recall per category", ""]
         lines += _category_table(report)
         lines += ["", "### Hard negatives", ""]
         lines += _hard_negative_table(report)
         lines += ["", "### Video intervals (absolute error, seconds)", ""]
-        lines += _table(
-            ("relation", "side", "bound", "pairs", "missing", "median", "max"),
-            (
-                (
-                    e.relation,
-                    e.side,
-                    e.bound,
-                    e.n,
-                    e.n_missing,
-                    _fmt(e.median_s, 2),
-                    _fmt(e.max_s, 2),
-                )
-                for e in report.intervals
-            ),
-        )
-        for title, items in (("Missed pairs", report.missed), ("Wrong links", report.wrong)):
-            shown = f", first {examples}" if len(items) > examples else ""
-            lines += ["", f"### {title} ({len(items)}{shown})", ""]
-            lines += [f"- {e.path_a} ↔ {e.path_b}: {e.label}" for e in items[:examples]] or ["none"]
+        lines += _interval_table(report)
+        lines += _example_lists(report, examples, "###")
     return "\n".join(lines) + "\n"
 
 

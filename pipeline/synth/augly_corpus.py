@@ -33,17 +33,13 @@ Times are seconds; a video's footage can run at another speed than its master's.
 
 from __future__ import annotations
 
-import argparse
 import functools
-import hashlib
 import itertools
 import json
 import math
-import sys
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,10 +47,17 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from pipeline.io import ffmpeg
-from pipeline.io.atomic import write_bytes_atomic
-from pipeline.io.contract import render_csv
 from pipeline.layout import DataLayout
-from pipeline.synth.corpus import MANIFEST_FILE, TRUTH_COLUMNS, TRUTH_FILE
+from pipeline.synth.family import (
+    TRUTH_COLUMNS,
+    SharedContent,
+    Span,
+    TruthRow,
+    corpus_main,
+    pair_truth,
+    render_jobs,
+    write_rendered_corpus,
+)
 from pipeline.synth.videos import Shot, shot_frames
 
 FAMILY = "augly"
@@ -102,6 +105,10 @@ _BACKDROP_OBJECTS = ("apple", "HappyFish", "WindowsLogo")
 _ALWAYS = ("screenshot_mobile", "screenshot_web", "meme")
 _MEME_CAPTION = "WHEN THE NEWS\nFINALLY DROPS"
 _TEXT_BANNER = "BREAKING - shared 2 min ago"
+# Characters (indices into AugLy's font's character list) of the text overlays: AugLy's
+# default is drawn at random when it is imported, which changed these files' bytes from
+# one process to the next.
+_OVERLAY_TEXT = (310, 520, 205, 645, 90)
 
 
 @dataclass(frozen=True)
@@ -152,36 +159,17 @@ class CorpusFile:
 
 
 @dataclass(frozen=True)
-class AuglyTruthRow:
-    path_a: str
-    path_b: str
-    relation: str
-    transform: str
-    category: str = ""
-    a_start_s: float | None = None
-    a_end_s: float | None = None
-    b_start_s: float | None = None
-    b_end_s: float | None = None
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "path_a": self.path_a,
-            "path_b": self.path_b,
-            "relation": self.relation,
-            "transform": self.transform,
-            "a_start_s": _seconds(self.a_start_s),
-            "a_end_s": _seconds(self.a_end_s),
-            "b_start_s": _seconds(self.b_start_s),
-            "b_end_s": _seconds(self.b_end_s),
-            "category": self.category,
-        }
-
-
-@dataclass(frozen=True)
 class _Job:
     file: CorpusFile
     render: Callable[[Path, Path], None]  # (target, raw root)
     needs: str = ""
+
+    @property
+    def path(self) -> str:
+        return self.file.path
+
+    def render_into(self, raw: Path) -> None:
+        self.render(raw / self.file.path, raw)
 
 
 # ---------------------------------------------------------------------------------------
@@ -214,33 +202,29 @@ def write_augly_corpus(layout: DataLayout, scale: float = 1.0, seed: int = 0) ->
         raise RuntimeError(f"the AugLy corpus needs {problem}; run `make setup`")
     jobs = _plan(scale, seed)
     files = [job.file for job in jobs]
-    truth_path = layout.data_dir / TRUTH_FILE
-    manifest_path = layout.data_dir / MANIFEST_FILE
-    root = layout.raw / INCIDENT
-    if root.exists() and any(path.is_file() for path in root.rglob("*")):
-        if _matches_manifest(layout, manifest_path, scale, seed, files) and truth_path.is_file():
-            return truth_path
-        raise FileExistsError(
-            f"{root} already holds files that are not this corpus (scale={scale:g}, "
-            f"seed={seed}); delete it to regenerate"
-        )
-    _render_all(layout.raw, jobs)
-    rows = truth_rows(files)
-    write_bytes_atomic(truth_path, render_csv(AUGLY_TRUTH_COLUMNS, (row.as_dict() for row in rows)))
-    manifest = {
-        "family": FAMILY,
-        "scale": scale,
-        "seed": seed,
-        "counts": corpus_counts(files),
-        "files": {f.path: _sha256(layout.raw / f.path) for f in files},
-    }
-    write_bytes_atomic(manifest_path, (json.dumps(manifest, indent=1) + "\n").encode())
-    return truth_path
+    return write_rendered_corpus(
+        layout,
+        INCIDENT,
+        {"family": FAMILY, "scale": scale, "seed": seed},
+        jobs,
+        AUGLY_TRUTH_COLUMNS,
+        lambda: truth_rows(files),
+        corpus_counts(files),
+    )
 
 
 def corpus_files(scale: float = 1.0, seed: int = 0) -> tuple[CorpusFile, ...]:
     """The files write_augly_corpus makes for (scale, seed), without rendering anything."""
     return tuple(job.file for job in _plan(scale, seed))
+
+
+def render_files(raw: Path, paths: Collection[str], scale: float = 1.0, seed: int = 0) -> None:
+    """Render only the named files of the (scale, seed) plan under raw; the generated files
+    they read (a copy's master) must be there already. A partial second render checks that
+    rendering is deterministic without the cost of the whole corpus. KeyError for a path
+    the plan does not make."""
+    jobs = {job.file.path: job for job in _plan(scale, seed)}
+    render_jobs(raw, [jobs[path] for path in paths])
 
 
 def corpus_counts(files: Sequence[CorpusFile]) -> dict[str, int]:
@@ -251,77 +235,32 @@ def corpus_counts(files: Sequence[CorpusFile]) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def truth_rows(files: Sequence[CorpusFile]) -> list[AuglyTruthRow]:
+def truth_rows(files: Sequence[CorpusFile]) -> list[TruthRow]:
     """Every pair of files that shares content (original–copy rows first, path_a the
     original), then pairs of two copies, then the hard negatives; each group sorted by path.
     Raises ValueError when two files share more than one stretch of footage."""
-    direct: list[AuglyTruthRow] = []
-    transitive: list[AuglyTruthRow] = []
-    negatives: list[AuglyTruthRow] = []
-    for x, y in itertools.combinations(sorted(files, key=lambda f: f.path), 2):
-        row = _positive_row(x, y)
-        if row is not None:
-            (transitive if row.category == "" else direct).append(row)
-            continue
-        kind = _hard_negative_kind(x, y)
-        if kind:
-            negatives.append(AuglyTruthRow(x.path, y.path, "none", kind))
-    return direct + transitive + negatives
+    return pair_truth(files, _shared_content, _hard_negative_kind, lambda copy: copy.category)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m pipeline.synth.augly_corpus --data-dir DIR [--scale S] [--seed N]`."""
-    parser = argparse.ArgumentParser(
-        prog="python -m pipeline.synth.augly_corpus",
+    return corpus_main(
+        argv,
+        module="augly_corpus",
         description="Write the AugLy / OpenCV-photo repost corpus into DIR/raw/augly and its "
         "ground truth into DIR/eval_truth.csv (for `python -m pipeline.evaluate`).",
+        scale_help="1.0: 184 media; 0.3: 74",
+        write=write_augly_corpus,
+        counts=lambda scale, seed: corpus_counts(corpus_files(scale, seed)),
+        errors=(FileExistsError, RuntimeError),
     )
-    parser.add_argument("--data-dir", type=Path, required=True, metavar="DIR")
-    parser.add_argument("--scale", type=float, default=1.0, help="1.0: 184 media; 0.3: 74")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    try:
-        truth = write_augly_corpus(DataLayout(args.data_dir), args.scale, args.seed)
-    except (FileExistsError, RuntimeError) as exc:
-        print(f"augly corpus: {exc}", file=sys.stderr)
-        return 2
-    counts = corpus_counts(corpus_files(args.scale, args.seed))
-    print(f"augly corpus: truth in {truth}; " + ", ".join(f"{k}={v}" for k, v in counts.items()))
-    return 0
 
 
 # ---------------------------------------------------------------------------------------
 # Ground truth from the descriptions
 
-_Span = tuple[float, float] | None
 
-
-def _positive_row(x: CorpusFile, y: CorpusFile) -> AuglyTruthRow | None:
-    shared = _shared_content(x, y)
-    if shared is None:
-        return None
-    relation, x_span, y_span = shared
-    if x.key in y.derived_from:
-        a, b, a_span, b_span, transform, category = x, y, x_span, y_span, y.transform, y.category
-    elif y.key in x.derived_from:
-        a, b, a_span, b_span, transform, category = y, x, y_span, x_span, x.transform, x.category
-    else:
-        a, b, a_span, b_span = x, y, x_span, y_span
-        transform, category = "+".join(sorted((x.role, y.role))), ""
-    return AuglyTruthRow(
-        a.path,
-        b.path,
-        relation,
-        transform,
-        category,
-        a_span[0] if a_span else None,
-        a_span[1] if a_span else None,
-        b_span[0] if b_span else None,
-        b_span[1] if b_span else None,
-    )
-
-
-def _shared_content(x: CorpusFile, y: CorpusFile) -> tuple[str, _Span, _Span] | None:
+def _shared_content(x: CorpusFile, y: CorpusFile) -> SharedContent | None:
     """(relation, x's interval, y's interval) when x and y share content, else None."""
     if x.kind == "image" and y.kind == "image":
         return ("near_duplicate", None, None) if x.picture == y.picture else None
@@ -330,7 +269,7 @@ def _shared_content(x: CorpusFile, y: CorpusFile) -> tuple[str, _Span, _Span] | 
         span = _still_in(still, video)
         if span is None:
             return None
-        times: _Span = None if isinstance(span, str) else span
+        times: Span = None if isinstance(span, str) else span
         return ("still_in_video", None, times) if still is x else ("still_in_video", times, None)
     overlaps = [
         overlap
@@ -365,7 +304,7 @@ def _still_in(still: CorpusFile, video: CorpusFile) -> tuple[float, float] | str
     return None
 
 
-def _segment_overlap(sx: Segment, sy: Segment) -> tuple[_Span, _Span] | None:
+def _segment_overlap(sx: Segment, sy: Segment) -> tuple[Span, Span] | None:
     if sx.master != sy.master:
         return None
     start = max(sx.master_start_s, sy.master_start_s)
@@ -494,6 +433,7 @@ def _edits() -> tuple[_Edit, ...]:
             "overlay",
             _call(
                 "overlay_text",
+                text=list(_OVERLAY_TEXT),
                 font_size=0.12,
                 opacity=0.9,
                 color=(255, 230, 0),
@@ -540,7 +480,13 @@ def _edits() -> tuple[_Edit, ...]:
             "chain",
             _chain(
                 _call("hflip"),
-                _call("overlay_text", font_size=0.1, color=(255, 255, 255), y_pos=0.1),
+                _call(
+                    "overlay_text",
+                    text=list(_OVERLAY_TEXT),
+                    font_size=0.1,
+                    color=(255, 255, 255),
+                    y_pos=0.1,
+                ),
                 _call("scale", factor=0.5),
             ),
         ),
@@ -660,33 +606,9 @@ def _siblings(place: Callable[[str], str]) -> list[_Job]:
         ("left", _Edit("jpeg_q30", "jpeg", _call("encoding_quality", quality=30), 95)),
         ("right", _Edit("scale_60", "scale", _call("scale", factor=0.6), 85)),
     ):
-        key = f"{_SIBLING_SOURCE}_{half}"
         picture = f"half:{_SIBLING_SOURCE}:{half}"
-        original = CorpusFile(
-            place(f"{key}.jpg"),
-            key,
-            "image",
-            "original",
-            "original",
-            "original",
-            picture=picture,
-            sibling=_SIBLING_SOURCE,
-        )
-        copy = CorpusFile(
-            place(f"{key}_{edit.name}.jpg"),
-            f"{key}/{edit.name}",
-            "image",
-            edit.name,
-            edit.category,
-            "repost",
-            (key,),
-            picture=picture,
-            sibling=_SIBLING_SOURCE,
-        )
-        jobs += [
-            _Job(original, functools.partial(_render_still, picture, None, 90)),
-            _Job(copy, functools.partial(_render_still, picture, edit, edit.quality)),
-        ]
+        key = f"{_SIBLING_SOURCE}_{half}"
+        jobs += _photo_and_repost(key, picture, edit, place, sibling=_SIBLING_SOURCE)
     return jobs
 
 
@@ -696,35 +618,49 @@ def _backdrop(scale: float, place: Callable[[str], str]) -> list[_Job]:
     jobs = []
     repost = _Edit("jpeg_q40", "jpeg", _call("encoding_quality", quality=40), 95)
     for obj in _BACKDROP_OBJECTS[: 3 if scale >= 0.6 else 2]:
-        key = f"{_BACKDROP}_{obj}"
         picture = f"pasted:{_BACKDROP}:{obj}"
+        key = f"{_BACKDROP}_{obj}"
         backdrops = frozenset({_BACKDROP})
-        original = CorpusFile(
-            place(f"{key}.jpg"),
-            key,
-            "image",
-            "original",
-            "original",
-            "original",
-            picture=picture,
-            backdrops=backdrops,
-        )
-        copy = CorpusFile(
-            place(f"{key}_jpeg_q40.jpg"),
-            f"{key}/jpeg_q40",
-            "image",
-            "jpeg_q40",
-            "jpeg",
-            "repost",
-            (key,),
-            picture=picture,
-            backdrops=backdrops,
-        )
-        jobs += [
-            _Job(original, functools.partial(_render_still, picture, None, 90)),
-            _Job(copy, functools.partial(_render_still, picture, repost, 95)),
-        ]
+        jobs += _photo_and_repost(key, picture, repost, place, backdrops=backdrops)
     return jobs
+
+
+def _photo_and_repost(
+    key: str,
+    picture: str,
+    edit: _Edit,
+    place: Callable[[str], str],
+    sibling: str = "",
+    backdrops: frozenset[str] = frozenset(),
+) -> list[_Job]:
+    """An original still (JPEG quality 90) and one repost of it made by edit."""
+    original = CorpusFile(
+        place(f"{key}.jpg"),
+        key,
+        "image",
+        "original",
+        "original",
+        "original",
+        picture=picture,
+        sibling=sibling,
+        backdrops=backdrops,
+    )
+    copy = CorpusFile(
+        place(f"{key}_{edit.name}.jpg"),
+        f"{key}/{edit.name}",
+        "image",
+        edit.name,
+        edit.category,
+        "repost",
+        (key,),
+        picture=picture,
+        sibling=sibling,
+        backdrops=backdrops,
+    )
+    return [
+        _Job(original, functools.partial(_render_still, picture, None, 90)),
+        _Job(copy, functools.partial(_render_still, picture, edit, edit.quality)),
+    ]
 
 
 # Masters: (key, source clip, start in the clip, seconds, width, height, backdrop)
@@ -1177,48 +1113,6 @@ def _render_photo_video(name: str, target: Path, raw: Path) -> None:
 
     target.parent.mkdir(parents=True, exist_ok=True)
     ffmpeg.encode_frames(frames(), target, width, height, FPS, ("-crf", "24", "-an"))
-
-
-def _render_all(raw: Path, jobs: Sequence[_Job]) -> None:
-    """Two workers (ffmpeg single-threaded, one per core); files that read another
-    generated file wait for the first round."""
-    first = [job for job in jobs if not job.needs]
-    second = [job for job in jobs if job.needs]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        for batch in (first, second):
-            list(pool.map(lambda job: job.render(raw / job.file.path, raw), batch))
-
-
-def _matches_manifest(
-    layout: DataLayout, manifest_path: Path, scale: float, seed: int, files: Sequence[CorpusFile]
-) -> bool:
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except (OSError, ValueError):
-        return False
-    recorded = manifest.get("files", {})
-    on_disk = {
-        path.relative_to(layout.raw).as_posix()
-        for path in (layout.raw / INCIDENT).rglob("*")
-        if path.is_file()
-    }
-    return (
-        manifest.get("family") == FAMILY
-        and manifest.get("scale") == scale
-        and manifest.get("seed") == seed
-        and set(recorded) == {f.path for f in files} == on_disk
-        and all(_sha256(layout.raw / path) == digest for path, digest in recorded.items())
-    )
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _seconds(value: float | None) -> str:
-    if value is None:
-        return ""
-    return f"{value:.3f}".rstrip("0").rstrip(".") or "0"
 
 
 if __name__ == "__main__":

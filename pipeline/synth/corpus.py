@@ -42,16 +42,11 @@ watermark band); `crop_corner_NN` cuts NN% from the right and from the bottom.
 
 from __future__ import annotations
 
-import argparse
 import functools
-import hashlib
 import itertools
-import json
 import math
-import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,25 +54,21 @@ import numpy as np
 from PIL import Image
 
 from pipeline.io import ffmpeg
-from pipeline.io.atomic import write_bytes_atomic
-from pipeline.io.contract import render_csv
 from pipeline.layout import DataLayout
 from pipeline.synth import images as im
+from pipeline.synth.family import MANIFEST_FILE as MANIFEST_FILE
+from pipeline.synth.family import (
+    TRUTH_COLUMNS,
+    SharedContent,
+    TruthRow,
+    corpus_main,
+    pair_truth,
+    write_rendered_corpus,
+)
+from pipeline.synth.family import TRUTH_FILE as TRUTH_FILE
 from pipeline.synth.videos import Shot, shot_frames
 
 EVAL_INCIDENT = "eval"
-TRUTH_FILE = "eval_truth.csv"
-MANIFEST_FILE = "eval_corpus.json"
-TRUTH_COLUMNS = (
-    "path_a",
-    "path_b",
-    "relation",
-    "transform",
-    "a_start_s",
-    "a_end_s",
-    "b_start_s",
-    "b_end_s",
-)
 RELATIONS = ("exact", "near_duplicate", "video_overlap", "still_in_video", "none")
 HARD_NEGATIVE_KINDS = (
     "sibling_crop",
@@ -151,32 +142,6 @@ class CorpusFile:
         if self.grab is not None:
             found.add(self.grab[0])
         return frozenset(found)
-
-
-@dataclass(frozen=True)
-class TruthRow:
-    """One row of eval_truth.csv; times in seconds, None where the side is not video."""
-
-    path_a: str
-    path_b: str
-    relation: str
-    transform: str
-    a_start_s: float | None = None
-    a_end_s: float | None = None
-    b_start_s: float | None = None
-    b_end_s: float | None = None
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "path_a": self.path_a,
-            "path_b": self.path_b,
-            "relation": self.relation,
-            "transform": self.transform,
-            "a_start_s": _seconds(self.a_start_s),
-            "a_end_s": _seconds(self.a_end_s),
-            "b_start_s": _seconds(self.b_start_s),
-            "b_end_s": _seconds(self.b_end_s),
-        }
 
 
 @dataclass(frozen=True)
@@ -261,6 +226,13 @@ class _Job:
     render: Callable[[Path], None]
     needs: str = ""
 
+    @property
+    def path(self) -> str:
+        return self.file.path
+
+    def render_into(self, raw: Path) -> None:
+        self.render(raw / self.file.path)
+
 
 # ---------------------------------------------------------------------------------------
 # Public API
@@ -279,27 +251,15 @@ def write_eval_corpus(layout: DataLayout, scale: float = 1.0, seed: int = 0) -> 
     """
     jobs = _plan(scale, seed)
     files = [job.file for job in jobs]
-    truth_path = layout.data_dir / TRUTH_FILE
-    manifest_path = layout.data_dir / MANIFEST_FILE
-    root = layout.raw / EVAL_INCIDENT
-    if root.exists() and any(path.is_file() for path in root.rglob("*")):
-        if _matches_manifest(layout, manifest_path, scale, seed, files) and truth_path.is_file():
-            return truth_path
-        raise FileExistsError(
-            f"{root} already holds files that are not this corpus (scale={scale:g}, "
-            f"seed={seed}); delete it to regenerate"
-        )
-    _render_all(layout.raw, jobs)
-    rows = truth_rows(files)
-    write_bytes_atomic(truth_path, render_csv(TRUTH_COLUMNS, (row.as_dict() for row in rows)))
-    manifest = {
-        "scale": scale,
-        "seed": seed,
-        "counts": corpus_counts(files),
-        "files": {f.path: _sha256(layout.raw / f.path) for f in files},
-    }
-    write_bytes_atomic(manifest_path, (json.dumps(manifest, indent=1) + "\n").encode())
-    return truth_path
+    return write_rendered_corpus(
+        layout,
+        EVAL_INCIDENT,
+        {"scale": scale, "seed": seed},
+        jobs,
+        TRUTH_COLUMNS,
+        lambda: truth_rows(files),
+        corpus_counts(files),
+    )
 
 
 def corpus_files(scale: float = 1.0, seed: int = 0) -> tuple[CorpusFile, ...]:
@@ -324,74 +284,27 @@ def truth_rows(files: Sequence[CorpusFile]) -> list[TruthRow]:
     Raises ValueError when two files show parts of one shot without sharing footage: the
     design must keep such pairs unambiguous.
     """
-    direct: list[TruthRow] = []
-    transitive: list[TruthRow] = []
-    negatives: list[TruthRow] = []
-    for x, y in itertools.combinations(sorted(files, key=lambda f: f.path), 2):
-        row = _positive_row(x, y)
-        if row is not None:
-            is_direct = x.key in y.derived_from or y.key in x.derived_from
-            (direct if is_direct else transitive).append(row)
-            continue
-        kind = _hard_negative_kind(x, y)
-        if kind:
-            negatives.append(TruthRow(x.path, y.path, "none", kind))
-    return direct + transitive + negatives
+    return pair_truth(files, _shared_content, _hard_negative_kind)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m pipeline.synth.corpus --data-dir DIR [--scale S] [--seed N]`."""
-    parser = argparse.ArgumentParser(
-        prog="python -m pipeline.synth.corpus",
+    return corpus_main(
+        argv,
+        module="corpus",
         description="Write the labelled repost corpus into DIR/raw/eval and its ground "
         "truth into DIR/eval_truth.csv (for `python -m pipeline.evaluate`).",
+        scale_help="1.0: ~200 media; 0.3: ~60",
+        write=write_eval_corpus,
+        counts=lambda scale, seed: corpus_counts(corpus_files(scale, seed)),
     )
-    parser.add_argument("--data-dir", type=Path, required=True, metavar="DIR")
-    parser.add_argument("--scale", type=float, default=1.0, help="1.0: ~200 media; 0.3: ~60")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    try:
-        truth = write_eval_corpus(DataLayout(args.data_dir), args.scale, args.seed)
-    except FileExistsError as exc:
-        print(f"corpus: {exc}", file=sys.stderr)
-        return 2
-    counts = corpus_counts(corpus_files(args.scale, args.seed))
-    print(f"corpus: truth in {truth}; " + ", ".join(f"{k}={v}" for k, v in counts.items()))
-    return 0
 
 
 # ---------------------------------------------------------------------------------------
 # Ground truth from the descriptions
 
 
-def _positive_row(x: CorpusFile, y: CorpusFile) -> TruthRow | None:
-    shared = _shared_content(x, y)
-    if shared is None:
-        return None
-    relation, x_span, y_span = shared
-    if x.key in y.derived_from:
-        a, b, a_span, b_span, transform = x, y, x_span, y_span, y.transform
-    elif y.key in x.derived_from:
-        a, b, a_span, b_span, transform = y, x, y_span, x_span, x.transform
-    else:
-        a, b, a_span, b_span = x, y, x_span, y_span
-        transform = "+".join(sorted((x.role, y.role)))
-    return TruthRow(
-        a.path,
-        b.path,
-        relation,
-        transform,
-        a_span[0] if a_span else None,
-        a_span[1] if a_span else None,
-        b_span[0] if b_span else None,
-        b_span[1] if b_span else None,
-    )
-
-
-_Span = tuple[float, float] | None
-
-
-def _shared_content(x: CorpusFile, y: CorpusFile) -> tuple[str, _Span, _Span] | None:
+def _shared_content(x: CorpusFile, y: CorpusFile) -> SharedContent | None:
     """(relation, x's interval, y's interval) when x and y share content, else None."""
     if x.kind == "image" and y.kind == "image":
         if x.still_unit and x.still_unit == y.still_unit:
@@ -1129,50 +1042,9 @@ def _lavfi(spec: str, target: Path, args: Sequence[str]) -> None:
     ffmpeg.lavfi_source(spec, target, args)
 
 
-def _render_all(raw: Path, jobs: Sequence[_Job]) -> None:
-    """Render files with two workers (ffmpeg runs single-threaded, one per core); files that
-    read another generated file wait for the first round."""
-    first = [job for job in jobs if not job.needs]
-    second = [job for job in jobs if job.needs]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        for batch in (first, second):
-            list(pool.map(lambda job: job.render(raw / job.file.path), batch))
-
-
 def _write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
-
-
-def _matches_manifest(
-    layout: DataLayout, manifest_path: Path, scale: float, seed: int, files: Sequence[CorpusFile]
-) -> bool:
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except (OSError, ValueError):
-        return False
-    recorded = manifest.get("files", {})
-    on_disk = {
-        path.relative_to(layout.raw).as_posix()
-        for path in (layout.raw / EVAL_INCIDENT).rglob("*")
-        if path.is_file()
-    }
-    return (
-        manifest.get("scale") == scale
-        and manifest.get("seed") == seed
-        and set(recorded) == {f.path for f in files} == on_disk
-        and all(_sha256(layout.raw / path) == digest for path, digest in recorded.items())
-    )
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _seconds(value: float | None) -> str:
-    if value is None:
-        return ""
-    return f"{value:.3f}".rstrip("0").rstrip(".") or "0"
 
 
 if __name__ == "__main__":

@@ -27,19 +27,21 @@ same-content relation between same-scene captures.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import itertools
-import json
 import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.io.atomic import write_bytes_atomic
-from pipeline.io.contract import render_csv
 from pipeline.layout import DataLayout
-from pipeline.synth.corpus import MANIFEST_FILE, TRUTH_COLUMNS, TRUTH_FILE
+from pipeline.synth.family import (
+    TRUTH_COLUMNS,
+    TRUTH_FILE,
+    TruthRow,
+    sha256_file,
+    write_truth_and_manifest,
+)
 
 FAMILY = "threatexchange"
 INCIDENT = "threatexchange"
@@ -147,11 +149,10 @@ def write_threatexchange_corpus(layout: DataLayout, reference: Path = DEFAULT_RE
     files = members(reference)
     root = layout.raw
     truth_path = layout.data_dir / TRUTH_FILE
-    manifest_path = layout.data_dir / MANIFEST_FILE
-    digests = {_target(m.source): _sha256(reference / m.source) for m in files}
+    digests = {_target(m.source): sha256_file(reference / m.source) for m in files}
     existing = [p for p in (root / INCIDENT).rglob("*") if p.is_file()]
     if existing:
-        on_disk = {p.relative_to(root).as_posix(): _sha256(p) for p in existing}
+        on_disk = {p.relative_to(root).as_posix(): sha256_file(p) for p in existing}
         if on_disk == digests and truth_path.is_file():
             return truth_path
         raise FileExistsError(f"{root / INCIDENT} holds other files; delete it to regenerate")
@@ -159,10 +160,8 @@ def write_threatexchange_corpus(layout: DataLayout, reference: Path = DEFAULT_RE
         target = root / _target(member.source)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(reference / member.source, target)
-    write_bytes_atomic(truth_path, render_csv(TE_TRUTH_COLUMNS, truth_rows(files)))
     manifest = {"family": FAMILY, "reference": str(reference), "files": digests}
-    write_bytes_atomic(manifest_path, (json.dumps(manifest, indent=1) + "\n").encode())
-    return truth_path
+    return write_truth_and_manifest(layout, TE_TRUTH_COLUMNS, truth_rows(files), manifest)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -191,15 +190,8 @@ def _unrelated(member: Member, grouped: set[str]) -> bool:
 def _row(
     path_a: str, path_b: str, relation: str, transform: str, category: str
 ) -> dict[str, object]:
-    times = dict.fromkeys(("a_start_s", "a_end_s", "b_start_s", "b_end_s"), "")
-    return {
-        "path_a": path_a,
-        "path_b": path_b,
-        "relation": relation,
-        "transform": transform,
-        **times,
-        "category": category,
-    }
+    """A truth row without times (the repository does not give the offsets)."""
+    return TruthRow(path_a, path_b, relation, transform, category=category).as_dict()
 
 
 def _target(source: str) -> str:
@@ -210,10 +202,6 @@ def _target(source: str) -> str:
 
 def _kind(path: str) -> str:
     return "video" if path.endswith(".mp4") else "image"
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 if __name__ == "__main__":

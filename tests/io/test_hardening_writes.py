@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,27 +23,30 @@ def evidence(layout: DataLayout) -> Path:
     return put(layout.raw, "inc/src/evidence.jpg", jpeg("astronaut"))
 
 
-def test_item1_run_lock_replaced_by_a_link_to_evidence_is_refused(
-    layout: DataLayout, evidence: Path
-) -> None:
-    """Item 1: the run wrote through a linked run.lock and left the evidence at 0 bytes."""
-    before = tree_snapshot(layout.raw)
-    layout.processed.mkdir(parents=True)
-    (layout.processed / "run.lock").symlink_to(evidence)
-    with pytest.raises(LinkRefused, match="symbolic link"), run_lock(layout.processed, "r", "t"):
-        pass
-    assert tree_snapshot(layout.raw) == before
+def _symlink(target: Path, link: Path) -> None:
+    link.symlink_to(target)
 
 
-def test_item1_variant_run_lock_hard_linked_to_evidence_is_refused(
-    layout: DataLayout, evidence: Path
+@pytest.mark.parametrize(
+    ("make_link", "refusal"),
+    [
+        pytest.param(_symlink, "symbolic link", id="item1-symbolic-link"),
+        pytest.param(os.link, "hard link", id="item1-variant-hard-link"),
+    ],
+)
+def test_item1_run_lock_linked_to_evidence_is_refused(
+    layout: DataLayout,
+    evidence: Path,
+    make_link: Callable[[Path, Path], None],
+    refusal: str,
 ) -> None:
-    """Further variant of item 1 (not named): a hard link (same file system as data/raw),
+    """Item 1: the run wrote through a linked run.lock and left the evidence at 0 bytes.
+    Further variant of item 1 (not named): a hard link (same file system as data/raw),
     which O_NOFOLLOW alone does not catch."""
     before = tree_snapshot(layout.raw)
     layout.processed.mkdir(parents=True)
-    os.link(evidence, layout.processed / "run.lock")
-    with pytest.raises(LinkRefused, match="hard link"), run_lock(layout.processed, "r", "t"):
+    make_link(evidence, layout.processed / "run.lock")
+    with pytest.raises(LinkRefused, match=refusal), run_lock(layout.processed, "r", "t"):
         pass
     assert tree_snapshot(layout.raw) == before
 

@@ -155,21 +155,12 @@ def test_item4_variant_zeroed_exif_date_is_kept_as_read_with_a_warning(
 # --- media detection (item 6) and durations (item 20) ------------------------------------
 
 
-def lavfi(target: Path, *args: str) -> Path:
+def lavfi(target: Path, *args: str, source: str = "testsrc2=s=160x90:d=1") -> Path:
+    """One second of an ffmpeg test source (a test pattern unless `source` says otherwise)
+    encoded with args into target."""
     target.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=s=160x90:d=1",
-            *args,
-            str(target),
-        ],
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", source, *args, str(target)],
         check=True,
     )
     return target
@@ -195,10 +186,7 @@ def test_item6_variant_m4b_audiobook_brand_and_real_audio_only(
     """Further variant of item 6 (not named): the `M4B ` brand; a real audio file is still
     rejected as audio-only, now because ffprobe found no video stream."""
     lavfi(layout.raw / "inc/src/book.m4b", "-c:v", "libx264", "-f", "mp4", "-brand", "M4B ")
-    sine = layout.raw / "inc/src/tone.mp3"
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "sine=d=1", str(sine)], check=True
-    )
+    lavfi(layout.raw / "inc/src/tone.mp3", source="sine=d=1")
     run_stage(run_ingest)
     assert media_of(layout, "inc/src/book.m4b")["kind"] == "video"
     assert "audio-only" in rejects(layout)["inc/src/tone.mp3"]
@@ -329,19 +317,24 @@ def test_item10_variant_full_width_and_tab_starts_and_numbers_left_alone() -> No
 # --- folders (item 11) -------------------------------------------------------------------
 
 
+def nest_folders(top: Path, name: str, levels: int) -> None:
+    """`levels` folders called `name`, each inside the last, below top; built relative to a
+    descriptor, so no path is ever as long as the deepest one."""
+    fd = os.open(top, os.O_RDONLY)
+    for _ in range(levels):
+        os.mkdir(name, dir_fd=fd)
+        child = os.open(name, os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = child
+    os.close(fd)
+
+
 def test_item11_folder_deeper_than_the_limit_is_a_reject_and_the_rest_ingested(
     layout: DataLayout, run_stage: RunStage
 ) -> None:
     """Item 11: a 1,100-level-deep folder stopped ingest (and verify) with a RecursionError."""
     put(layout.raw, "inc/src/a.jpg", jpeg("astronaut"))
-    deep = layout.raw / "inc/src"
-    fd = os.open(deep, os.O_RDONLY)
-    for _ in range(1100):  # built relative to a descriptor: no path is ever that long
-        os.mkdir("d", dir_fd=fd)
-        child = os.open("d", os.O_RDONLY, dir_fd=fd)
-        os.close(fd)
-        fd = child
-    os.close(fd)
+    nest_folders(layout.raw / "inc/src", "d", 1100)
     run_stage(run_ingest)
     (where,) = [p for p, r in rejects(layout).items() if "deeper than" in r]
     assert where.count("/") == MAX_DEPTH
@@ -354,13 +347,7 @@ def test_item11_variant_path_longer_than_path_max_is_a_reject(
     """Further variant of item 11 (not named): 20 folders of 250-byte names, shallower than
     the depth limit but past PATH_MAX (4,096 bytes): scandir failed with ENAMETOOLONG."""
     put(layout.raw, "inc/src/a.jpg", jpeg("astronaut"))
-    fd = os.open(layout.raw / "inc/src", os.O_RDONLY)
-    for _ in range(20):
-        os.mkdir("n" * 250, dir_fd=fd)
-        child = os.open("n" * 250, os.O_RDONLY, dir_fd=fd)
-        os.close(fd)
-        fd = child
-    os.close(fd)
+    nest_folders(layout.raw / "inc/src", "n" * 250, 20)
     run_stage(run_ingest)
     assert any("cannot be read" in r for r in rejects(layout).values())
     assert "inc/src/a.jpg" in observed(layout)

@@ -4,12 +4,15 @@ covers every category and trap, and places every interval inside the videos."""
 from __future__ import annotations
 
 import itertools
-import json
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from pipeline.io.contract import render_csv
 from pipeline.io.ffmpeg import probe
 from pipeline.layout import DataLayout
 from pipeline.synth.augly_corpus import (
@@ -17,12 +20,21 @@ from pipeline.synth.augly_corpus import (
     HARD_NEGATIVE_KINDS,
     INCIDENT,
     corpus_files,
+    render_files,
     truth_rows,
     write_augly_corpus,
 )
+from pipeline.synth.family import sha256_file
+from tests.synth.corpora import (
+    FRAME_S,
+    assert_refuses_stray_file,
+    manifest_files,
+    raw_mtimes,
+    timed_sides,
+    written_corpus,
+)
 
 SMALL_SCALE = 0.1
-FRAME_S = 1 / 25
 IMAGE_CATEGORIES = {
     "screenshot_mobile",
     "screenshot_web",
@@ -59,26 +71,31 @@ VIDEO_CATEGORIES = {
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[DataLayout, pd.DataFrame]:
-    layout = DataLayout(tmp_path_factory.mktemp("augly") / "data")
-    truth_path = write_augly_corpus(layout, scale=SMALL_SCALE, seed=0)
-    return layout, pd.read_csv(truth_path, dtype=str, keep_default_na=False)
-
-
-def manifest_files(layout: DataLayout) -> dict[str, str]:
-    files: dict[str, str] = json.loads((layout.data_dir / "eval_corpus.json").read_text())["files"]
-    return files
+    return written_corpus(tmp_path_factory, write_augly_corpus, SMALL_SCALE)
 
 
 def test_same_scale_and_seed_give_the_same_bytes(
     corpus: tuple[DataLayout, pd.DataFrame], tmp_path: Path
 ) -> None:
+    """Rendering again one file of every kind and transform (the smallest of each, reading
+    the masters of the first render) gives the bytes the first render recorded; the truth
+    is a function of the plan alone."""
     layout, _ = corpus
-    again = DataLayout(tmp_path / "again")
-    write_augly_corpus(again, scale=SMALL_SCALE, seed=0)
-    assert manifest_files(again) == manifest_files(layout)
-    assert (again.data_dir / "eval_truth.csv").read_bytes() == (
-        layout.data_dir / "eval_truth.csv"
-    ).read_bytes()
+    raw = tmp_path / "raw"
+    shutil.copytree(layout.raw, raw)
+    files = corpus_files(SMALL_SCALE, seed=0)
+    smallest: dict[tuple[str, str], str] = {}
+    for f in sorted(files, key=lambda f: ((raw / f.path).stat().st_size, f.path), reverse=True):
+        smallest[(f.kind, f.transform)] = f.path
+    for path in smallest.values():
+        (raw / path).unlink()
+    render_files(raw, smallest.values(), SMALL_SCALE, seed=0)
+    recorded = manifest_files(layout)
+    assert {path: sha256_file(raw / path) for path in smallest.values()} == {
+        path: recorded[path] for path in smallest.values()
+    }
+    truth = render_csv(AUGLY_TRUTH_COLUMNS, (row.as_dict() for row in truth_rows(files)))
+    assert truth == (layout.data_dir / "eval_truth.csv").read_bytes()
 
 
 def test_truth_has_the_evaluate_columns_and_names_existing_files(
@@ -117,22 +134,11 @@ def test_every_original_copy_row_names_the_original_first(
 
 
 def test_video_intervals_lie_within_the_files(corpus: tuple[DataLayout, pd.DataFrame]) -> None:
-    layout, truth = corpus
-    durations: dict[str, float] = {}
-
-    def duration_s(path: str) -> float:
-        if path not in durations:
-            durations[path] = float(probe(layout.raw / path, 30)["format"]["duration"])
-        return durations[path]
-
+    _, truth = corpus
     timed = truth[truth["relation"].isin(["video_overlap", "still_in_video"])]
     assert (timed["a_start_s"] != "").sum() > 10
-    for row in timed.itertuples():
-        for side, path in (("a", row.path_a), ("b", row.path_b)):
-            start, end = getattr(row, f"{side}_start_s"), getattr(row, f"{side}_end_s")
-            if start == "":
-                continue
-            assert 0 <= float(start) <= float(end) <= duration_s(path) + FRAME_S, (row, side)
+    for relation, start, end, duration_s in timed_sides(*corpus):
+        assert 0 <= start <= end <= duration_s + FRAME_S, (relation, start, end)
 
 
 def test_speed_change_maps_master_time_onto_the_copy(
@@ -152,16 +158,10 @@ def test_rerun_reuses_the_files_and_refuses_other_files(
     corpus: tuple[DataLayout, pd.DataFrame], tmp_path: Path
 ) -> None:
     layout, _ = corpus
-    before = {p: p.stat().st_mtime_ns for p in layout.raw.rglob("*") if p.is_file()}
+    before = raw_mtimes(layout)
     write_augly_corpus(layout, scale=SMALL_SCALE, seed=0)
-    assert {p: p.stat().st_mtime_ns for p in layout.raw.rglob("*") if p.is_file()} == before
-    other = DataLayout(tmp_path / "other")
-    stray = other.raw / INCIDENT / "someone" / "photo.jpg"
-    stray.parent.mkdir(parents=True)
-    stray.write_bytes(b"evidence")
-    with pytest.raises(FileExistsError):
-        write_augly_corpus(other, scale=SMALL_SCALE)
-    assert stray.read_bytes() == b"evidence"
+    assert raw_mtimes(layout) == before
+    assert_refuses_stray_file(tmp_path, INCIDENT, write_augly_corpus, SMALL_SCALE)
 
 
 def test_truth_is_closed_and_consistent_at_full_scale() -> None:
@@ -180,3 +180,22 @@ def test_truth_is_closed_and_consistent_at_full_scale() -> None:
     web = [f.path for f in files if f.template == "web"]
     assert len(web) >= 3
     assert all(frozenset(pair) in negatives for pair in itertools.pairwise(web))
+
+
+def test_text_overlays_do_not_depend_on_the_process(tmp_path: Path) -> None:
+    """AugLy draws its default overlay text at random when imported; two processes seeded
+    differently must still render the text-overlay copies alike."""
+    paths = [f.path for f in corpus_files(SMALL_SCALE) if "text_overlay" in f.transform]
+    assert paths
+    script = (
+        "import random, sys; random.seed(int(sys.argv[1]))\n"
+        "from pathlib import Path\n"
+        "from pipeline.synth.augly_corpus import render_files\n"
+        f"render_files(Path(sys.argv[2]), {paths!r}, {SMALL_SCALE!r})\n"
+    )
+    digests = []
+    for seed in (1, 2):
+        raw = tmp_path / f"raw{seed}"
+        subprocess.run([sys.executable, "-c", script, str(seed), str(raw)], check=True)
+        digests.append([sha256_file(raw / path) for path in paths])
+    assert digests[0] == digests[1]

@@ -9,7 +9,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.io.ffmpeg import probe
 from pipeline.layout import DataLayout
 from pipeline.synth.corpus import (
     CROP_PERCENTS,
@@ -20,9 +19,15 @@ from pipeline.synth.corpus import (
     truth_rows,
     write_eval_corpus,
 )
+from tests.synth.corpora import (
+    FRAME_S,
+    assert_refuses_stray_file,
+    raw_mtimes,
+    timed_sides,
+    written_corpus,
+)
 
 SMALL_SCALE = 0.3
-FRAME_S = 1 / 25  # container durations may round to a frame
 STILL_EDITS = (
     "jpeg_q30",
     "resize_40",
@@ -57,9 +62,7 @@ VIDEO_EDITS = (
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[DataLayout, pd.DataFrame]:
-    layout = DataLayout(tmp_path_factory.mktemp("eval") / "data")
-    truth_path = write_eval_corpus(layout, scale=SMALL_SCALE, seed=0)
-    return layout, pd.read_csv(truth_path, dtype=str, keep_default_na=False)
+    return written_corpus(tmp_path_factory, write_eval_corpus, SMALL_SCALE)
 
 
 def test_truth_lies_outside_raw_and_has_the_contract_columns(
@@ -120,43 +123,25 @@ def test_still_in_video_rows_give_one_time_on_the_video_side(
 
 
 def test_video_intervals_lie_within_the_files(corpus: tuple[DataLayout, pd.DataFrame]) -> None:
-    layout, truth = corpus
-    durations: dict[str, float] = {}
-
-    def duration_s(path: str) -> float:
-        if path not in durations:
-            durations[path] = float(probe(layout.raw / path, 30)["format"]["duration"])
-        return durations[path]
-
-    timed = truth[truth["relation"].isin(["video_overlap", "still_in_video"])]
-    assert len(timed) > 0
-    for row in timed.itertuples():
-        for side, path in (("a", row.path_a), ("b", row.path_b)):
-            start, end = getattr(row, f"{side}_start_s"), getattr(row, f"{side}_end_s")
-            if start == "":
-                continue
-            assert 0 <= float(start) <= float(end) <= duration_s(path) + FRAME_S, (row, side)
-            if row.relation == "video_overlap":
-                assert float(end) - float(start) >= 0.5
+    sides = timed_sides(*corpus)
+    assert len(sides) > 0
+    for relation, start, end, duration_s in sides:
+        assert 0 <= start <= end <= duration_s + FRAME_S, (relation, start, end)
+        if relation == "video_overlap":
+            assert end - start >= 0.5
 
 
 def test_rerun_with_the_same_parameters_reuses_the_files(
     corpus: tuple[DataLayout, pd.DataFrame],
 ) -> None:
     layout, _ = corpus
-    before = {p: p.stat().st_mtime_ns for p in layout.raw.rglob("*") if p.is_file()}
+    before = raw_mtimes(layout)
     write_eval_corpus(layout, scale=SMALL_SCALE, seed=0)
-    assert {p: p.stat().st_mtime_ns for p in layout.raw.rglob("*") if p.is_file()} == before
+    assert raw_mtimes(layout) == before
 
 
 def test_refuses_to_write_over_other_files(tmp_path: Path) -> None:
-    layout = DataLayout(tmp_path / "data")
-    stray = layout.raw / EVAL_INCIDENT / "someone" / "photo.jpg"
-    stray.parent.mkdir(parents=True)
-    stray.write_bytes(b"evidence")
-    with pytest.raises(FileExistsError):
-        write_eval_corpus(layout, scale=SMALL_SCALE)
-    assert stray.read_bytes() == b"evidence"
+    assert_refuses_stray_file(tmp_path, EVAL_INCIDENT, write_eval_corpus, SMALL_SCALE)
 
 
 def test_plan_is_deterministic_for_a_seed() -> None:

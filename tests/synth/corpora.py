@@ -1,0 +1,69 @@
+"""Checks every labelled corpus family must pass, written once for the families' tests."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline.io.ffmpeg import probe
+from pipeline.layout import DataLayout
+
+FRAME_S = 1 / 25  # container durations may round to a frame
+
+WriteCorpus = Callable[..., Path]
+
+
+def written_corpus(
+    tmp_path_factory: pytest.TempPathFactory, write: WriteCorpus, scale: float
+) -> tuple[DataLayout, pd.DataFrame]:
+    """A family written at (scale, seed 0) into a fresh folder, and its truth as strings."""
+    layout = DataLayout(tmp_path_factory.mktemp("corpus") / "data")
+    truth_path = write(layout, scale=scale, seed=0)
+    return layout, pd.read_csv(truth_path, dtype=str, keep_default_na=False)
+
+
+def manifest_files(layout: DataLayout) -> dict[str, str]:
+    """Path under raw/ -> SHA-256, as the family's manifest records them."""
+    files: dict[str, str] = json.loads((layout.data_dir / "eval_corpus.json").read_text())["files"]
+    return files
+
+
+def raw_mtimes(layout: DataLayout) -> dict[Path, int]:
+    return {p: p.stat().st_mtime_ns for p in layout.raw.rglob("*") if p.is_file()}
+
+
+def timed_sides(layout: DataLayout, truth: pd.DataFrame) -> list[tuple[str, float, float, float]]:
+    """(relation, start, end, file duration) of every timed side of a video_overlap or
+    still_in_video row; durations from ffprobe, one probe per file."""
+    durations: dict[str, float] = {}
+
+    def duration_s(path: str) -> float:
+        if path not in durations:
+            durations[path] = float(probe(layout.raw / path, 30)["format"]["duration"])
+        return durations[path]
+
+    sides = []
+    timed = truth[truth["relation"].isin(["video_overlap", "still_in_video"])]
+    for row in timed.itertuples():
+        for side, path in (("a", row.path_a), ("b", row.path_b)):
+            start, end = getattr(row, f"{side}_start_s"), getattr(row, f"{side}_end_s")
+            if start != "":
+                sides.append((str(row.relation), float(start), float(end), duration_s(path)))
+    return sides
+
+
+def assert_refuses_stray_file(
+    tmp_path: Path, incident: str, write: WriteCorpus, scale: float
+) -> None:
+    """A file the family did not make under raw/<incident>: FileExistsError, file untouched."""
+    layout = DataLayout(tmp_path / "other")
+    stray = layout.raw / incident / "someone" / "photo.jpg"
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(b"evidence")
+    with pytest.raises(FileExistsError):
+        write(layout, scale=scale)
+    assert stray.read_bytes() == b"evidence"
