@@ -13,7 +13,6 @@ import json
 from typing import Any
 
 from pipeline.config import Config, FramesConfig, HashConfig, SignaturesConfig
-from pipeline.core.hashing import HASH_VERSION
 
 SIGNATURE_VERSION = 1  # bump when the standard signatures' computation changes: all signed again
 
@@ -31,6 +30,8 @@ def hash_params_hash(cfg: HashConfig) -> str:
     """Frames hashed under another configuration or another HASH_VERSION are hashed again
     (their rows replaced, never mixed with new ones); workers and batch size change no
     result."""
+    from pipeline.core.hashing import HASH_VERSION  # here: hashing imports OpenCV, frames need not
+
     return _digest({**cfg.model_dump(exclude={"workers", "batch_frames"}), "version": HASH_VERSION})
 
 
