@@ -8,12 +8,12 @@ CROSSCHECK := $(BIN)/crosscheck --data-dir $(DATA)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup ffmpeg vpdq-build-deps chromium opencv-doc demo run test lint bench eval verify ingest signatures frames hash dedupe count report review clean-processed
+.PHONY: help setup ffmpeg vpdq-build-deps tmk-build-deps chromium opencv-doc demo run test lint bench eval verify ingest signatures frames hash dedupe count report review clean-processed
 
 help: ## list the targets
 	@grep -hE '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: pyproject.toml | vpdq-build-deps
+$(VENV)/.installed: pyproject.toml | vpdq-build-deps tmk-build-deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"
@@ -33,6 +33,14 @@ vpdq-build-deps: ## install the Debian packages pip needs to build vpdq, when th
 	  || ! pkg-config --exists libavcodec libavformat libavdevice libavutil libswscale libswresample libavfilter; then \
 	  echo "installing vpdq's build dependencies with apt"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(VPDQ_BUILD_PACKAGES) >/dev/null; \
+	fi
+
+# tmkpy (PyPI: Meta's TMK+PDQF under SWIG) has no wheels either: pip runs swig and a C++ compiler.
+TMK_BUILD_PACKAGES := swig g++ make
+tmk-build-deps: ## install the Debian packages pip needs to build tmkpy (swig), when they are missing
+	@if ! command -v swig >/dev/null || ! command -v g++ >/dev/null || ! command -v make >/dev/null; then \
+	  echo "installing tmkpy's build dependencies with apt"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(TMK_BUILD_PACKAGES) >/dev/null; \
 	fi
 
 chromium: ## install Debian's chromium (for the browser tests) when it is missing

@@ -156,6 +156,7 @@ def _match(row: dict[str, str]) -> MediaMatch:
         _float(row["b_end_s"]),
         int(row["frames_agreeing"]),
         row["method"],
+        row.get("reason", ""),
     )
 
 
@@ -215,6 +216,8 @@ def find_duplicates(
         for b in group[i + 1 :]
     ]
     for m in results.matches:
+        if not m.same_content:  # a candidate or same_scene proposal is not a duplicate
+            continue
         for a in holders.get(m.media_a, []):
             for b in holders.get(m.media_b, []):
                 found.append(

@@ -255,24 +255,29 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser(
         "export-hashes",
         help="write the collection's standard signatures for partners and hash-sharing tools",
-        description="Write the standard signatures (PDQ, vPDQ, MD5, SHA-256) of the "
+        description="Write the standard signatures (PDQ, vPDQ, TMK+PDQF, MD5, SHA-256) of the "
         "collection in a format the hash-sharing ecosystem reads: csv (media_id, signal_type, "
-        "signal, quality, label), threatexchange (python-threatexchange's local-file "
-        "exchange: `signal_type signal` lines) or vpdq (a folder of per-frame text files, one "
-        "per video). No path, file name, source or metadata is written: only hashes, the "
-        "media's SHA-256 and the label you give. Run the pipeline (or `signatures`) first. "
-        "docs/hash-sharing.md says what to share and what not.",
+        "signal, quality, label; TMK as base64), threatexchange (python-threatexchange's "
+        "local-file exchange: `signal_type signal` lines; it has no TMK type), vpdq (a folder "
+        "of per-frame text files, one per video) or tmk (a folder of TMK's own .tmk files, one "
+        "per video). The export is recorded in the custody log. No path, file name, source "
+        "or metadata is written: only hashes, the media's SHA-256 and the label you give. "
+        "Run the pipeline (or `signatures`) first. docs/hash-sharing.md says what to share "
+        "and what not.",
     )
     _common_options(export, suppress=True)
     export.add_argument(
-        "--format", choices=("csv", "threatexchange", "vpdq"), default="csv", help="(default csv)"
+        "--format",
+        choices=("csv", "threatexchange", "vpdq", "tmk"),
+        default="csv",
+        help="(default csv)",
     )
     export.add_argument(
         "--output",
         type=Path,
         required=True,
         metavar="PATH",
-        help="file to write (a folder for --format vpdq); written atomically",
+        help="file to write (a folder for --format vpdq and tmk); written atomically",
     )
     export.add_argument(
         "--incident",
@@ -289,11 +294,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--label", default="", help="label column of the csv format")
     match = sub.add_parser(
         "match-list",
-        help="match hash lists (PDQ, vPDQ, MD5, SHA-256) against the collection",
+        help="match hash lists (PDQ, vPDQ, TMK+PDQF, MD5, SHA-256) against the collection",
         description="Match one or more hash lists against every media of the collection: "
         "PDQ within signatures.pdq_max_distance bits (31), vPDQ by its frame-percentage rule, "
-        "MD5 and SHA-256 exactly. A list is python-threatexchange's local-file format "
-        "(`signal_type signal` per line), a vPDQ per-frame text file, or CSV with "
+        "TMK+PDQF at level-1 and level-2 scores of 0.7, MD5 and SHA-256 exactly. A list is "
+        "python-threatexchange's local-file format (`signal_type signal` per line), a vPDQ "
+        "per-frame text file, a TMK .tmk file, or CSV with "
         "signal_type, signal and label/name/release/source columns. Writes "
         "list_matches.csv (with the lists of signatures.lists, which every run checks); "
         "the report shows the matches. A malformed line stops its list with file and line.",
@@ -448,6 +454,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.most_original,
             args.label,
             quality_min,
+            args.operator,
         )
     for path in getattr(args, "lists", []) if args.command == "match-list" else []:
         if not Path(path).is_file():

@@ -62,6 +62,9 @@ class DedupeConfig(_Section):
     descriptor_max_l2: float = Field(200.0, gt=0)
     keypoint_min_inliers: int = Field(12, ge=4)
     keypoint_min_ncc: float = Field(0.9, gt=0, le=1)
+    keypoint_block_min_ncc: float = Field(0.5, ge=0, le=1)
+    weak_pdq_bits: int = Field(28, ge=0, le=128)
+    short_run_frames: int = Field(3, ge=0)
 
 
 class CountConfig(_Section):
@@ -80,6 +83,19 @@ class SignaturesConfig(_Section):
     vpdq_compared_match_percent: float = Field(0.0, ge=0, le=100)
     lists: list[str] = Field(default_factory=list)
     workers: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _lists_have_distinct_names(self) -> SignaturesConfig:
+        """A list is known by its file name (list_matches.csv, checked_lists): two with the
+        same name would overwrite each other's matches."""
+        names = [Path(entry).name for entry in self.lists]
+        duplicated = sorted({name for name in names if names.count(name) > 1})
+        if duplicated:
+            raise ValueError(
+                "signatures.lists: hash lists are known by their file name, and these appear "
+                f"more than once: {', '.join(duplicated)} (rename one of the files)"
+            )
+        return self
 
 
 class RunConfig(_Section):

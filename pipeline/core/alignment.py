@@ -489,7 +489,11 @@ def search_frames(
     added to both (the caller saves them). Nothing else is changed.
     """
     index, mirror_index = indexes
-    rules = VerifyRules(cfg.keypoint_min_inliers, cfg.keypoint_min_ncc)
+    rules = VerifyRules(
+        cfg.keypoint_min_inliers,
+        cfg.keypoint_min_ncc,
+        block_min_ncc=cfg.keypoint_block_min_ncc,
+    )
     indexed = {e.key for e in known.entries}
     new = sorted(key for key in eligible.matchable if key not in indexed)
     new_entries: list[IndexEntry] = []

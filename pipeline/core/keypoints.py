@@ -51,6 +51,11 @@ class VerifyRules:
     min_ncc: float = 0.9
     max_bad_blocks: float = 0.1
     min_overlap: float = 0.3  # of the smaller picture's area
+    # A textured block (both sides' grey std >= STRUCTURE_MIN_STD) whose own correlation is
+    # below this disagrees: different things in front of one backdrop, a different picture
+    # inside one page template keep block means and spreads alike but not their structure.
+    # 0 turns the structure test off.
+    block_min_ncc: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -90,10 +95,19 @@ def _ratio_matches(a: Features, b: Features, ratio: float = 0.75) -> list[tuple[
     ]
 
 
+STRUCTURE_MIN_STD = 12.0  # grey levels: below this a block is too plain to compare structure
+
+
 def _pixel_agreement(
-    a: np.ndarray, b: np.ndarray, homography: np.ndarray, block: int = 16
+    a: np.ndarray,
+    b: np.ndarray,
+    homography: np.ndarray,
+    block: int = 16,
+    block_min_ncc: float = 0.0,
 ) -> tuple[float, float, float]:
-    """(NCC over the overlap, fraction of disagreeing blocks, overlap / smaller area)."""
+    """(NCC over the overlap, fraction of disagreeing blocks, overlap / smaller area). A block
+    disagrees when its mean or spread differs by more than 24 grey levels, or (block_min_ncc
+    > 0) when both sides are textured and their correlation is below block_min_ncc."""
     height, width = a.shape[:2]
     warped = cv2.warpPerspective(b, homography, (width, height), flags=cv2.INTER_LINEAR)
     mask = (
@@ -114,18 +128,31 @@ def _pixel_agreement(
     x, y = x - x.mean(), y - y.mean()
     denominator = float(np.sqrt((x * x).sum() * (y * y).sum()))
     ncc = float((x * y).sum() / denominator) if denominator > 0 else 0.0
-    bad = total = 0
-    for top in range(0, height - block + 1, block):
-        for left in range(0, width - block + 1, block):
-            inside = mask[top : top + block, left : left + block]
-            if inside.mean() < 0.9:
-                continue
-            pa = a[top : top + block, left : left + block].astype(np.float64)
-            pb = warped[top : top + block, left : left + block].astype(np.float64)
-            total += 1
-            if abs(pa.mean() - pb.mean()) > 24 or abs(pa.std() - pb.std()) > 24:
-                bad += 1
-    return ncc, (bad / total if total else 1.0), overlap
+    rows, cols = height // block, width // block
+    if not rows or not cols:
+        return ncc, 1.0, overlap
+
+    def blocks(image: np.ndarray) -> np.ndarray:
+        """(rows * cols, block * block): every whole block of the picture, row by row."""
+        cut = image[: rows * block, : cols * block].astype(np.float64)
+        return cut.reshape(rows, block, cols, block).swapaxes(1, 2).reshape(-1, block * block)
+
+    inside = blocks(mask).mean(axis=1) >= 0.9
+    pa, pb = blocks(a)[inside], blocks(warped)[inside]
+    total = int(inside.sum())
+    if not total:
+        return ncc, 1.0, overlap
+    mean_a, mean_b = pa.mean(axis=1), pb.mean(axis=1)
+    std_a, std_b = pa.std(axis=1), pb.std(axis=1)
+    bad_blocks = (np.abs(mean_a - mean_b) > 24) | (np.abs(std_a - std_b) > 24)
+    if block_min_ncc:
+        da, db = pa - mean_a[:, None], pb - mean_b[:, None]
+        spread = np.sqrt((da * da).sum(axis=1) * (db * db).sum(axis=1))
+        corr = (da * db).sum(axis=1) / np.where(spread > 0, spread, 1.0)
+        textured = np.minimum(std_a, std_b) >= STRUCTURE_MIN_STD
+        bad_blocks |= textured & (corr < block_min_ncc)
+    bad = int(bad_blocks.sum())
+    return ncc, bad / total, overlap
 
 
 def verify(
@@ -141,7 +168,9 @@ def verify(
     inliers = int(inlier_mask.sum()) if inlier_mask is not None else 0
     if homography is None or inliers < rules.min_inliers or not _plausible(homography):
         return Verification(False, inliers, 0.0, 1.0, 0.0)
-    ncc, bad, overlap = _pixel_agreement(grey(a_rgb), grey(b_rgb), homography)
+    ncc, bad, overlap = _pixel_agreement(
+        grey(a_rgb), grey(b_rgb), homography, block_min_ncc=rules.block_min_ncc
+    )
     confirmed = (
         ncc >= rules.min_ncc and bad <= rules.max_bad_blocks and overlap >= rules.min_overlap
     )
@@ -283,6 +312,8 @@ def verify_aligned(a_rgb: np.ndarray, b_rgb: np.ndarray, rules: VerifyRules) -> 
     homography = np.linalg.inv(np.vstack([warp, [0.0, 0.0, 1.0]]))
     if not _plausible(homography):
         return Verification(False, 0, 0.0, 1.0, 0.0)
+    # No structure test here: frames aligned by intensity are moments of one footage a
+    # fraction of a second apart (motion changes their blocks), already tied by a time offset.
     ncc, bad, overlap = _pixel_agreement(a, b, homography)
     confirmed = (
         ncc >= rules.min_ncc and bad <= rules.max_bad_blocks and overlap >= rules.min_overlap

@@ -6,6 +6,7 @@ them. Inputs are plain dicts (tag name -> printable value, ffprobe JSON), so thi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
@@ -181,3 +182,17 @@ def video_fields(probe: dict[str, Any]) -> dict[str, Any]:
         "audio": has_audio(probe),
         "metadata_warnings": "; ".join(warnings),
     }
+
+
+def exposure_stamp(raw_metadata: Mapping[str, Any]) -> str:
+    """The moment the camera exposed the picture (EXIF DateTimeOriginal, with its sub-second
+    field when present), or "" when the file does not say. Only this tag names an exposure:
+    `Image DateTime` is rewritten by any editor that saves the file (the ThreatExchange bridge
+    edits carry Photoshop's save times), so two edits of one photo would look like two
+    captures."""
+    exif = raw_metadata.get("exif")
+    if not isinstance(exif, Mapping):
+        return ""
+    stamp = str(exif.get("EXIF DateTimeOriginal", "")).strip()
+    sub = str(exif.get("EXIF SubSecTimeOriginal", "")).strip()
+    return f"{stamp}.{sub}" if stamp and sub else stamp

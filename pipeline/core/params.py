@@ -23,7 +23,9 @@ from pipeline.config import Config, FramesConfig, HashConfig, SignaturesConfig
 # 3: PDQ of the square moved one column right (`centre_for_pdq`), its mirror from the DCT.
 HASH_VERSION = 3
 
-SIGNATURE_VERSION = 1  # bump when the standard signatures' computation changes: all signed again
+# Bump when the standard signatures' computation changes: all signed again.
+# 2: videos get TMK+PDQF (tmkpy) beside vPDQ.
+SIGNATURE_VERSION = 2
 
 
 def _digest(params: Any) -> str:
@@ -44,11 +46,17 @@ def hash_params_hash(cfg: HashConfig) -> str:
 
 def dedupe_params_hash(config: Config) -> str:
     """Everything that changes which frames are indexed or what matches: a change starts
-    the index over. Offset tolerance and agreeing frames only change the assembly."""
+    the index over. Offset tolerance, agreeing frames and the evidence rules only change the
+    assembly."""
     return _digest(
         {
             "dedupe": config.dedupe.model_dump(
-                exclude={"offset_tolerance_s", "min_agreeing_frames"}
+                exclude={
+                    "offset_tolerance_s",
+                    "min_agreeing_frames",
+                    "weak_pdq_bits",
+                    "short_run_frames",
+                }
             ),
             "hash": hash_params_hash(config.hash),
             "frames": frames_params_hash(config.frames),

@@ -6,17 +6,31 @@ threshold. A pair of stills is a `near_duplicate`; a still and a video frame mak
 agree on one time offset, so a single chance frame match never links two videos. The
 overlapping interval is read off the whole run of agreeing matches, widened to the
 neighbouring unmatched samples, not from the best pair alone.
+
+What is plausible but unproven is not stated as the same content (issue 15, precision first):
+a relation whose only support is weak evidence becomes a `candidate` for reviewers, and two
+stills whose cameras recorded different exposures become `same_scene`. Neither joins
+clusters, scenes or inferred chains until a reviewer confirms it (core/review). Every
+relation carries a `reason`: the evidence that decided it.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from statistics import median
 from typing import Literal
 
-Relation = Literal["exact", "near_duplicate", "video_overlap", "still_in_video"]
+Relation = Literal[
+    "exact", "near_duplicate", "video_overlap", "still_in_video", "candidate", "same_scene"
+]
+# The relations that state the same content: edges of clusters, scenes and inferred chains.
+# `candidate` (plausible, unproven) and `same_scene` (another capture of one moment) are
+# proposals for reviewers.
+SAME_CONTENT: frozenset[str] = frozenset(
+    {"exact", "near_duplicate", "video_overlap", "still_in_video"}
+)
 
 
 @dataclass(frozen=True)
@@ -53,16 +67,57 @@ class MediaMatch:
     b_end_s: float | None = None
     frames_agreeing: int = 1
     method: str = "pdq"
+    reason: str = ""  # the evidence that decided the relation, in words (matches.csv)
+
+    @property
+    def same_content(self) -> bool:
+        return self.relation in SAME_CONTENT
 
 
 @dataclass(frozen=True)
 class OverlapRules:
     """Offset agreement: matches whose offsets lie within `offset_tolerance_s` of each other
     form one run; a run needs `min_frames` distinct frames on each side (fewer only when a
-    video has fewer sampled frames than that)."""
+    video has fewer sampled frames than that).
+
+    Evidence rules (0 turns each off): a relation with a video side supported only by PDQ
+    matches at `weak_pdq_bits` or more (two clips of one static camera at different moments
+    differ by 28-30 bits) is a candidate; a video overlap of fewer than `short_run_frames`
+    frames, every one of which also matches some third media (a channel's logo card, an
+    intro every upload shares), is a candidate."""
 
     offset_tolerance_s: float = 1.5
     min_frames: int = 2
+    weak_pdq_bits: int = 0
+    short_run_frames: int = 0
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the collection says beyond one pair: which other media each frame matches (a frame
+    matching many media is shared material, not proof), and each still's recorded capture
+    time (two different exposures are two captures, never one picture)."""
+
+    partners: dict[tuple[str, int], frozenset[str]]
+    captured_at: dict[str, str]
+
+    @classmethod
+    def of(
+        cls, frame_matches: Iterable[FrameMatch], captured_at: dict[str, str] | None = None
+    ) -> Evidence:
+        partners: dict[tuple[str, int], set[str]] = defaultdict(set)
+        for m in frame_matches:
+            if m.media_a != m.media_b:
+                partners[(m.media_a, m.frame_a)].add(m.media_b)
+                partners[(m.media_b, m.frame_b)].add(m.media_a)
+        return cls({k: frozenset(v) for k, v in partners.items()}, dict(captured_at or {}))
+
+    def shared_beyond(self, key: tuple[str, int], pair: tuple[str, str]) -> bool:
+        """Does this frame also match a media outside the pair?"""
+        return bool(self.partners.get(key, frozenset()) - set(pair))
+
+
+NO_EVIDENCE = Evidence({}, {})
 
 
 def ordered(match: FrameMatch) -> FrameMatch:
@@ -86,9 +141,16 @@ def _method(matches: Iterable[FrameMatch]) -> str:
 
 
 def media_matches(
-    frame_matches: Iterable[FrameMatch], media: dict[str, MediaInfo], rules: OverlapRules
+    frame_matches: Iterable[FrameMatch],
+    media: dict[str, MediaInfo],
+    rules: OverlapRules,
+    evidence: Evidence | None = None,
 ) -> list[MediaMatch]:
-    """Every media relation the frame matches support, sorted by (media_a, media_b, start)."""
+    """Every media relation the frame matches support, sorted by (media_a, media_b, start);
+    those the evidence does not prove are `candidate` or `same_scene` (see OverlapRules)."""
+    frame_matches = list(frame_matches)
+    if evidence is None:
+        evidence = Evidence.of(frame_matches)
     by_pair: dict[tuple[str, str], list[FrameMatch]] = defaultdict(list)
     for match in frame_matches:
         match = ordered(match)
@@ -98,20 +160,103 @@ def media_matches(
     for (a_id, b_id), matches in sorted(by_pair.items()):
         a, b = media[a_id], media[b_id]
         if a.kind != "video" and b.kind != "video":
-            found.append(
-                MediaMatch(
-                    a_id,
-                    b_id,
-                    "near_duplicate",
-                    min(m.distance for m in matches),
-                    method=_method(matches),
-                )
+            stills = MediaMatch(
+                a_id,
+                b_id,
+                "near_duplicate",
+                min(m.distance for m in matches),
+                frames_agreeing=1,
+                method=_method(matches),
+                reason=_support(matches),
             )
+            found.append(_judged(stills, matches, evidence, rules, media))
         elif a.kind != "video" or b.kind != "video":
-            found.append(_still_in_video(a, b, matches))
+            found.append(_judged(_still_in_video(a, b, matches), matches, evidence, rules, media))
         else:
-            found.extend(_overlaps(a, b, matches, rules))
+            found.extend(
+                _judged(overlap, run, evidence, rules, media)
+                for overlap, run in _overlaps(a, b, matches, rules)
+            )
     return sorted(found, key=lambda m: (m.media_a, m.media_b, m.a_start_s or 0.0))
+
+
+def _support(matches: Sequence[FrameMatch]) -> str:
+    """The supporting frame matches in words: how many frame pairs, by which method, at what
+    distance (each pair at its smallest, plain or mirrored)."""
+    parts = []
+    for method in ("pdq", "keypoints"):
+        best: dict[tuple[int, int], int] = {}
+        for m in matches:
+            if m.method == method:
+                key = (m.frame_a, m.frame_b)
+                best[key] = min(best.get(key, m.distance), m.distance)
+        if best:
+            low, high = min(best.values()), max(best.values())
+            bits = f"{low}" if low == high else f"{low}-{high}"
+            plural = "s" if len(best) > 1 else ""
+            parts.append(f"{method}: {len(best)} frame pair{plural} at {bits} bits")
+    return "; ".join(parts)
+
+
+def _at_both_edges(match: MediaMatch, media: dict[str, MediaInfo]) -> bool:
+    """Does the overlap open both videos, or close both? Where a channel puts its card."""
+
+    def near(value: float | None, edge: float | None) -> bool:
+        return value is not None and edge is not None and abs(value - edge) <= EDGE_MARGIN_S
+
+    a, b = media[match.media_a], media[match.media_b]
+    opens = near(match.a_start_s, 0.0) and near(match.b_start_s, 0.0)
+    closes = near(match.a_end_s, a.duration_s) and near(match.b_end_s, b.duration_s)
+    return opens or closes
+
+
+def _judged(
+    match: MediaMatch,
+    support: Sequence[FrameMatch],
+    evidence: Evidence,
+    rules: OverlapRules,
+    media: dict[str, MediaInfo],
+) -> MediaMatch:
+    """The relation as the evidence allows it: same content, or a proposal with its reason."""
+    pair = (match.media_a, match.media_b)
+    if match.relation == "near_duplicate":
+        taken = [evidence.captured_at.get(m, "") for m in pair]
+        if all(taken) and taken[0] != taken[1]:
+            return replace(
+                match,
+                relation="same_scene",
+                reason=f"{match.reason}; different exposures: captured {taken[0]} and {taken[1]}",
+            )
+        return match
+    if (
+        rules.weak_pdq_bits
+        and all(m.method == "pdq" for m in support)
+        and min(m.distance for m in support) >= rules.weak_pdq_bits
+    ):
+        return replace(
+            match,
+            relation="candidate",
+            reason=f"{match.reason}; only PDQ at {rules.weak_pdq_bits}+ bits: a static "
+            f"camera's different moments look this alike ({match.relation} unproven)",
+        )
+    if (
+        match.relation == "video_overlap"
+        and rules.short_run_frames
+        and match.frames_agreeing < rules.short_run_frames
+        and _at_both_edges(match, media)
+        and all(
+            evidence.shared_beyond((m.media_a, m.frame_a), pair)
+            and evidence.shared_beyond((m.media_b, m.frame_b), pair)
+            for m in support
+        )
+    ):
+        return replace(
+            match,
+            relation="candidate",
+            reason=f"{match.reason}; a {match.frames_agreeing}-frame run through frames other "
+            "media share too (a title card, an intro): video_overlap unproven",
+        )
+    return match
 
 
 def _still_in_video(a: MediaInfo, b: MediaInfo, matches: list[FrameMatch]) -> MediaMatch:
@@ -128,21 +273,22 @@ def _still_in_video(a: MediaInfo, b: MediaInfo, matches: list[FrameMatch]) -> Me
         b_start_s=other,
         b_end_s=other,
         method=best.method,
+        reason=_support(matches),
     )
 
 
 def _overlaps(
     a: MediaInfo, b: MediaInfo, matches: list[FrameMatch], rules: OverlapRules
-) -> list[MediaMatch]:
+) -> list[tuple[MediaMatch, list[FrameMatch]]]:
     """Runs of frame matches agreeing on one offset; a compilation may hold several."""
     remaining = sorted(matches, key=lambda m: ((m.time_b or 0.0) - (m.time_a or 0.0), m.distance))
     need = min(rules.min_frames, len(a.sample_times) or 1, len(b.sample_times) or 1)
-    runs: list[MediaMatch] = []
+    runs: list[tuple[MediaMatch, list[FrameMatch]]] = []
     while remaining:
         run = _best_run(remaining, rules.offset_tolerance_s)
         if min(len({m.frame_a for m in run}), len({m.frame_b for m in run})) < need:
             break
-        runs.append(_interval(a, b, run))
+        runs.append((_interval(a, b, run), run))
         used = set(map(id, run))
         remaining = [m for m in remaining if id(m) not in used]
     return runs
@@ -199,6 +345,7 @@ def _interval(a: MediaInfo, b: MediaInfo, run: list[FrameMatch]) -> MediaMatch:
         round(end + offset, 3),
         frames_agreeing=len({m.frame_a for m in run}),
         method=_method(run),
+        reason=_support(run),
     )
 
 
@@ -268,14 +415,17 @@ def infer_transitive(
     Intervals compose (a trim of a re-upload overlaps the original where both cover it), so
     the sources of a compilation, which sit in separate parts of it, never meet. Each
     inferred relation carries the largest distance along its chain and method `inferred`.
+    Only verified relations compose: a candidate or same_scene proposal is no edge, even
+    when a reviewer confirmed it (it then links its own pair, nothing beyond).
     """
     graph: dict[str, list[tuple[str, _Span, int]]] = defaultdict(list)
-    direct = set()
+    direct = {(m.media_a, m.media_b) for m in matches}
     for match in matches:
+        if not match.same_content:
+            continue
         span = _spans(match, media)
         graph[match.media_a].append((match.media_b, span, match.distance))
         graph[match.media_b].append((match.media_a, span.reversed(), match.distance))
-        direct.add((match.media_a, match.media_b))
     inferred: list[MediaMatch] = []
     for source in sorted(graph):
         best: dict[str, tuple[int, _Span, int]] = {}
@@ -305,11 +455,11 @@ def infer_transitive(
         for target, (hop, span, worst) in sorted(best.items()):
             if hop < 2 or source >= target or (source, target) in direct:
                 continue
-            inferred.append(_inferred(media[source], media[target], span, worst))
+            inferred.append(_inferred(media[source], media[target], span, worst, hop))
     return inferred
 
 
-def _inferred(a: MediaInfo, b: MediaInfo, span: _Span, distance: int) -> MediaMatch:
+def _inferred(a: MediaInfo, b: MediaInfo, span: _Span, distance: int, hops: int) -> MediaMatch:
     def times(kind: str, start: float, end: float) -> tuple[float | None, float | None]:
         return (round(start, 3), round(end, 3)) if kind == "video" else (None, None)
 
@@ -333,6 +483,7 @@ def _inferred(a: MediaInfo, b: MediaInfo, span: _Span, distance: int) -> MediaMa
         b_end,
         frames_agreeing=0,
         method="inferred",
+        reason=f"a chain of {hops} verified relations, the weakest at {distance} bits",
     )
 
 
@@ -340,7 +491,10 @@ def with_exact(matches: Iterable[MediaMatch], exact: set[tuple[str, str]]) -> li
     """Relations with every pair in `exact` (different bytes, identical pictures: metadata
     stripped, container remuxed) stated as `exact`, replacing whatever else linked it."""
     kept = [m for m in matches if (m.media_a, m.media_b) not in exact]
-    kept += [MediaMatch(a, b, "exact", 0) for a, b in sorted(exact)]
+    kept += [
+        MediaMatch(a, b, "exact", 0, reason="every stored frame decodes to the same thumbnail")
+        for a, b in sorted(exact)
+    ]
     return sorted(kept, key=lambda m: (m.media_a, m.media_b, m.a_start_s or 0.0))
 
 
@@ -350,15 +504,27 @@ def accepted_relations(
     rules: OverlapRules,
     exact: set[tuple[str, str]],
     is_rejected: Callable[[str, str], bool],
+    evidence: Evidence | None = None,
+    is_confirmed: Callable[[str, str], bool] = lambda a, b: False,
 ) -> tuple[list[MediaMatch], list[MediaMatch]]:
-    """(direct, all): the relations the frame matches and exact pairs support, less those a
-    reviewer rejected; `all` adds the transitive ones (sorted by media pair and start).
-    Clusters are built from `direct` only."""
+    """(links, all): `all` is every relation the frame matches and exact pairs support, less
+    those a reviewer rejected, plus the transitive ones (sorted by media pair and start);
+    `links` are the verified same-content ones (and proposals a reviewer confirmed): the
+    only edges of clusters and of inferred chains."""
+    frame_matches = list(frame_matches)
+    if evidence is None:
+        evidence = Evidence.of(frame_matches)
     direct = [
         m
-        for m in with_exact(media_matches(frame_matches, media, rules), exact)
+        for m in with_exact(media_matches(frame_matches, media, rules, evidence), exact)
         if not is_rejected(m.media_a, m.media_b)
     ]
-    inferred = [m for m in infer_transitive(direct, media) if not is_rejected(m.media_a, m.media_b)]
+    links = [m for m in direct if m.same_content or is_confirmed(m.media_a, m.media_b)]
+    proposed = {(m.media_a, m.media_b) for m in direct if not m.same_content}
+    inferred = [
+        m
+        for m in infer_transitive(links, media)
+        if not is_rejected(m.media_a, m.media_b) and (m.media_a, m.media_b) not in proposed
+    ]
     every = sorted(direct + inferred, key=lambda m: (m.media_a, m.media_b, m.a_start_s or 0.0))
-    return direct, every
+    return links, every

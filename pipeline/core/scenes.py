@@ -248,11 +248,15 @@ def scene_links(
 ) -> list[tuple[Unit, Unit]]:
     """Unit pairs joined by accepted relations: through their frame matches, or shot by shot
     for exact copies. Inferred relations and those a reviewer rejected join nothing;
-    confirmed_only keeps exact matches and those a reviewer confirmed."""
+    confirmed_only keeps exact matches and those a reviewer confirmed. A proposal (a
+    `candidate`, or a `same_scene` capture of one moment) joins nothing until a reviewer
+    confirms it, and never separates anything either: only declared disjointness does."""
     accepted = {
         (m.media_a, m.media_b): m.relation
         for m in media_matches
-        if m.method != "inferred" and not review.is_rejected(m.media_a, m.media_b)
+        if m.method != "inferred"
+        and not review.is_rejected(m.media_a, m.media_b)
+        and (m.same_content or pair(m.media_a, m.media_b) in review.confirmed_pairs)
     }
     links: list[tuple[Unit, Unit]] = []
     for (a, b), relation in accepted.items():

@@ -7,9 +7,10 @@ partner's or a platform's list (GIFCT, ThreatExchange, Hasher-Matcher-Actioner) 
 items and our exports match theirs (docs/hash-sharing.md).
 
 Names of signal types are python-threatexchange's (`SignalType.get_name()`): `pdq`, `vpdq`,
-`video_md5`, `video_sha256`. That package has no byte-hash type for photos; a photo's are
-called `md5` and `sha256` here, and a list may use either family for either kind of media
-(a file's bytes hash the same whatever it shows).
+`video_md5`, `video_sha256`; it has no TMK+PDQF type, so that one is `tmk_pdqf`, the name
+its extensions README plans (pipeline/core/tmk.py). That package has no byte-hash type for
+photos; a photo's are called `md5` and `sha256` here, and a list may use either family
+for either kind of media (a file's bytes hash the same whatever it shows).
 
 Pure: arrays, strings and frozen dataclasses in, new ones out. Decoding files and reading
 lists live in pipeline/io/signatures.py.
@@ -25,12 +26,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.core.hamming import PDQ_BITS, HammingIndex, make_index
+from pipeline.core.tmk import (
+    TMK,
+    TMK_LEVEL1_THRESHOLD,
+    TMK_LEVEL2_THRESHOLD,
+    TmkSignature,
+    compatible,
+    level2,
+)
 
 PDQ = "pdq"
 VPDQ = "vpdq"
 MD5_TYPES = ("md5", "video_md5", "photo_md5")
 SHA256_TYPES = ("sha256", "video_sha256", "photo_sha256")
-SIGNAL_TYPES = (PDQ, VPDQ, *MD5_TYPES, *SHA256_TYPES)
+SIGNAL_TYPES = (PDQ, VPDQ, TMK, *MD5_TYPES, *SHA256_TYPES)
 
 # ThreatExchange pdq/README.md and python-threatexchange's PdqSignal / VPDQSignal defaults:
 # a PDQ match is <= 31 of 256 bits; below quality 50 a hash is "too unreliable to match on".
@@ -166,6 +175,7 @@ class ListEntry:
     signal: str  # normalised hex; for vpdq, unused (see frames)
     label: str
     frames: tuple[VpdqFrame, ...] = ()
+    tmk: TmkSignature | None = None
 
 
 @dataclass(frozen=True)
@@ -192,6 +202,7 @@ class ListMatch:
     media_start_s: float | None = None
     media_end_s: float | None = None
     matched_percent: float | None = None  # vPDQ: share of the media's good frames matched
+    score: float | None = None  # tmk_pdqf: level-2 score (distance is 0: no bits to count)
 
 
 @dataclass(frozen=True)
@@ -200,6 +211,8 @@ class MatchRules:
     pdq_quality_min: int = PDQ_QUALITY_MIN
     vpdq_query_match_percent: float = VPDQ_QUERY_MATCH_PERCENT
     vpdq_compared_match_percent: float = VPDQ_COMPARED_MATCH_PERCENT
+    tmk_level1_threshold: float = TMK_LEVEL1_THRESHOLD
+    tmk_level2_threshold: float = TMK_LEVEL2_THRESHOLD
 
 
 class CollectionIndex:
@@ -212,8 +225,14 @@ class CollectionIndex:
         byte_hashes: Iterable[tuple[str, str]],
         rules: MatchRules,
         index_kind: str = "mih",
+        tmk: Iterable[tuple[str, TmkSignature]] = (),
     ) -> None:
         self.rules = rules
+        self.tmk = list(tmk)
+        # Level 1 for the whole collection at once: unit pure averages, one matrix product.
+        averages = np.array([t.pure_average for _, t in self.tmk], dtype=np.float64)
+        norms = np.linalg.norm(averages, axis=1, keepdims=True) if self.tmk else averages
+        self.tmk_unit = np.divide(averages, norms, out=np.zeros_like(averages), where=norms > 0)
         kept = [f for f in frames if f.quality >= rules.pdq_quality_min]
         self.frames = kept
         self.index: HammingIndex = make_index(index_kind, PDQ_BITS)
@@ -322,6 +341,37 @@ class CollectionIndex:
                 )
         return out
 
+    def match_tmk(self, entry: ListEntry) -> list[ListMatch]:
+        """TMK's two levels (tmk-query): the listed video against every collection video
+        whose level-1 score (pure-average cosine) reaches its threshold, then level 2."""
+        listed = entry.tmk
+        if listed is None or not self.tmk:
+            return []
+        average = listed.pure_average.astype(np.float64)
+        norm = float(np.linalg.norm(average))
+        if norm == 0:
+            return []
+        first = self.tmk_unit @ (average / norm)
+        out = []
+        for position in np.flatnonzero(first >= self.rules.tmk_level1_threshold).tolist():
+            media_id, ours = self.tmk[position]
+            if not compatible(listed, ours):
+                continue
+            second = level2(listed, ours)
+            if second >= self.rules.tmk_level2_threshold:
+                out.append(
+                    ListMatch(
+                        entry.list_name,
+                        entry.entry,
+                        entry.label,
+                        media_id,
+                        TMK,
+                        0,
+                        score=round(second, 4),
+                    )
+                )
+        return out
+
     def match_bytes(self, entry: ListEntry) -> list[ListMatch]:
         table = self.md5 if entry.signal_type in MD5_TYPES else self.sha256
         return [
@@ -345,6 +395,8 @@ def match_entries(
                 pending = []
         elif entry.signal_type == VPDQ:
             found += index.match_vpdq(entry)
+        elif entry.signal_type == TMK:
+            found += index.match_tmk(entry)
         else:
             found += index.match_bytes(entry)
     found += index.match_pdq(pending)

@@ -244,7 +244,7 @@ MIGRATIONS: tuple[str, ...] = (
             "review_decisions",
         )
     ),
-    # 6 (append-only; renumber on merge if another migration 6 landed first): the hash-sharing
+    # 6 (issue 18): the hash-sharing
     # ecosystem's standard signatures per media (PDQ of the whole still, vPDQ per-frame text
     # of a video; MD5 and SHA-256 are in media), and what hash lists matched.
     """
@@ -278,6 +278,23 @@ MIGRATIONS: tuple[str, ...] = (
     );
     """
     + _generation_triggers(("signatures", "list_matches")),
+    # 7 (issue 15): every media relation says what decided it.
+    """
+    ALTER TABLE media_matches ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+    """,
+    # 8 (issue 18): TMK+PDQF per video, the reference `.tmk` file's
+    # bytes (~260 KB each), written with the video's signatures row under its params_hash;
+    # a list match's score (TMK's level-2 score, where a bit distance means nothing).
+    """
+    CREATE TABLE tmk_signatures (
+        media_id TEXT PRIMARY KEY,
+        params_hash TEXT NOT NULL,
+        tmk BLOB NOT NULL,
+        error TEXT NOT NULL DEFAULT ''
+    );
+    ALTER TABLE list_matches ADD COLUMN score REAL;
+    """
+    + _generation_triggers(("tmk_signatures",)),
 )
 
 
@@ -699,7 +716,7 @@ class Catalog:
     def replace_media_matches(self, matches: list[MediaMatch]) -> None:
         self._db.execute("DELETE FROM media_matches")
         self._db.executemany(
-            "INSERT INTO media_matches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO media_matches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     m.media_a,
@@ -712,6 +729,7 @@ class Catalog:
                     m.b_end_s,
                     m.frames_agreeing,
                     m.method,
+                    m.reason,
                 )
                 for m in matches
             ],
@@ -923,6 +941,24 @@ class Catalog:
             ),
         )
 
+    def put_tmk(self, media_id: str, params_hash: str, tmk: bytes, error: str) -> None:
+        """A video's TMK+PDQF (empty with the reason when it could not be computed)."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO tmk_signatures VALUES (?, ?, ?, ?)",
+            (media_id, params_hash, tmk, error),
+        )
+
+    def tmk_signatures(self) -> dict[str, bytes]:
+        """media_id -> `.tmk` bytes of every observed video that has one made with its
+        current signatures (a video signed again without TMK keeps no stale one)."""
+        rows = self._db.execute(
+            "SELECT t.media_id, t.tmk FROM tmk_signatures t JOIN signatures s"
+            " ON s.media_id = t.media_id AND s.params_hash = t.params_hash"
+            " WHERE length(t.tmk) > 0"
+            " AND t.media_id IN (SELECT media_id FROM observations) ORDER BY t.media_id"
+        ).fetchall()
+        return {str(row[0]): bytes(row[1]) for row in rows}
+
     def signatures(self) -> list[SignedMedia]:
         """Every observed media with its byte hashes and its stored signature (empty signal
         when it has none yet or it failed), by media_id."""
@@ -944,7 +980,7 @@ class Catalog:
         """Swap one list's matches for a new check of it, atomically with its record."""
         self._db.execute("DELETE FROM list_matches WHERE list_name = ?", (checked.list_name,))
         self._db.executemany(
-            "INSERT OR REPLACE INTO list_matches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO list_matches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     m.list_name,
@@ -956,6 +992,7 @@ class Catalog:
                     m.media_start_s,
                     m.media_end_s,
                     m.matched_percent,
+                    m.score,
                 )
                 for m in matches
             ],

@@ -129,6 +129,7 @@ MATCH_COLUMNS = (
     "b_end_s",
     "frames_agreeing",
     "method",
+    "reason",
 )
 CLUSTER_COLUMNS = ("media_id", "cluster_id")
 PROVENANCE_COLUMNS = (
@@ -165,6 +166,7 @@ LIST_MATCH_COLUMNS = (
     "media_start_s",
     "media_end_s",
     "matched_percent",
+    "score",
 )
 
 # Every contract file under DIR/processed/, in the order the stages write them (DESIGN.md).

@@ -58,6 +58,7 @@ class MatchView:
     interval: str
     timeline: OverlapDrawing | None
     confirmed: bool = False
+    reason: str = ""  # the evidence that decided the relation (matches.csv)
 
 
 @dataclass
@@ -182,6 +183,7 @@ def _match_view(row: dict[str, str], media: dict[str, dict[str, str]]) -> MatchV
         row.get("method", ""),
         interval,
         timeline,
+        reason=row.get("reason", ""),
     )
 
 
@@ -228,10 +230,13 @@ def load_report_data(layout: DataLayout, catalog: Catalog) -> ReportData:
         view = _match_view(row, media)
         view.confirmed = pair(view.media_a, view.media_b) in confirmed
         matches_of[cluster_of.get(row["media_a"], "")].append(view)
+        other = cluster_of.get(row["media_b"], "")
+        if other != cluster_of.get(row["media_a"], ""):  # a proposal: shown in both clusters
+            matches_of[other].append(view)
 
     clusters: list[ClusterView] = []
     for cluster_id, ids in members_of.items():
-        if len(ids) < 2:
+        if len(ids) < 2 and not matches_of.get(cluster_id):  # alone, and no proposal either
             continue
         prov = provenance.get(cluster_id, {})
         members = [

@@ -21,11 +21,12 @@ from pipeline.config import DedupeConfig
 from pipeline.core import alignment, hamming
 from pipeline.core.alignment import Eligible, FrameSearch, FrameTable, KnownMatches
 from pipeline.core.clusters import cluster_media, provenance_by_cluster
+from pipeline.core.metadata import exposure_stamp
 from pipeline.core.outcome import StageResult
 from pipeline.core.params import dedupe_params_hash
 from pipeline.core.records import IndexEntry, MediaRecord, Observation
-from pipeline.core.relations import MediaMatch, OverlapRules, accepted_relations
-from pipeline.core.review import fold
+from pipeline.core.relations import Evidence, MediaMatch, OverlapRules, accepted_relations
+from pipeline.core.review import fold, pair
 from pipeline.io import contract, thumbs
 from pipeline.io.atomic import write_bytes_atomic
 from pipeline.stages import derived
@@ -87,12 +88,21 @@ def run_dedupe(ctx: RunContext) -> StageResult:
     stored = alignment.merge_frame_matches(known.matches, search.matches)
     frame_matches = alignment.timed_matches(table, stored, eligible.matchable, eligible.usable)
     media = table.media_infos({i: (m.kind, m.duration_s) for i, m in observed.items()})
+    review = fold(ctx.catalog.decisions())
+    captured = {i: exposure_stamp(m.raw_metadata) for i, m in observed.items()}
     direct, matches = accepted_relations(
         frame_matches,
         media,
-        OverlapRules(cfg.offset_tolerance_s, cfg.min_agreeing_frames),
+        OverlapRules(
+            cfg.offset_tolerance_s,
+            cfg.min_agreeing_frames,
+            cfg.weak_pdq_bits,
+            cfg.short_run_frames,
+        ),
         alignment.exact_pairs(table),
-        fold(ctx.catalog.decisions()).is_rejected,
+        review.is_rejected,
+        Evidence.of(frame_matches, captured),
+        lambda a, b: pair(a, b) in review.confirmed_pairs,
     )
     clusters = cluster_media(sorted(observed), direct, media)
     counts = _save_outputs(ctx, params, matches, clusters, observed, observations)

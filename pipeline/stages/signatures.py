@@ -2,12 +2,12 @@
 list_matches table and `list_matches.csv`.
 
 Second stage of the DAG, after ingest and independent of frames and hash: every media gets
-the hash-sharing ecosystem's standard perceptual signature (PDQ of the whole still, vPDQ of a
-video through Meta's `vpdq`; MD5 and SHA-256 come from ingest), once per signature
-parameters. Then every hash list named in `signatures.lists` (and, for `crosscheck
-match-list`, the files given) is matched against the whole collection, again only when the
-list or the collection's signatures changed. docs/hash-sharing.md says what to do with a
-match.
+the hash-sharing ecosystem's standard perceptual signatures (PDQ of the whole still; vPDQ of
+a video through Meta's `vpdq` and TMK+PDQF through `tmkpy`; MD5 and SHA-256 come from
+ingest), once per signature parameters. Then every hash list named in `signatures.lists`
+(and, for `crosscheck match-list`, the files given) is matched against the whole
+collection, again only when the list or the collection's signatures changed.
+docs/hash-sharing.md says what to do with a match.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from pipeline.core.signatures import (
     match_entries,
     parse_vpdq_text,
 )
+from pipeline.core.tmk import parse_tmk
 from pipeline.executors import open_executor
 from pipeline.io import contract
 from pipeline.io.catalog import CheckedList, StoredSignature
@@ -81,6 +82,7 @@ def run_signatures(ctx: RunContext, extra_lists: Sequence[Path] = ()) -> StageRe
     counts = {
         "media_signed": signed,
         "media_failed": failed,
+        "tmk_failed": sum(1 for f in failures if f.reason.startswith("tmk: ")),
         "lists_checked": checked,
         "list_matches": matches,
     }
@@ -116,11 +118,18 @@ def _sign_media(
             with ctx.catalog.transaction():
                 for result in batch:
                     ctx.catalog.put_signature(_stored(result, params))
+                    if result.tmk or result.tmk_error:
+                        ctx.catalog.put_tmk(result.media_id, params, result.tmk, result.tmk_error)
                 ctx.custody(
                     STAGE,
                     "sign_media",
                     inputs=sorted(r.media_id for r in batch),
-                    params={"config": cfg.model_dump(), "params": params, "vpdq": _version()},
+                    params={
+                        "config": cfg.model_dump(),
+                        "params": params,
+                        "vpdq": _version("vpdq"),
+                        "tmkpy": _version("tmkpy"),
+                    },
                 )
             for result in batch:
                 if result.error:
@@ -128,6 +137,8 @@ def _sign_media(
                     failures.append(ItemFailure(result.media_id[:12], result.error))
                 else:
                     signed += 1
+                    if result.tmk_error:  # vPDQ stands; the missing TMK is still reported
+                        failures.append(ItemFailure(result.media_id[:12], result.tmk_error))
             progress.update(len(batch))
     return signed, failed
 
@@ -155,11 +166,11 @@ def _stored(result: SignatureResult, params: str) -> StoredSignature:
     )
 
 
-def _version() -> str:
+def _version(package: str) -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return version("vpdq")
+        return version(package)
     except PackageNotFoundError:
         return ""
 
@@ -167,15 +178,21 @@ def _version() -> str:
 def _check_lists(
     ctx: RunContext, cfg: SignaturesConfig, lists: Sequence[Path], failures: list[ItemFailure]
 ) -> tuple[int, int]:
-    names = [list_name(p) for p in lists]
-    duplicated = sorted({n for n in names if names.count(n) > 1})
-    if duplicated:
-        raise ValueError(f"hash lists must have distinct file names: {', '.join(duplicated)}")
     generation = ctx.catalog.generations().get("signatures", 0)
     rules = match_rules(cfg)
     index: CollectionIndex | None = None
     checked = total = 0
+    seen: set[str] = set()
     for path in lists:
+        # Configured names are distinct (config validation); a file given to match-list with
+        # a configured list's name would overwrite its matches: that file is a failed item.
+        if list_name(path) in seen:
+            failures.append(
+                ItemFailure(f"list {path}", "another list with this file name is checked too")
+            )
+            checked += 1
+            continue
+        seen.add(list_name(path))
         try:
             digest = _file_sha256(path)
         except OSError as exc:
@@ -252,7 +269,8 @@ def _collection_index(ctx: RunContext, rules: MatchRules) -> CollectionIndex:
                 for f in parse_vpdq_text(m.signal)
             ]
     byte_hashes = [(m.media_id, m.md5) for m in media]
-    return CollectionIndex(frames, byte_hashes, rules, ctx.settings.default.dedupe.index)
+    tmk = [(media_id, parse_tmk(data)) for media_id, data in ctx.catalog.tmk_signatures().items()]
+    return CollectionIndex(frames, byte_hashes, rules, ctx.settings.default.dedupe.index, tmk)
 
 
 def _write_contract(ctx: RunContext) -> None:
@@ -270,6 +288,7 @@ def _write_contract(ctx: RunContext) -> None:
             "media_start_s": m.media_start_s,
             "media_end_s": m.media_end_s,
             "matched_percent": m.matched_percent,
+            "score": m.score,
         }
         for m in ctx.catalog.list_matches()
     ]

@@ -3,7 +3,9 @@ proposes the pairs that the exact search proposes."""
 
 from __future__ import annotations
 
-from pipeline.core.keypoints import Features, candidate_pairs, sift_features
+import numpy as np
+
+from pipeline.core.keypoints import Features, VerifyRules, candidate_pairs, sift_features, verify
 from pipeline.synth import images as im
 from pipeline.synth.archive import distinct_still
 
@@ -42,3 +44,33 @@ def test_queries_in_batches_find_what_one_query_at_a_time_finds() -> None:
         {p for q in range(len(features)) for p in candidate_pairs(features, keys, [q], 10, 200.0)}
     )
     assert together == one_by_one
+
+
+# --- issue 15: a shared page template with a different picture inside proves nothing ----
+
+
+def _page(picture_name: str) -> np.ndarray:
+    """A web page: a header band with an advert photo and a footer of avatars around the
+    posted picture, which fills the middle third."""
+    page = im.resize(im.photo("astronaut"), 0.62)[:300, :300].copy()  # the page's own art
+    inner = im.resize(im.photo(picture_name), 0.4)[:96, :96]
+    page[102:198, 102:198] = inner
+    return np.ascontiguousarray(page)
+
+
+def _verify(a: np.ndarray, b: np.ndarray, block_min_ncc: float) -> bool:
+    rules = VerifyRules(12, 0.9, block_min_ncc=block_min_ncc)
+    return verify(a, sift_features(a), b, sift_features(b), rules).confirmed
+
+
+def test_two_pages_sharing_a_template_differ_where_their_pictures_do() -> None:
+    one, two = _page("coffee"), _page("chelsea")
+    assert _verify(one, two, 0.0)  # the means-and-spreads test alone lets the template through
+    assert not _verify(one, two, 0.5)
+
+
+def test_the_structure_test_keeps_a_recompressed_copy_and_a_crop() -> None:
+    page = _page("coffee")
+    copy = im.decode(im.jpeg_bytes(page, 40))
+    assert _verify(page, copy, 0.5)
+    assert _verify(page, np.ascontiguousarray(page[20:, 15:]), 0.5)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from pipeline.core.metadata import displayed_size, gps_decimal, rotation_cw, video_fields
+from pipeline.core.metadata import (
+    displayed_size,
+    exposure_stamp,
+    gps_decimal,
+    rotation_cw,
+    video_fields,
+)
 from pipeline.core.timeparse import earliest, exif_time, normalise_iso
 
 
@@ -43,3 +49,15 @@ def test_orientation_and_rotation_swap_displayed_size() -> None:
     fields = video_fields(probe)
     assert (fields["width"], fields["height"], fields["rotation"]) == (1080, 1920, 270)
     assert fields["fps"] == 29.97 and fields["duration_s"] == 12.5
+
+
+def test_only_the_original_exposure_time_names_an_exposure() -> None:
+    taken = {"exif": {"EXIF DateTimeOriginal": "2017:11:07 22:14:15", "Image DateTime": "x"}}
+    assert exposure_stamp(taken) == "2017:11:07 22:14:15"
+    sub = {
+        "exif": {"EXIF DateTimeOriginal": "2017:11:07 22:14:15", "EXIF SubSecTimeOriginal": "42"}
+    }
+    assert exposure_stamp(sub) == "2017:11:07 22:14:15.42"
+    edited = {"exif": {"Image DateTime": "2016:08:17 11:11:38", "Image Software": "Photoshop"}}
+    assert exposure_stamp(edited) == ""  # an editor's save time is not a capture
+    assert exposure_stamp({}) == ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pipeline.core.relations import (
+    Evidence,
     FrameMatch,
     MediaInfo,
     MediaMatch,
@@ -31,7 +32,9 @@ def test_two_stills_are_near_duplicates_at_their_smallest_distance() -> None:
         MEDIA,
         OverlapRules(),
     )
-    assert found == [MediaMatch("a", "b", "near_duplicate", 4)]
+    assert found == [
+        MediaMatch("a", "b", "near_duplicate", 4, reason="pdq: 1 frame pair at 4 bits")
+    ]
 
 
 def test_a_still_in_a_video_is_placed_at_its_best_frame() -> None:
@@ -61,7 +64,7 @@ def test_agreeing_frames_give_an_overlap_with_its_offset() -> None:
 
 def test_exact_pairs_replace_other_relations_of_the_pair() -> None:
     kept = with_exact([MediaMatch("a", "b", "near_duplicate", 4)], {("a", "b")})
-    assert kept == [MediaMatch("a", "b", "exact", 0)]
+    assert [(m.relation, m.distance) for m in kept] == [("exact", 0)]
 
 
 def test_a_rejected_pair_is_neither_direct_nor_inferred() -> None:
@@ -89,3 +92,126 @@ def test_two_stills_of_one_moment_are_inferred_near_duplicates() -> None:
 
 def test_no_frame_matches_no_relations() -> None:
     assert accepted_relations([], MEDIA, OverlapRules(), set(), _never) == ([], [])
+
+
+# --- issue 15: evidence rules (precision first) --------------------------------------------
+
+VIDEO_X = MediaInfo("x", "video", 10.0, TIMES)
+MEDIA_3 = {**MEDIA, "x": VIDEO_X}
+RULES = OverlapRules(weak_pdq_bits=28, short_run_frames=3)
+
+
+def test_every_relation_says_what_decided_it() -> None:
+    run = [FrameMatch("v", i, float(i), "w", i, float(i), 6 + i) for i in range(2, 6)]
+    run.append(FrameMatch("v", 7, 7.0, "w", 7, 7.0, 90, "keypoints"))
+    (overlap,) = media_matches(run, MEDIA, RULES)
+    assert overlap.reason == "pdq: 4 frame pairs at 8-11 bits; keypoints: 1 frame pair at 90 bits"
+
+
+def test_videos_linked_only_by_weak_pdq_are_a_candidate() -> None:
+    run = [FrameMatch("v", i, float(i), "w", i, float(i), 29) for i in range(10)]
+    (found,) = media_matches(run, MEDIA, RULES)
+    assert found.relation == "candidate" and "video_overlap unproven" in found.reason
+
+
+def test_one_strong_frame_makes_a_weak_pdq_overlap_proven() -> None:
+    run = [FrameMatch("v", i, float(i), "w", i, float(i), 29) for i in range(10)]
+    run[4] = FrameMatch("v", 4, 4.0, "w", 4, 4.0, 12)
+    (found,) = media_matches(run, MEDIA, RULES)
+    assert found.relation == "video_overlap"
+
+
+def test_a_still_in_a_video_by_weak_pdq_alone_is_a_candidate() -> None:
+    found = media_matches([FrameMatch("a", 0, None, "v", 3, 3.0, 30)], MEDIA, RULES)
+    assert [m.relation for m in found] == ["candidate"]
+
+
+def test_a_keypoint_confirmed_still_in_video_is_not_weak_pdq() -> None:
+    found = media_matches([FrameMatch("a", 0, None, "v", 3, 3.0, 120, "keypoints")], MEDIA, RULES)
+    assert [m.relation for m in found] == ["still_in_video"]
+
+
+def test_weak_pdq_between_two_stills_stays_a_near_duplicate() -> None:
+    found = media_matches([FrameMatch("a", 0, None, "b", 0, None, 30)], MEDIA, RULES)
+    assert [m.relation for m in found] == ["near_duplicate"]
+
+
+def _title_card(first: str, second: str) -> list[FrameMatch]:
+    return [FrameMatch(first, i, float(i), second, i, float(i), 2) for i in (0, 1)]
+
+
+def test_a_short_run_through_frames_a_third_video_shares_is_a_candidate() -> None:
+    card = _title_card("v", "w") + _title_card("v", "x") + _title_card("w", "x")
+    found = media_matches(card, MEDIA_3, RULES)
+    assert {m.relation for m in found} == {"candidate"} and len(found) == 3
+    assert all("title card" in m.reason for m in found)
+
+
+def test_a_short_run_through_shared_frames_inside_the_videos_is_an_overlap() -> None:
+    def excerpt(first: str, second: str) -> list[FrameMatch]:
+        return [FrameMatch(first, i, float(i), second, i, float(i + 2), 2) for i in (4, 5)]
+
+    found = media_matches(excerpt("v", "w") + excerpt("v", "x") + excerpt("w", "x"), MEDIA_3, RULES)
+    assert {m.relation for m in found} == {"video_overlap"}
+
+
+def test_a_short_run_only_two_videos_share_is_an_overlap() -> None:
+    (found,) = media_matches(_title_card("v", "w"), MEDIA_3, RULES)
+    assert found.relation == "video_overlap"
+
+
+def test_a_long_run_through_shared_frames_is_an_overlap() -> None:
+    run = [FrameMatch("v", i, float(i), "w", i, float(i), 4) for i in range(6)]
+    every = media_matches(run + _title_card("v", "x") + _title_card("w", "x"), MEDIA_3, RULES)
+    (found,) = [m for m in every if m.media_b == "w"]
+    assert found.relation == "video_overlap"
+
+
+def test_two_exposures_of_one_scene_are_same_scene_not_near_duplicates() -> None:
+    frames = [FrameMatch("a", 0, None, "b", 0, None, 6)]
+    evidence = Evidence.of(frames, {"a": "2017-11-07T22:14:15", "b": "2017-11-07T22:14:30"})
+    (found,) = media_matches(frames, MEDIA, RULES, evidence)
+    assert found.relation == "same_scene" and "different exposures" in found.reason
+
+
+def test_a_copy_keeping_its_capture_time_stays_a_near_duplicate() -> None:
+    frames = [FrameMatch("a", 0, None, "b", 0, None, 6)]
+    evidence = Evidence.of(frames, {"a": "2017-11-07T22:14:15", "b": "2017-11-07T22:14:15"})
+    (found,) = media_matches(frames, MEDIA, RULES, evidence)
+    assert found.relation == "near_duplicate"
+
+
+def test_a_copy_with_stripped_metadata_stays_a_near_duplicate() -> None:
+    frames = [FrameMatch("a", 0, None, "b", 0, None, 6)]
+    (found,) = media_matches(frames, MEDIA, RULES, Evidence.of(frames, {"a": "2017-11-07T22:14"}))
+    assert found.relation == "near_duplicate"
+
+
+def test_proposals_join_no_cluster_and_carry_no_inference() -> None:
+    frames = [FrameMatch("a", 0, None, "v", 3, 3.0, 30), FrameMatch("b", 0, None, "v", 3, 3.0, 5)]
+    links, every = accepted_relations(frames, MEDIA, RULES, set(), _never)
+    assert [(m.media_a, m.media_b) for m in links] == [("b", "v")]
+    assert sorted((m.media_a, m.media_b, m.relation) for m in every) == [
+        ("a", "v", "candidate"),
+        ("b", "v", "still_in_video"),
+    ]
+
+
+def test_a_confirmed_candidate_links_its_pair_but_infers_nothing() -> None:
+    frames = [FrameMatch("a", 0, None, "v", 3, 3.0, 30), FrameMatch("b", 0, None, "v", 3, 3.0, 5)]
+    links, every = accepted_relations(
+        frames, MEDIA, RULES, set(), _never, is_confirmed=lambda x, y: {x, y} == {"a", "v"}
+    )
+    assert sorted((m.media_a, m.media_b) for m in links) == [("a", "v"), ("b", "v")]
+    assert all(m.method != "inferred" for m in every)
+
+
+def test_no_inferred_relation_overrides_a_same_scene_proposal() -> None:
+    frames = [
+        FrameMatch("a", 0, None, "b", 0, None, 6),
+        FrameMatch("a", 0, None, "v", 3, 3.0, 5),
+        FrameMatch("b", 0, None, "v", 3, 3.0, 5),
+    ]
+    evidence = Evidence.of(frames, {"a": "2017-11-07T22:14:15", "b": "2017-11-07T22:14:30"})
+    _, every = accepted_relations(frames, MEDIA, RULES, set(), _never, evidence)
+    assert [m.relation for m in every if {m.media_a, m.media_b} == {"a", "b"}] == ["same_scene"]

@@ -70,6 +70,15 @@ def test_confirmed_only_keeps_what_a_reviewer_confirmed() -> None:
     ]
 
 
+def test_a_proposal_joins_no_scene_until_a_reviewer_confirms_it() -> None:
+    frames = [FrameMatchRow(S, 0, V, 2, 30, "pdq")]
+    for relation in ("candidate", "same_scene"):
+        relations = [MediaMatch(S, V, relation, 30)]  # type: ignore[arg-type]
+        assert scene_links(relations, frames, SHOTS, fold([]), confirmed_only=False) == []
+        confirmed = fold([_decision(1, "match_confirm", S, V)])
+        assert scene_links(relations, frames, SHOTS, confirmed, False) == [((S, 0), (V, 1))]
+
+
 def _record(media: str, kind: str, duration: float | None) -> MediaRecord:
     return MediaRecord(media, "md5", 1, kind, "x", 8, 8, duration)  # type: ignore[arg-type]
 
@@ -116,3 +125,15 @@ def test_count_incident_solves_explains_and_certifies() -> None:
     ]
     frames = {s["scene_id"]: s["frame"] for s in counted.details["scenes"]}
     assert frames["yard"] == {"media_id": V, "frame_index": 2, "thumb": "v2"}
+
+
+def test_same_scene_captures_are_never_disjoint_their_minimum_is_the_larger_count() -> None:
+    relations = [MediaMatch(S, V, "same_scene", 6)]
+    frames = [FrameMatchRow(S, 0, V, 2, 6, "pdq")]
+    links = scene_links(relations, frames, SHOTS, fold([]), confirmed_only=False)
+    units = [(V, 0), (V, 1), (S, 0)]
+    labelled = [LabelledCount("burst-1", (V, 1), 7), LabelledCount("burst-2", (S, 0), 5)]
+    graph = build_scenes(units, links, labelled, [], {})
+    counted = count_incident("inc", graph, graph, [], SHOTS.first_frame, 10.0)
+    assert len(graph.scenes) == 2  # two captures stay two scenes (not one picture) ...
+    assert counted.row["minimum_count"] == 7  # ... that may show the same people

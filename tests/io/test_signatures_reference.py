@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import tmkpy
 from threatexchange.extensions.vpdq.vpdq import VPDQSignal
 from threatexchange.signal_type.pdq.pdq_hasher import pdq_from_file
 from threatexchange.signal_type.pdq.signal import PdqSignal
@@ -21,8 +22,9 @@ from pipeline.core.signatures import (
     pdq_of_picture,
     vpdq_to_threatexchange,
 )
+from pipeline.core.tmk import TMK_LEVEL1_THRESHOLD, TMK_LEVEL2_THRESHOLD, level1, level2, parse_tmk
 from pipeline.io.catalog import Catalog
-from pipeline.io.signatures import decode_for_pdq, vpdq_of_video
+from pipeline.io.signatures import decode_for_pdq, tmk_of_video, vpdq_of_video
 from pipeline.layout import DataLayout
 from tests.conftest import REPO
 
@@ -66,6 +68,52 @@ def test_vpdq_of_every_sample_video_matches_the_reference_hashes(clip: Path) -> 
         assert abs(mine.timestamp_s - theirs.timestamp_s) < 0.002
         if min(mine.quality, theirs.quality) >= VPDQ_QUALITY_TOLERANCE:
             assert hamming_hex(mine.pdq_hex, theirs.pdq_hex) < VPDQ_DISTANCE_TOLERANCE
+
+
+# TMK+PDQF: the large-logo versions are the versions TMK cannot find (level 1 0.43-0.57, level
+# 2 0.42-0.68 against the others): the logo covers a large part of every frame, and the
+# PDQF features are of the whole frame. Every other pair of versions of one video scores
+# 0.77-1.0 at level 1 and 0.74-1.0 at level 2; every pair of different videos stays below
+# 0.3 on both.
+TMK_MISSED = {"chair-22-with-large-logo-bar", "pattern-sd-with-large-logo-bar"}
+
+
+def _video_of(stem: str) -> str:
+    """Which source video a sample is a version of: chair, pattern, doorknob, test."""
+    return stem.split("-")[0]
+
+
+@pytest.fixture(scope="module")
+def tmk_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("tmk-reference")
+    files = {}
+    for clip in VIDEOS:
+        files[clip.stem] = folder / f"{clip.stem}.tmk"
+        files[clip.stem].write_bytes(tmk_of_video(clip))
+    return files
+
+
+def test_tmk_of_sample_videos_matches_versions_and_only_them(tmk_files: dict[str, Path]) -> None:
+    assert len(tmk_files) == 14
+    signatures = {stem: parse_tmk(path.read_bytes()) for stem, path in tmk_files.items()}
+    stems = sorted(signatures)
+    haystack = [str(tmk_files[s]) for s in stems]
+    for a in stems:
+        reference = tmkpy.query(str(tmk_files[a]), haystack, 1)  # the C++ computeLevel2Score
+        for b, theirs in zip(stems, reference, strict=True):
+            first, second = (
+                level1(signatures[a], signatures[b]),
+                level2(signatures[a], signatures[b]),
+            )
+            assert second == pytest.approx(theirs, abs=1e-4), (a, b)
+            matched = first >= TMK_LEVEL1_THRESHOLD and second >= TMK_LEVEL2_THRESHOLD
+            same = _video_of(a) == _video_of(b)
+            if a == b or (same and not {a, b} & TMK_MISSED):
+                assert matched and first > 0.75, (a, b, first, second)
+            elif same:
+                assert not matched, (a, b, first, second)  # the large logo: see TMK_MISSED
+            else:
+                assert first < 0.3 and second < 0.3, (a, b, first, second)
 
 
 # What the list of the test below finds (measured, and checked against python-threatexchange's
@@ -116,9 +164,11 @@ def test_a_threatexchange_list_of_reference_media_finds_their_variants(tmp_path:
         for name in ("chair-orig-22-sd-bar", "pattern-hd-no-bar"):
             clip = REFERENCE / f"tmk-sample-videos/{name}.mp4"
             writer.writerow(["vpdq", VPDQSignal.hash_from_file(clip), name])
+    tmk_listed = tmp_path / "chair-orig-22-sd-bar.tmk"  # TMK's own format, as tmk-query reads
+    tmk_listed.write_bytes(tmk_of_video(REFERENCE / "tmk-sample-videos/chair-orig-22-sd-bar.mp4"))
     base = ["--data-dir", str(layout.data_dir), "--no-progress"]
     assert main([*base, "ingest"]) == 0
-    assert main([*base, "match-list", str(listed)]) == 0
+    assert main([*base, "match-list", str(listed), str(tmk_listed)]) == 0
 
     with Catalog(layout.catalog) as catalog:
         names = {m: Path(p).name for m, p in sorted(catalog.media_files().items())}
@@ -127,8 +177,15 @@ def test_a_threatexchange_list_of_reference_media_finds_their_variants(tmp_path:
         rows = list(csv.DictReader(handle))
     found: dict[str, set[str]] = {}
     for row in rows:
-        found.setdefault(row["label"], set()).add(names[row["media_id"]])
+        if row["signal_type"] != "tmk_pdqf":
+            found.setdefault(row["label"], set()).add(names[row["media_id"]])
     assert found == EXPECTED
+    # TMK finds every chair version but the large-logo one, chair-19 included (a different
+    # cut, which vPDQ's 80% rule refuses: TMK scores the whole video's temporal signature).
+    tmk_found = {names[r["media_id"]] for r in rows if r["signal_type"] == "tmk_pdqf"}
+    assert tmk_found == {
+        f"{v.stem}.mp4" for v in VIDEOS if _video_of(v.stem) == "chair" and v.stem not in TMK_MISSED
+    }
 
     # python-threatexchange's own vPDQ matcher agrees on every sample video.
     with listed.open() as handle:

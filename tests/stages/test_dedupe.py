@@ -260,3 +260,59 @@ def test_incremental_updates_give_the_clusters_of_a_full_run(
         groups["one.jpg"] == groups["one_small.jpg"]
         and groups["two.jpg"] == groups["two_mirror.jpg"]
     )
+
+
+# --- issue 15: precision failure classes, end to end ------------------------------------
+
+
+def test_clips_sharing_a_channel_logo_card_do_not_overlap(
+    layout: DataLayout, run_stage: RunStage
+) -> None:
+    card = frames_of([("colorwheel", 1.6)])  # the channel's card, in front of three uploads
+    encode(layout, "inc/a/one.mp4", card + frames_of([("astronaut", 3.0), ("coffee", 3.0)]))
+    encode(layout, "inc/b/two.mp4", card + frames_of([("rocket", 3.0), ("chelsea", 3.0)]))
+    encode(
+        layout, "inc/c/three.mp4", card + frames_of([("retina", 3.0), ("hubble_deep_field", 3.0)])
+    )
+    run_to_dedupe(run_stage)
+    rows = [row for pair in relations(layout).values() for row in pair]
+    assert rows and {row["relation"] for row in rows} == {"candidate"}
+    assert all("title card" in row["reason"] for row in rows)
+    assert len(set(clusters(layout).values())) == 3
+
+
+def test_two_exposures_of_one_scene_are_same_scene_and_stay_apart(
+    layout: DataLayout, run_stage: RunStage
+) -> None:
+    scene = im.photo("chelsea")
+    moved = np.ascontiguousarray(scene[4:, 3:])  # the camera moved a little
+    for name, picture, taken in (
+        ("first.jpg", scene, "2024:03:01 10:00:01"),
+        ("second.jpg", moved, "2024:03:01 10:00:03"),
+    ):
+        exif = im.exif_block("Canon", "EOS", taken, 1.0, 2.0)
+        put(layout.raw, f"inc/a/{name}", im.jpeg_bytes(picture, 90, exif))
+    put(layout.raw, "inc/b/repost.jpg", im.jpeg_bytes(im.watermark(scene), 60))  # no EXIF
+    run_to_dedupe(run_stage)
+    found = relations(layout)
+    (row,) = found[frozenset({"first.jpg", "second.jpg"})]
+    assert row["relation"] == "same_scene" and "different exposures" in row["reason"]
+    assert [r["relation"] for r in found[frozenset({"first.jpg", "repost.jpg"})]] == [
+        "near_duplicate"
+    ]
+    groups = clusters(layout)
+    assert groups["first.jpg"] == groups["repost.jpg"]
+    assert frozenset({"second.jpg", "repost.jpg"}) not in found or all(
+        r["method"] != "inferred" for r in found[frozenset({"second.jpg", "repost.jpg"})]
+    )
+
+
+def test_every_relation_says_what_decided_it(layout: DataLayout, run_stage: RunStage) -> None:
+    photo = im.photo("astronaut")
+    put(layout.raw, "inc/a/original.jpg", im.jpeg_bytes(photo, 92))
+    put(layout.raw, "inc/b/small.jpg", im.jpeg_bytes(im.resize(photo, 0.5), 60))
+    put(layout.raw, "inc/c/mirror.jpg", im.jpeg_bytes(im.mirror(photo), 70))
+    run_to_dedupe(run_stage)
+    rows = [row for pair in relations(layout).values() for row in pair]
+    assert len(rows) == 3 and all(row["reason"] for row in rows)
+    assert all(row["reason"].startswith(("pdq: ", "keypoints: ", "a chain of")) for row in rows)

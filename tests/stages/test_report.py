@@ -138,3 +138,39 @@ def test_a_match_confirmed_then_split_apart_is_not_shown_confirmed(layout: DataL
             catalog, log, "t2", "rev", "cluster_split", {"cluster_id": "c"}, split, "two people"
         )
     assert shown_confirmed() == [False]
+
+
+def test_a_same_scene_proposal_is_shown_with_its_evidence_and_joins_once_confirmed(
+    layout: DataLayout,
+) -> None:
+    scene = im.photo("chelsea")
+    for name, picture, taken in (
+        ("first.jpg", scene, "2024:03:01 10:00:01"),
+        ("second.jpg", scene[4:, 3:], "2024:03:01 10:00:03"),
+    ):
+        exif = im.exif_block("Canon", "EOS", taken, 1.0, 2.0)
+        put(layout.raw, f"inc/a/{name}", im.jpeg_bytes(picture, 90, exif))
+    assert main(["--data-dir", str(layout.data_dir), "--no-progress", "run"]) == 0
+
+    def clusters() -> set[str]:
+        lines = (layout.processed / "clusters.csv").read_text(encoding="utf-8").splitlines()
+        return {line.split(",")[1] for line in lines[1:]}
+
+    assert len(clusters()) == 2
+    shown = " ".join(parse(layout.processed / "report" / "duplicates-1.html").text)
+    assert "same_scene" in shown and "not in the cluster until confirmed" in shown
+    assert "different exposures" in shown
+    with Catalog(layout.catalog) as catalog:
+        a, b = sorted(m.media_id for m in catalog.observed_media())
+        record_decision(
+            catalog,
+            layout.custody_log,
+            "t1",
+            "rev",
+            "match_confirm",
+            {"media_a": a, "media_b": b},
+            {},
+            "one burst",
+        )
+    assert main(["--data-dir", str(layout.data_dir), "--no-progress", "run"]) in (0, 3)
+    assert len(clusters()) == 1

@@ -5,6 +5,8 @@ with file and line, exports that carry hashes only and that python-threatexchang
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -15,7 +17,7 @@ from threatexchange.signal_type.pdq.pdq_hasher import pdq_from_file
 
 from pipeline.cli import main
 from pipeline.core.outcome import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
-from pipeline.io.catalog import Catalog
+from pipeline.io.catalog import Catalog, StoredSignature
 from pipeline.layout import DataLayout
 from pipeline.synth.demo import write_demo_collection
 from tests.media import jpeg, put, video
@@ -209,3 +211,88 @@ def test_threatexchange_matches_every_exported_photo_of_the_demo(
         found = _threatexchange(home, "match", "video", str(clip))
         assert "vpdq 100%" in found, clip
         assert "video_md5 - (partner)" in found, clip
+
+
+def test_a_video_gets_tmk_that_exports_and_matches_back(
+    collection: DataLayout, tmp_path: Path
+) -> None:
+    sign(collection)
+    with Catalog(collection.catalog) as catalog:
+        tmk = catalog.tmk_signatures()
+        (clip,) = [m.media_id for m in catalog.signatures() if m.kind == "video"]
+    assert list(tmk) == [clip] and tmk[clip][:12] == b"TMK1FVECPDQF"
+    out = tmp_path / "tmk"
+    assert cli(collection, "export-hashes", "--format", "tmk", "--output", str(out)) == EXIT_OK
+    assert [p.name for p in out.iterdir()] == [f"{clip}.tmk"]
+    assert (out / f"{clip}.tmk").read_bytes() == tmk[clip]
+    exported = tmp_path / "all.csv"
+    assert cli(collection, "export-hashes", "--output", str(exported)) == EXIT_OK
+    csv.field_size_limit(1 << 24)  # a TMK row is ~350 KB of base64 (docs/hash-sharing.md)
+    with exported.open() as handle:
+        types = [(r["media_id"], r["signal_type"]) for r in csv.DictReader(handle)]
+    assert (clip, "tmk_pdqf") in types
+    assert cli(collection, "match-list", str(out / f"{clip}.tmk"), str(exported)) == EXIT_OK
+    scores = {
+        (r["list"], r["media_id"]): float(r["score"])
+        for r in list_matches(collection)
+        if r["signal_type"] == "tmk_pdqf"
+    }
+    assert scores == {
+        (f"{clip}.tmk", clip): pytest.approx(1.0),
+        ("all.csv", clip): pytest.approx(1.0),
+    }
+    # Signed again under other parameters and failed: its old TMK is neither exported nor
+    # matched any more.
+    with Catalog(collection.catalog) as catalog, catalog.transaction():
+        catalog.put_signature(StoredSignature(clip, "other", "vpdq", "", 0, 0, "broken"))
+        assert catalog.tmk_signatures() == {}
+
+
+def test_an_export_is_sealed_in_the_custody_log_without_its_content(
+    collection: DataLayout, tmp_path: Path
+) -> None:
+    sign(collection)
+    out = tmp_path / "partner.csv"
+    args = ("export-hashes", "--incident", "inc-a", "--label", "release 4", "--output", str(out))
+    assert cli(collection, "--operator", "analyst7", *args) == EXIT_OK
+    lines = collection.custody_log.read_text().splitlines()
+    entry = json.loads(lines[-1])
+    assert entry["stage"] == "export-hashes" and entry["action"] == "export"
+    assert entry["operator"] == "analyst7"
+    assert entry["format"] == "csv" and entry["incidents"] == ["inc-a"]
+    assert entry["media"] == 2 and entry["signals"] == 6  # PDQ, MD5, SHA-256 of 2 photos
+    assert entry["exported_sha256"] == {"partner.csv": hashlib.sha256(out.read_bytes()).hexdigest()}
+    content = out.read_text().splitlines()[1].split(",")[2]  # a PDQ hex
+    assert content not in lines[-1] and str(tmp_path) not in lines[-1]
+    assert cli(collection, "verify") == EXIT_OK  # the chain holds with the entry in it
+
+
+def test_two_configured_lists_with_one_file_name_are_a_configuration_error(
+    collection: DataLayout, tmp_path: Path, capsys
+) -> None:
+    config = tmp_path / "configs"
+    config.mkdir()
+    (config / "default.yaml").write_text(
+        "signatures:\n  lists: [a/partner.csv, b/partner.csv, c/other.csv]\n"
+    )
+    assert cli(collection, "ingest", config_dir=config) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "configuration error" in err and "partner.csv" in err and "other.csv" not in err
+    assert not collection.catalog.exists()  # refused before anything ran
+
+
+def test_decoder_noise_of_a_bad_video_stays_in_its_failure_reason(
+    layout: DataLayout, capfd
+) -> None:
+    clip = video(layout.raw / "inc/s/whole.mp4", extra_output_args=("-movflags", "+faststart"))
+    put(layout.raw, "inc/s/truncated.mp4", clip.read_bytes()[: clip.stat().st_size // 3])
+    assert cli(layout, "ingest") == EXIT_OK
+    capfd.readouterr()
+    assert cli(layout, "signatures") == EXIT_OK
+    err = capfd.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    reasons = [line for line in lines if "vpdq could not hash the video" in line]
+    assert len(reasons) == 1 and "[decoder said: Processing frame failed" in reasons[0]
+    # The decoder's own words appear only inside that reason: stderr is that one line.
+    assert lines == reasons, lines
+    assert reasons[0].startswith("crosscheck: signatures ")
