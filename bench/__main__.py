@@ -3,6 +3,7 @@
     python -m bench                 # every bench/bench_*.py
     python -m bench ingest frames   # only these; other sections are kept as they were
     python -m bench --scale 0.1     # smaller inputs, for a quick check
+    python -m bench scale --sizes 250,1000,2000   # the scale section at these archive sizes
 
 Sections live between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->` markers.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import os
 import platform
 import re
@@ -69,17 +71,32 @@ def main() -> int:
     )
     parser.add_argument("names", nargs="*", help=f"benchmarks to run (default: all of {modules()})")
     parser.add_argument("--scale", type=float, default=1.0, help="input size factor (default 1)")
+    parser.add_argument(
+        "--sizes",
+        help="archive sizes for the benchmarks that take them (scale), e.g. 2000,8000,32000",
+    )
+    parser.add_argument(
+        "--work-dir", type=Path, help="where generated archives go (default: a temporary folder)"
+    )
     args = parser.parse_args()
     names = args.names or modules()
     for name in names:
         module = importlib.import_module(f"bench.bench_{name}")
         started = time.perf_counter()
         print(f"bench {name}: running", file=sys.stderr, flush=True)
-        body = module.run(args.scale)
+        options = inspect.signature(module.run).parameters
+        extra: dict[str, object] = {}
+        if args.sizes and "sizes" in options:
+            extra["sizes"] = [int(size) for size in args.sizes.split(",")]
+        if args.work_dir and "work_dir" in options:
+            extra["work_dir"] = args.work_dir
+        body = module.run(args.scale, **extra)
         stamp = time.strftime("%Y-%m-%d", time.gmtime())
         section = (
             f"## {module.NAME}\n\nMachine: {machine()}. Measured {stamp}, "
-            f"`python -m bench {name}` (scale {args.scale:g}, "
+            f"`python -m bench {name}"
+            + (f" --sizes {args.sizes}" if "sizes" in extra else "")
+            + f"` (scale {args.scale:g}, "
             f"{time.perf_counter() - started:.0f} s in all).\n\n{body}"
         )
         current = REPORT.read_text() if REPORT.exists() else HEADER  # others may have written

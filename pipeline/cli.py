@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import importlib
 import logging
 import os
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline import __version__
 from pipeline.config import ConfigError, Settings, load_settings, with_executor
@@ -41,14 +42,9 @@ from pipeline.io.runlock import RunLocked, run_lock
 from pipeline.layout import DataLayout
 from pipeline.stages.batch import ChangeWatch, finish, run_stages, start_over
 from pipeline.stages.context import Operator, RunContext, open_run, utc_now
-from pipeline.stages.count import run_count
-from pipeline.stages.dedupe import run_dedupe
-from pipeline.stages.frames import run_frames
-from pipeline.stages.hash import run_hash
-from pipeline.stages.ingest import run_ingest
-from pipeline.stages.report import run_report
-from pipeline.stages.signatures import run_signatures
-from pipeline.stages.verify import Anchor, AnchorError, read_anchor, run_verify
+
+if TYPE_CHECKING:
+    from pipeline.stages.verify import Anchor
 
 EXIT_PROBLEMS = EXIT_FAILURES
 __all__ = ["EXIT_LOCKED", "EXIT_NOTHING_TO_DO", "EXIT_OK", "EXIT_PROBLEMS", "EXIT_USAGE", "main"]
@@ -56,44 +52,53 @@ log = logging.getLogger("crosscheck")
 DECODING_STAGES = ("frames", "hash")  # the stages --executor moves onto a Dask cluster
 
 StageFn = Callable[[RunContext], Any]
-# The DAG in order (DESIGN.md): `run` executes these one after another.
-STAGES: dict[str, tuple[StageFn, str]] = {
+# The DAG in order (DESIGN.md): `run` executes these one after another. Each stage is named
+# by its module, imported only when a command runs it (stage_function): `crosscheck frames`
+# does not pay for the imports of dedupe's index, the detectors or the report's templates.
+STAGES: dict[str, tuple[str, str]] = {
     "ingest": (
-        run_ingest,
+        "pipeline.stages.ingest",
         "hash and describe every file under DIR/raw; write media.csv, "
         "observations.csv, rejects.csv",
     ),
     "signatures": (
-        run_signatures,
+        "pipeline.stages.signatures",
         "standard signatures others can match (PDQ of every still, vPDQ of every video) "
         "and the hash lists in signatures.lists matched against them; write list_matches.csv",
     ),
     "frames": (
-        run_frames,
+        "pipeline.stages.frames",
         "sample every video (first frame, shot changes, one every "
         "interval_s) and every still into the frames table and JPEG thumbnails",
     ),
     "hash": (
-        run_hash,
+        "pipeline.stages.hash",
         "PDQ and pHash (and their mirror images) of every frame, borders trimmed, "
         "uniform frames flagged",
     ),
     "dedupe": (
-        run_dedupe,
+        "pipeline.stages.dedupe",
         "find near-duplicates, stills inside videos and video overlaps through a Hamming "
         "index; write matches.csv, clusters.csv, cluster_provenance.csv",
     ),
     "count": (
-        run_count,
+        "pipeline.stages.count",
         "scenes, analysts' annotations and detector proposals, and the minimum number of "
         "individuals with its certificate; write counts.csv, count_certificate.csv",
     ),
     "report": (
-        run_report,
+        "pipeline.stages.report",
         "static HTML for reviewers under DIR/processed/report/ (open index.html from disk): "
         "counts and their proof, duplicate clusters, timelines, rejects, run record",
     ),
 }
+
+
+def stage_function(name: str) -> StageFn:
+    """The stage's `run_<name>` function, its module imported now (see STAGES)."""
+    module = importlib.import_module(STAGES[name][0])
+    fn: StageFn = getattr(module, f"run_{name}")
+    return fn
 
 
 def _common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -509,6 +514,8 @@ def _checked_main(args: argparse.Namespace, layout: DataLayout) -> int:
         return EXIT_USAGE
     anchor: Anchor | None = None
     if getattr(args, "anchor", None) is not None:
+        from pipeline.stages.verify import AnchorError, read_anchor
+
         try:
             anchor = read_anchor(args.anchor)
         except AnchorError as exc:
@@ -568,11 +575,14 @@ def _run_command(args: argparse.Namespace, layout: DataLayout, settings: Setting
                 start_over(ctx)
             watch = ChangeWatch(ctx)
             names = list(STAGES) if command == "run" else [command]
-            stages = {name: fn for name, (fn, _) in STAGES.items()}
             if command == "match-list":
+                from pipeline.stages.signatures import run_signatures
+
                 lists = [Path(p) for p in args.lists]
                 names = ["signatures"]
-                stages = {"signatures": lambda c: run_signatures(c, lists)}
+                stages: dict[str, StageFn] = {"signatures": lambda c: run_signatures(c, lists)}
+            else:
+                stages = {name: stage_function(name) for name in names}
             outcomes = run_stages(ctx, stages, names, report)
             mode = "full" if full else "incremental"
             changed = full or watch.changed()
@@ -592,6 +602,8 @@ def _verify(
     report: Callable[[StageOutcome], None],
     anchor: Anchor | None,
 ) -> tuple[Any, dict[str, Any], str]:
+    from pipeline.stages.verify import run_verify
+
     found: list[Any] = []
 
     def verify(c: RunContext) -> StageResult:

@@ -43,10 +43,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
-import faiss
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.sparse import coo_matrix, csgraph
 
 PDQ_BITS = 256
 PHASH_BITS = 64
@@ -662,6 +660,8 @@ class FaissFlatIndex(_FaissIndex):
         return self.nbits
 
     def _new_faiss_index(self) -> Any:
+        import faiss  # here, not at the top: a short command never pays faiss's import
+
         return faiss.IndexBinaryFlat(self.nbits)
 
 
@@ -689,6 +689,8 @@ class FaissMultiHashIndex(_FaissIndex):
         return {"nhash": self.nhash, "block_bits": self.block_bits, "nflip": self.nflip}
 
     def _new_faiss_index(self) -> Any:
+        import faiss
+
         index = faiss.IndexBinaryMultiHash(self.nbits, self.nhash, self.block_bits)
         index.nflip = self.nflip
         return index
@@ -732,6 +734,8 @@ def connected_components(ids: ArrayLike, id_a: ArrayLike, id_b: ArrayLike) -> In
         if len(end) and (not len(nodes) or np.any(sorted_nodes[at] != end)):
             raise ValueError("an edge names an id that is not in ids")
         positions.append(order[at] if len(end) else np.empty(0, np.int64))
+    from scipy.sparse import coo_matrix, csgraph  # scipy only when clustering (import cost)
+
     n = len(nodes)
     graph = coo_matrix((np.ones(len(a), bool), (positions[0], positions[1])), shape=(n, n))
     _, component = csgraph.connected_components(graph, directed=False)

@@ -28,18 +28,13 @@ import pdqhash
 import scipy.fftpack
 
 from pipeline.config import HashConfig
+from pipeline.core.params import HASH_VERSION as HASH_VERSION  # re-exported
 
 PDQ_BYTES = 32  # PDQ is 256 bits
 PHASH_BYTES = 8  # imagehash.phash with its default hash_size: 8x8 bits
 
-# What hash_frame computes from a frame and its HashConfig, versioned: the hash stage folds
-# this into its parameters hash, so a catalog hashed by an earlier version is hashed again
-# rather than mixing old and new hashes. Bump it whenever the same frame and configuration
-# could hash differently.
-# 1: PDQ of the 160 px square and of its mirror; pHash of the 80 px square (Lanczos to 32).
-# 2: the same PDQs, bit for bit; pHash of the 32 px luma square (pixel-area averaging).
-# 3: PDQ of the square moved one column right (`centre_for_pdq`), its mirror from the DCT.
-HASH_VERSION = 3
+# HASH_VERSION (what hash_frame computes, versioned) lives in core/params beside the
+# parameters hash it feeds, so that the frames stage need not import OpenCV to read it.
 
 # Every trimmed picture is resampled to PDQ_SIDE_PX x PDQ_SIDE_PX before PDQ, for speed and
 # for scale invariance. PDQ squeezes any picture to 64x64 itself (so the aspect ratio is lost

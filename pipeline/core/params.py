@@ -13,7 +13,15 @@ import json
 from typing import Any
 
 from pipeline.config import Config, FramesConfig, HashConfig, SignaturesConfig
-from pipeline.core.hashing import HASH_VERSION
+
+# What core/hashing.hash_frame computes from a frame and its HashConfig, versioned: the hash
+# stage folds this into its parameters hash, so a catalog hashed by an earlier version is
+# hashed again rather than mixing old and new hashes. Bump it whenever the same frame and
+# configuration could hash differently.
+# 1: PDQ of the 160 px square and of its mirror; pHash of the 80 px square (Lanczos to 32).
+# 2: the same PDQs, bit for bit; pHash of the 32 px luma square (pixel-area averaging).
+# 3: PDQ of the square moved one column right (`centre_for_pdq`), its mirror from the DCT.
+HASH_VERSION = 3
 
 # Bump when the standard signatures' computation changes: all signed again.
 # 2: videos get TMK+PDQF (tmkpy) beside vPDQ.

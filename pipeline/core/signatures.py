@@ -24,7 +24,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pdqhash
 
 from pipeline.core.hamming import PDQ_BITS, HammingIndex, make_index
 from pipeline.core.tmk import (
@@ -89,6 +88,8 @@ def pdq_of_picture(picture: np.ndarray) -> PdqSignature:
         array = np.repeat(array[..., np.newaxis], 3, axis=2)
     if array.ndim != 3 or array.shape[2] not in (3, 4):
         raise ValueError(f"picture must be (h, w), (h, w, 3) or (h, w, 4), got {array.shape}")
+    import pdqhash  # here: the catalog imports this module, and short commands need no PDQ
+
     bits, quality = pdqhash.compute(np.ascontiguousarray(array[:, :, :3]))
     return PdqSignature(np.packbits(bits.astype(np.uint8)).tobytes().hex(), int(quality))
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import exifread
 import filetype
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -174,6 +173,8 @@ def _bomb_reason(width: int, height: int, max_pixels: int) -> str:
 
 def _exif_tags(handle: BinaryIO) -> dict[str, str]:
     """Every EXIF tag exifread can read, as printable text (exactly as read, nothing derived)."""
+    import exifread  # here: 0.1 s of import that commands which examine nothing never pay
+
     try:
         tags = exifread.process_file(handle, details=False, extract_thumbnail=False)
     except Exception:  # exifread raises many kinds on malformed blocks; metadata is optional
