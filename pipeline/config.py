@@ -65,10 +65,13 @@ class DedupeConfig(_Section):
 
 
 class CountConfig(_Section):
-    detector: Literal["opencv", "yunet", "none"] = "opencv"
+    detector: Literal["centerface", "opencv", "yunet", "none"] = "centerface"
     onnx_model: str = ""
     hog_min_score: float = Field(1.0, ge=0)
     haar_min_neighbors: int = Field(8, ge=1)
+    face_width_px: int = Field(320, ge=32, le=4096)
+    face_min_score: float = Field(0.5, gt=0, lt=1)
+    person_width_px: int = Field(1152, ge=0, le=4096)
     solver_time_limit_s: float = Field(300.0, gt=0)
 
 

@@ -238,6 +238,37 @@ class ShotIndex:
     def shot_of_frame(self, media_id: str, frame_index: int) -> int:
         return self.shot_of.get((media_id, frame_index), 0)
 
+    def unit_frames(self, unit: Unit) -> tuple[StoredFrame, ...]:
+        """Every stored frame of the unit, in frame order."""
+        return tuple(f for f in self.frames.get(unit[0], ()) if f.frame.shot_id == unit[1])
+
+
+@dataclass(frozen=True)
+class FrameProposal:
+    """A unit's detector proposal: the most people seen at once in one of its stored
+    frames, and the first frame that shows that many (what the report shows as evidence)."""
+
+    people: int
+    frame_index: int
+    thumb_sha256: str
+
+
+def busiest_frames(
+    shots: ShotIndex, units: Iterable[Unit], people: Mapping[tuple[str, int], int]
+) -> dict[Unit, FrameProposal]:
+    """Per unit, its frame with the most people (people: per (media_id, frame_index), the
+    frames detected); units none of whose frames was detected get no proposal."""
+    proposals: dict[Unit, FrameProposal] = {}
+    for unit in units:
+        for f in shots.unit_frames(unit):
+            seen = people.get((f.media_id, f.frame.frame_index))
+            if seen is None:
+                continue
+            best = proposals.get(unit)
+            if best is None or seen > best.people:
+                proposals[unit] = FrameProposal(seen, f.frame.frame_index, f.thumb_sha256)
+    return proposals
+
 
 def scene_links(
     media_matches: Iterable[MediaMatch],
@@ -329,6 +360,7 @@ def count_incident(
     declared: Sequence[tuple[SceneRef, SceneRef, str]],
     first_frame: Callable[[Unit], tuple[int, str] | None],
     time_limit_s: float,
+    proposals: Mapping[Unit, FrameProposal] | None = None,
 ) -> IncidentCount:
     """The minimum with every machine match (graph) and with only exact and confirmed ones
     (strict), its certificate and its explanation (core/mincount.explain), and any
@@ -386,7 +418,7 @@ def count_incident(
         }
         for e in result.certificate
     )
-    details = scene_details(graph, declared, certificate, first_frame)
+    details = scene_details(graph, declared, certificate, first_frame, proposals or {})
     return IncidentCount(row, certificate, details)
 
 
@@ -395,12 +427,21 @@ def scene_details(
     disjoint: Sequence[tuple[SceneRef, SceneRef, str]],
     certificate: Sequence[Mapping[str, Any]],
     first_frame: Callable[[Unit], tuple[int, str] | None],
+    proposals: Mapping[Unit, FrameProposal] | None = None,
 ) -> dict[str, Any]:
-    """Everything the report and the review app show about one incident's scenes."""
+    """Everything the report and the review app show about one incident's scenes. A scene
+    counted from a detector proposal shows the frame where the most people were seen;
+    others show their first frame."""
     weights = {row["scene_id"]: row["weight"] for row in certificate}
+    proposals = proposals or {}
     scenes = []
     for scene in graph.scenes:
-        frame = first_frame(scene.units[0])
+        shown_unit, frame = scene.units[0], first_frame(scene.units[0])
+        offered = [u for u in scene.units if u in proposals]
+        if scene.origin == "detector" and offered:
+            shown_unit = min(offered, key=lambda u: (-proposals[u].people, u))
+            best = proposals[shown_unit]
+            frame = (best.frame_index, best.thumb_sha256)
         scenes.append(
             {
                 "scene_id": scene.scene_id,
@@ -410,7 +451,7 @@ def scene_details(
                 "labels": list(scene.labels),
                 "units": [format_ref(u) for u in scene.units],
                 "media_ids": list(scene.media_ids),
-                "frame": {"media_id": scene.units[0][0], "frame_index": frame[0], "thumb": frame[1]}
+                "frame": {"media_id": shown_unit[0], "frame_index": frame[0], "thumb": frame[1]}
                 if frame
                 else None,
                 "certificate_weight": weights.get(scene.scene_id, ""),
