@@ -12,11 +12,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pipeline.core.records import FrameMatchRow, MediaRecord, StoredFrame
 from pipeline.core.relations import MediaMatch
 from pipeline.core.review import ReviewState, format_ref, pair
+
+if TYPE_CHECKING:
+    from pipeline.core.mincount.faces import FaceIdentity
 
 Unit = tuple[str, int]  # (media_id, shot_id)
 SceneRef = str | Unit  # an analyst's label, or a unit (what reviewers point at)
@@ -361,31 +364,65 @@ def count_incident(
     first_frame: Callable[[Unit], tuple[int, str] | None],
     time_limit_s: float,
     proposals: Mapping[Unit, FrameProposal] | None = None,
+    faces: FaceInput | None = None,
 ) -> IncidentCount:
     """The minimum with every machine match (graph) and with only exact and confirmed ones
     (strict), its certificate and its explanation (core/mincount.explain), and any
-    contradictions for review."""
+    contradictions for review. With `faces`, identities and distinct faces take part
+    (core/mincount/faces): proposals in the first figure, reviewers' decisions alone in
+    `minimum_confirmed_only`."""
     # The solver brings SciPy's optimizer (~0.7 s of imports): loaded only when a count is
     # solved, so a scheduled run with nothing new starts fast.
     from pipeline.core.mincount import explain, min_individuals
+    from pipeline.core.mincount.faces import min_individuals_with_faces
 
     scenes = {s.scene_id: s for s in graph.scenes}
-    result = min_individuals(
-        {s.scene_id: s.count for s in graph.scenes},
-        [(a, b) for a, b, _ in graph.disjoint],
-        time_limit_s=time_limit_s,
+    counts = {s.scene_id: s.count for s in graph.scenes}
+    edges = [(a, b) for a, b, _ in graph.disjoint]
+    plain = min_individuals(counts, edges, time_limit_s=time_limit_s)
+    full_faces = (
+        face_identities(graph, faces.groups, faces.distinct, faces.unit_of) if faces else ([], [])
     )
-    confirmed = min_individuals(
+    result, model = min_individuals_with_faces(
+        counts, edges, full_faces[0], full_faces[1], time_limit_s=time_limit_s
+    )
+    strict_faces = (
+        face_identities(strict, faces.confirmed_groups, faces.confirmed_distinct, faces.unit_of)
+        if faces
+        else ([], [])
+    )
+    confirmed, _ = min_individuals_with_faces(
         {s.scene_id: s.count for s in strict.scenes},
         [(a, b) for a, b, _ in strict.disjoint],
+        strict_faces[0],
+        strict_faces[1],
         time_limit_s=time_limit_s,
     )
+    # faces that change nothing stay out of the proof: the scenes alone are easier to check
+    proof_counts = model.counts if result.minimum > plain.minimum else counts
+    result = result if result.minimum > plain.minimum else plain
     explanation = explain(
         result,
-        {s.scene_id: s.count for s in graph.scenes},
+        proof_counts,
         {(a, b): reason for a, b, reason in graph.disjoint},
         time_limit_s,
     )
+    if result.minimum > plain.minimum:
+        explanation += (
+            f" Faces raise the figure from {plain.minimum}: {len(model.identities)} faces "
+            "(proposed identities, machine proposals until a reviewer confirms them) are "
+            "different people placed in the scenes where they appear; a scene named in the "
+            "proof counts the people besides its faces."
+        )
+    if model.contradictions:
+        explanation += (
+            " Face contradictions for review: "
+            + "; ".join(
+                f"face {c.identity_id} is seen in {c.scene_a} and {c.scene_b}, declared disjoint"
+                for c in model.contradictions
+            )
+            + "."
+        )
     if graph.contradictions:
         explanation += (
             " Contradictions for review: "
@@ -404,22 +441,76 @@ def count_incident(
         "scenes": len(graph.scenes),
         "reviewed": all(s.origin != "detector" for s in graph.scenes),
         "minimum_confirmed_only": confirmed.minimum,
-        "contradictions": len(graph.contradictions),
+        "contradictions": len(graph.contradictions) + len(model.contradictions),
         "explanation": explanation,
+        "minimum_without_faces": plain.minimum,
+        "face_identities": len(model.identities),
     }
     certificate = tuple(
         {
             "incident": incident,
             "scene_id": e.scene_id,
-            "count": scenes[e.scene_id].count,
-            "count_origin": scenes[e.scene_id].origin,
+            "count": proof_counts[e.scene_id],
+            "count_origin": scenes[e.scene_id].origin if e.scene_id in scenes else "face",
             "weight": str(e.weight),
-            "media_ids": ";".join(scenes[e.scene_id].media_ids),
+            "media_ids": ";".join(
+                scenes[e.scene_id].media_ids
+                if e.scene_id in scenes
+                else sorted({f.split("#")[0] for f in model.identities[e.scene_id].faces})
+            ),
         }
         for e in result.certificate
     )
     details = scene_details(graph, declared, certificate, first_frame, proposals or {})
+    details["faces"] = {
+        "placed": {scene: list(ids) for scene, ids in model.placed.items() if ids},
+        "identities": [
+            {"identity": i.identity_id, "faces": list(i.faces), "scenes": sorted(i.scenes)}
+            for i in model.identities.values()
+        ],
+        "contradictions": [
+            {"identity": c.identity_id, "scene_a": c.scene_a, "scene_b": c.scene_b}
+            for c in model.contradictions
+        ],
+        "minimum_without_faces": plain.minimum,
+    }
     return IncidentCount(row, certificate, details)
+
+
+@dataclass(frozen=True)
+class FaceInput:
+    """An incident's faces for the count: groups of face refs (one person each) and pairs of
+    groups (indices) proven different, with every proposal and with confirmations only.
+    Face refs are `<media_id>#<frame_index>#<face_index>`; unit_of maps a face to its unit."""
+
+    groups: tuple[tuple[str, ...], ...]
+    distinct: tuple[tuple[int, int], ...]
+    confirmed_groups: tuple[tuple[str, ...], ...]
+    confirmed_distinct: tuple[tuple[int, int], ...]
+    unit_of: Mapping[str, Unit]
+
+
+def face_identities(
+    graph: SceneGraph,
+    groups: Sequence[tuple[str, ...]],
+    distinct: Sequence[tuple[int, int]],
+    unit_of: Mapping[str, Unit],
+) -> tuple[list[FaceIdentity], list[tuple[str, str]]]:
+    """Face groups as identities placed in the graph's scenes (by the units of their faces);
+    each is named by its first face's media (12 hex) and position."""
+    from pipeline.core.mincount.faces import FaceIdentity
+
+    scene_of = {unit: scene.scene_id for scene in graph.scenes for unit in scene.units}
+    identities: list[FaceIdentity] = []
+    names: list[str] = []
+    for group in groups:
+        media, frame, face = group[0].split("#")
+        name = f"{media[:12]}#{frame}#{face}"
+        names.append(name)
+        seen = frozenset(scene_of[unit_of[r]] for r in group if unit_of.get(r) in scene_of)
+        identities.append(FaceIdentity(name, seen, group))
+    pairs = [(names[i], names[j]) for i, j in distinct]
+    return identities, pairs
 
 
 def scene_details(
