@@ -785,6 +785,10 @@ class Catalog:
         )
         return [FaceRow(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
+    def faces_described(self) -> int:
+        """Faces stored under any describer (what a switch-off must leave at 0)."""
+        return int(self._db.execute("SELECT COUNT(*) FROM faces").fetchone()[0])
+
     def put_faces(self, describer: str, rows: Sequence[FaceRow]) -> None:
         self._db.executemany(
             "INSERT OR REPLACE INTO faces VALUES (?, ?, ?, ?, ?, ?)",

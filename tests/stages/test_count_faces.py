@@ -1,0 +1,75 @@
+"""count with faces: real portraits (scikit-image's astronaut, matplotlib's Grace Hopper),
+each alone in a still. By looking: one face in each, two different women."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import matplotlib
+import numpy as np
+import pytest
+
+from pipeline.io.catalog import Catalog
+from pipeline.layout import DataLayout
+from pipeline.synth import images as im
+from tests.media import put
+from tests.stages.test_count import read, run, run_configured
+from tests.stages.test_review import decide
+
+HOPPER = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+
+
+def hopper() -> np.ndarray:
+    return cv2.cvtColor(cv2.imread(str(HOPPER)), cv2.COLOR_BGR2RGB)
+
+
+@pytest.fixture
+def two_women(layout: DataLayout) -> DataLayout:
+    put(layout.raw, "inc/a/astronaut.jpg", im.jpeg_bytes(im.photo("astronaut"), 92))
+    put(layout.raw, "inc/b/hopper.jpg", im.jpeg_bytes(hopper(), 92))
+    return layout
+
+
+def face_refs(layout: DataLayout) -> list[str]:
+    scenes = json.loads((layout.processed / "scenes.json").read_text())["inc"]
+    return sorted(f for i in scenes["faces"]["identities"] for f in i["faces"])
+
+
+def test_two_different_faces_in_two_scenes_need_two_people(two_women: DataLayout) -> None:
+    """Each still shows one person (the detector proposes 1 each); nothing declares them
+    disjoint, so without faces 1 person could be in both. Their faces differ: 2."""
+    assert run(two_women) == 0
+    (row,) = read(two_women.processed / "counts.csv")
+    assert (row["minimum_count"], row["minimum_without_faces"]) == ("2", "1")
+    assert row["face_identities"] == "2" and "Faces raise the figure from 1" in row["explanation"]
+    assert row["minimum_confirmed_only"] == "1"  # no reviewer confirmed the faces yet
+    origins = {r["count_origin"] for r in read(two_women.processed / "count_certificate.csv")}
+    assert "face" in origins
+
+
+def test_reviewers_face_decisions_change_the_next_run(two_women: DataLayout) -> None:
+    assert run(two_women) == 0
+    a, b = face_refs(two_women)
+    subject = {"incident": "inc", "face_a": a, "face_b": b}
+    decide(two_women, "face_distinct_confirm", subject)
+    assert run(two_women) == 0
+    (row,) = read(two_women.processed / "counts.csv")
+    assert (row["minimum_count"], row["minimum_confirmed_only"]) == ("2", "2")
+    decide(two_women, "face_distinct_reject", subject, reason="could be one person")
+    assert run(two_women) == 0
+    (row,) = read(two_women.processed / "counts.csv")
+    assert (row["minimum_count"], row["minimum_confirmed_only"]) == ("1", "1")
+
+
+def test_faces_switched_off_per_incident_are_neither_described_nor_used(
+    two_women: DataLayout, tmp_path: Path
+) -> None:
+    (tmp_path / "configs" / "incidents").mkdir(parents=True)
+    (tmp_path / "configs" / "incidents" / "inc.yaml").write_text("count:\n  faces: false\n")
+    assert run_configured(two_women, tmp_path, "") == 0
+    (row,) = read(two_women.processed / "counts.csv")
+    assert (row["minimum_count"], row["face_identities"]) == ("1", "0")
+    with Catalog(two_women.catalog) as catalog:
+        assert catalog.faces_described() == 0
