@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from pipeline.core.mincount.faces import FaceIdentity
 
 Unit = tuple[str, int]  # (media_id, shot_id)
+FACE_NODE = "face:"  # core/mincount/faces.FACE_PREFIX: how face identities are named in proofs
 SceneRef = str | Unit  # an analyst's label, or a unit (what reviewers point at)
 CountOrigin = Literal["review", "annotation", "detector"]
 
@@ -468,11 +469,17 @@ def count_incident(
             {"identity": i.identity_id, "faces": list(i.faces), "scenes": sorted(i.scenes)}
             for i in model.identities.values()
         ],
+        "distinct": [
+            [a, b]
+            for a, b in full_faces[1]
+            if FACE_NODE + a in model.identities and FACE_NODE + b in model.identities
+        ],
         "contradictions": [
             {"identity": c.identity_id, "scene_a": c.scene_a, "scene_b": c.scene_b}
             for c in model.contradictions
         ],
         "minimum_without_faces": plain.minimum,
+        "raised_by_faces": result.minimum > plain.minimum,
     }
     return IncidentCount(row, certificate, details)
 

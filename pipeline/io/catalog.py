@@ -785,6 +785,18 @@ class Catalog:
         )
         return [FaceRow(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
+    def face_boxes(self) -> dict[str, dict[str, Any]]:
+        """Every stored face's box by face ref `<media_id>#<frame_index>#<face_index>` (the
+        first describer by name), for the report's gallery: boxes only, no descriptor."""
+        rows = self._db.execute(
+            "SELECT media_id, frame_index, face_index, box_json FROM faces"
+            " ORDER BY media_id, frame_index, face_index, describer"
+        )
+        boxes: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            boxes.setdefault(f"{row[0]}#{row[1]}#{row[2]}", json.loads(row[3]))
+        return boxes
+
     def faces_described(self) -> int:
         """Faces stored under any describer (what a switch-off must leave at 0)."""
         return int(self._db.execute("SELECT COUNT(*) FROM faces").fetchone()[0])

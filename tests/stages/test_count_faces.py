@@ -73,3 +73,14 @@ def test_faces_switched_off_per_incident_are_neither_described_nor_used(
     assert (row["minimum_count"], row["face_identities"]) == ("1", "0")
     with Catalog(two_women.catalog) as catalog:
         assert catalog.faces_described() == 0
+
+
+def test_incident_page_shows_the_gallery_and_which_part_comes_from_faces(
+    two_women: DataLayout,
+) -> None:
+    assert run(two_women) == 0
+    (page,) = (two_women.processed / "report").glob("incident-*.html")
+    html = page.read_text(encoding="utf-8")
+    assert 'id="face-gallery"' in html and html.count('class="face-crop"') >= 2
+    assert "Faces raise the minimum from 1 to 2" in html
+    assert 'id="face-distinct"' in html
