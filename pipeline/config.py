@@ -72,6 +72,7 @@ class CountConfig(_Section):
     face_width_px: int = Field(320, ge=32, le=4096)
     face_min_score: float = Field(0.5, gt=0, lt=1)
     person_width_px: int = Field(1152, ge=0, le=4096)
+    person_min_score: float = Field(2.0, ge=0)
     faces: bool = True
     face_min_px: int = Field(32, ge=8)
     face_same_max: float = Field(0.5, gt=0)

@@ -402,12 +402,21 @@ def count_incident(
     # faces that change nothing stay out of the proof: the scenes alone are easier to check
     proof_counts = model.counts if result.minimum > plain.minimum else counts
     result = result if result.minimum > plain.minimum else plain
-    explanation = explain(
-        result,
-        proof_counts,
-        {(a, b): reason for a, b, reason in graph.disjoint},
-        time_limit_s,
-    )
+    reasons = {(a, b): reason for a, b, reason in graph.disjoint}
+    apart = {frozenset((a, b)) for a, b in edges}
+    for a, b in model.edges:
+        if a.startswith(FACE_NODE) and b.startswith(FACE_NODE):
+            reasons[(a, b)] = "their faces show different people (face proposal)"
+        elif a.startswith(FACE_NODE) or b.startswith(FACE_NODE):
+            face, scene = (a, b) if a.startswith(FACE_NODE) else (b, a)
+            seen = model.identities[face].scenes
+            elsewhere = sorted(t for t in seen if frozenset((scene, t)) in apart)
+            reasons[(a, b)] = (
+                f"the face is seen in {elsewhere[0]}, which shares no one with {scene}"
+                if elsewhere
+                else f"the face is one of {scene}'s people, counted apart from the others"
+            )
+    explanation = explain(result, proof_counts, reasons, time_limit_s)
     if result.minimum > plain.minimum:
         explanation += (
             f" Faces raise the figure from {plain.minimum}: {len(model.identities)} faces "

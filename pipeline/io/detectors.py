@@ -263,10 +263,10 @@ class CenterFaceDetector:
 class HogPeopleDetector:
     """OpenCV's HOG people detector on the frame enlarged (or reduced) to width_px: its
     window is 64x128 px and it finds nobody under about 100 px tall, so walkers 40 px tall
-    in a 320 px stored frame need about 3.6x (vtest.avi: 31 of 34 at 1152 px)."""
+    in a 320 px stored frame need about 3.6x (BENCHMARKS.md, section detectors)."""
 
     width_px: int = 1152
-    min_score: float = 1.0
+    min_score: float = 2.0
     name: str = field(default="hog", init=False)
 
     def __post_init__(self) -> None:
@@ -319,6 +319,7 @@ class DetectorSettings:
     face_width_px: int = 320
     face_min_score: float = 0.5
     person_width_px: int = 1152  # 0: no person detector beside the faces
+    person_min_score: float = 2.0
 
 
 def make_detector(
@@ -333,7 +334,7 @@ def make_detector(
         else DetectorSettings(kind, onnx_model, hog_min_score, haar_min_neighbors)
     )
     people = (
-        HogPeopleDetector(settings.person_width_px, settings.hog_min_score)
+        HogPeopleDetector(settings.person_width_px, settings.person_min_score)
         if settings.person_width_px > 0
         else None
     )

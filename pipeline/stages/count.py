@@ -308,6 +308,7 @@ def _detector_settings(cfg: CountConfig) -> DetectorSettings:
         cfg.face_width_px,
         cfg.face_min_score,
         cfg.person_width_px,
+        cfg.person_min_score,
     )
 
 

@@ -30,7 +30,7 @@ def loaded_images(locator) -> list[int]:
 
 def counts(layout: DataLayout) -> dict[str, str]:
     with (layout.processed / "counts.csv").open(newline="") as handle:
-        (row,) = csv.DictReader(handle)
+        (row,) = [r for r in csv.DictReader(handle) if r["incident"] == "demo-incident"]
     return row
 
 
@@ -49,12 +49,29 @@ def test_static_report_shows_count_cluster_thumbnails_and_timelines(page, demo_c
     page.goto((report / "duplicates-1.html").as_uri())
     biggest = page.locator("section.cluster").first
     members = biggest.locator(".member img")
-    assert members.count() == 8 and all(w > 0 for w in loaded_images(members))
+    # eight in demo-incident and the gate photo of demo-faces (a crop of the astronaut)
+    assert members.count() == 9 and all(w > 0 for w in loaded_images(members))
     assert biggest.locator(".member.orig").count() == 1
     overlap = biggest.locator("svg.overlap rect")
     assert overlap.count() == 4  # two bars, each with its highlighted segment
     assert biggest.locator("svg.provenance circle").count() >= 3
     screenshot(page, "report-duplicates")
+
+
+def test_face_gallery_renders_and_the_figure_says_what_faces_add(page, demo_copy) -> None:
+    """The demo's faces incident: two portraits, 1 person from scenes alone, 2 from faces."""
+    page.goto((demo_copy.processed / "report" / "incident-demo-faces.html").as_uri())
+    assert page.inner_text("#minimum-count") == "2"
+    assert "from 1 to 2" in page.inner_text("#faces-part")
+    crops = page.locator("#face-gallery .face-crop")
+    assert crops.count() == 2
+    for i in range(crops.count()):
+        box = crops.nth(i).bounding_box()
+        assert box is not None and box["width"] > 10 and box["height"] > 10
+    frames = page.locator("#face-gallery img")
+    assert frames.count() == 2 and all(w > 0 for w in loaded_images(frames))
+    assert page.locator("#face-distinct tr").count() == 2  # header and the one pair
+    screenshot(page, "report-faces")
 
 
 def test_reject_a_match_then_rerun_splits_the_cluster_and_changes_the_count(
@@ -80,8 +97,11 @@ def test_reject_a_match_then_rerun_splits_the_cluster_and_changes_the_count(
     page.goto(review_server.url + "/duplicates-1.html")
     assert page.locator("section.cluster", has_text="checkpoint_repost.jpg").count() == 0
     page.goto(review_server.url + "/incident-demo-incident.html")
-    assert page.inner_text("#minimum-count") == "12"
-    assert counts(demo_copy)["minimum_count"] == "12"
+    # 12 from the scenes alone; the man's face is in both checkpoint photos, one disjoint
+    # from the launch site, the other from the courtyard: he is neither, so 5 + 7 + 1
+    assert page.inner_text("#minimum-count") == "13"
+    assert counts(demo_copy)["minimum_count"] == "13"
+    assert counts(demo_copy)["minimum_without_faces"] == "12"
     screenshot(page, "review-after-rerun")
 
 
