@@ -84,3 +84,52 @@ def test_incident_page_shows_the_gallery_and_which_part_comes_from_faces(
     assert 'id="face-gallery"' in html and html.count('class="face-crop"') >= 2
     assert "Faces raise the minimum from 1 to 2" in html
     assert 'id="face-distinct"' in html
+
+
+def test_the_review_app_records_a_face_decision_that_the_next_run_follows(
+    two_women: DataLayout,
+) -> None:
+    from pipeline.review_app import create_app
+    from tests.test_review_app import token
+
+    assert run(two_women) == 0
+    client = create_app(two_women, two_women.data_dir / "no-configs", "alice").test_client()
+    page = client.get("/incident-inc.html").text
+    assert 'value="face_distinct_reject"' in page and 'value="face_distinct_confirm"' in page
+    a, b = face_refs(two_women)
+    form = {
+        "action": "face_distinct_reject",
+        "incident": "inc",
+        "face_a": b,  # either order: the app sorts the pair
+        "face_b": a,
+        "reason": "the crops are too small to tell",
+        "back": "incident-inc.html",
+        "csrf_token": token(client, "/incident-inc.html"),
+    }
+    assert client.post("/decide", data=form).status_code == 303
+    with Catalog(two_women.catalog) as catalog:
+        (decision,) = catalog.decisions()
+    assert decision.action == "face_distinct_reject"
+    assert (decision.subject["face_a"], decision.subject["face_b"]) == (a, b)
+    assert run(two_women) == 0
+    (row,) = read(two_women.processed / "counts.csv")
+    assert row["minimum_count"] == "1"
+
+
+def test_descriptors_stay_in_the_catalog(two_women: DataLayout) -> None:
+    """No output file but the catalog holds a descriptor's numbers (5 decimals each)."""
+    assert run(two_women) == 0
+    with Catalog(two_women.catalog) as catalog:
+        rows = catalog.faces(_describer_name())
+    assert len(rows) == 2 and all(r.descriptor for r in rows)
+    needles = [f"{v:.5f}" for r in rows for v in np.frombuffer(r.descriptor or b"", np.float32)[:8]]
+    for path in two_women.processed.rglob("*"):
+        if path.is_file() and path.suffix in (".csv", ".json", ".html", ".jsonl"):
+            text = path.read_text(encoding="utf-8")
+            assert not any(n in text for n in needles), path
+
+
+def _describer_name() -> str:
+    from pipeline.io.faces import make_describer
+
+    return make_describer().name
