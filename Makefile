@@ -69,7 +69,7 @@ PORT ?= 8765
 review: setup ## review app on http://127.0.0.1:$(PORT)/ over DATA (decisions feed the next run)
 	$(CROSSCHECK) review --port $(PORT)
 
-test: setup ## run the test suite
+test: lint ## the lint (ruff, mypy), then the test suite: what CI runs
 	$(BIN)/python -m pytest
 
 lint: setup ## ruff and mypy

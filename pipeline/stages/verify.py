@@ -296,8 +296,9 @@ def run_verify(ctx: RunContext, anchor: Anchor | None = None) -> VerifyReport:
     ]
     listing = list_raw(ctx.layout.raw) if ctx.layout.raw.is_dir() else None
     present = {f.path: f for f in listing.files if not f.problem} if listing else {}
+    not_regular = {f.path: f.problem for f in listing.files if f.problem} if listing else {}
     changed: list[str] = []
-    unreadable: list[str] = []
+    unreadable = [f"{p} ({not_regular[p]})" for p in sorted(set(expected) & set(not_regular))]
     intact: dict[str, FileDigest] = {}
     for path in tqdm(
         sorted(set(expected) & set(present)),
@@ -320,7 +321,7 @@ def run_verify(ctx: RunContext, anchor: Anchor | None = None) -> VerifyReport:
         files_checked=len(set(expected) & set(present)),
         changed=changed,
         unreadable=unreadable,
-        missing=sorted(set(expected) - set(present)),
+        missing=sorted(set(expected) - set(present) - set(not_regular)),
         added=sorted(set(present) - set(expected) - known_rejects),
         log_problems=log_problems(log, ctx, anchor),
         catalog_problems=catalog_problems,

@@ -50,7 +50,7 @@ def test_a_log_replaced_by_a_link_to_evidence_leaves_the_evidence_untouched(
     assert {k: v for k, v in after_put.items() if k in before} == before
     assert layout.custody_log.is_symlink()
     with Catalog(layout.catalog) as catalog:
-        assert [run["command"] for run in catalog.runs()] == ["ingest"]  # refused before a run
+        assert [run.command for run in catalog.runs()] == ["ingest"]  # refused before a run
 
 
 def test_a_log_hard_linked_to_evidence_is_refused(ingested: DataLayout, capsys) -> None:

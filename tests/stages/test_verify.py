@@ -339,3 +339,21 @@ def test_a_forged_capture_time_in_the_catalog_is_caught(layout: DataLayout, caps
     _forge_catalog_metadata(layout, "captured_at", "1999-01-01T00:00:00")
     assert verify(layout) == 1
     assert "derived.captured_at" in capsys.readouterr().out
+
+
+def test_evidence_swapped_for_a_link_or_a_pipe_is_reported_not_a_crash(
+    layout: DataLayout, capsys
+) -> None:
+    """Issue 13, a variant of items 8 and 12 for verify: a raw file replaced after ingest by a
+    link (to the other evidence file) or a named pipe is a problem line for that path, and
+    verify neither follows the link, hangs on the pipe, nor stops."""
+    _ingest(layout)
+    a, b = layout.raw / "inc/src/a.jpg", layout.raw / "inc/src/b.jpg"
+    a.unlink()
+    a.symlink_to(layout.raw / "inc/src/b.jpg")
+    b.unlink()
+    os.mkfifo(b)
+    assert verify(layout) == 1
+    out = capsys.readouterr().out
+    assert "unreadable: inc/src/a.jpg" in out and "unreadable: inc/src/b.jpg" in out
+    assert "0 problems" not in out
