@@ -66,6 +66,7 @@ INPUTS = (
     "frame_matches",
     "media_matches",
     "detections",
+    "faces",
     "review_decisions",
 )
 
