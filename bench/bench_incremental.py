@@ -12,7 +12,7 @@ of items of the same archive (new stills, clips and reposts of old items, so it 
 matches). Generation is not timed.
 
 The configuration is configs/default.yaml with one change: `count.detector: none`. The
-default HOG and Haar detectors cost about 0.5 s per scene here (measured on this archive
+former HOG and Haar detectors cost about 0.5 s per scene here (measured on this archive
 while two cores were shared), are cached per frame and run only on new scenes: they would add
 about 30 minutes to the full run and some 10 seconds to an incremental one, which flatters the
 ratio. Without them the ratio is the pipeline's own.
@@ -73,9 +73,11 @@ def _children_cpu_s() -> float:
 def bench_configs(folder: Path) -> Path:
     """configs/default.yaml with the person detector off (see the module's docstring)."""
     text = (ROOT / "configs" / "default.yaml").read_text()
-    assert "  detector: opencv\n" in text
+    assert "  detector: centerface\n" in text
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "default.yaml").write_text(text.replace("  detector: opencv\n", "  detector: none\n"))
+    (folder / "default.yaml").write_text(
+        text.replace("  detector: centerface\n", "  detector: none\n")
+    )
     return folder
 
 

@@ -68,10 +68,30 @@ class DedupeConfig(_Section):
 
 
 class CountConfig(_Section):
-    detector: Literal["opencv", "yunet", "none"] = "opencv"
+    detector: Literal["centerface", "opencv", "yunet", "none"] = "centerface"
     onnx_model: str = ""
     hog_min_score: float = Field(1.0, ge=0)
     haar_min_neighbors: int = Field(8, ge=1)
+    face_width_px: int = Field(320, ge=32, le=4096)
+    face_min_score: float = Field(0.5, gt=0, lt=1)
+    person_width_px: int = Field(1152, ge=0, le=4096)
+    person_min_score: float = Field(2.0, ge=0)
+    faces: bool = True
+    face_min_px: int = Field(32, ge=8)
+    face_same_max: float = Field(0.5, gt=0)
+    face_distinct_min: float = Field(0.6, gt=0)
+    face_shape_model: str = ""
+    face_descriptor_model: str = ""
+
+    @model_validator(mode="after")
+    def _face_gap(self) -> CountConfig:
+        if self.face_same_max >= self.face_distinct_min:
+            raise ValueError(
+                "count.face_same_max must be below count.face_distinct_min: pairs between "
+                "them are undecided (docs/count.md, Faces)"
+            )
+        return self
+
     solver_time_limit_s: float = Field(300.0, gt=0)
 
 

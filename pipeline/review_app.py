@@ -26,7 +26,7 @@ from flask_wtf.csrf import CSRFProtect, generate_csrf
 from werkzeug.wrappers.response import Response as BaseResponse
 
 from pipeline.core.outcome import EXIT_NOTHING_TO_DO, EXIT_OK
-from pipeline.core.review import DecisionError, pair
+from pipeline.core.review import FACE_ACTIONS, DecisionError, pair
 from pipeline.io import thumbs
 from pipeline.io.catalog import Catalog
 from pipeline.io.contract import read_contract_csv
@@ -70,6 +70,9 @@ def _subject_and_value(
         separate = sorted(set(form.getlist("separate")) & members)
         rest = sorted(members - set(separate))
         return action, {"cluster_id": cluster_id}, {"separate": separate, "rest": rest}, reason
+    if action in FACE_ACTIONS:
+        a, b = pair(form.get("face_a", ""), form.get("face_b", ""))
+        return action, {"incident": form.get("incident", ""), "face_a": a, "face_b": b}, {}, reason
     if action == "count_set":
         try:
             count = int(form.get("count", ""))

@@ -26,7 +26,17 @@ Action = Literal[
     "count_set",
     "disjoint_declare",
     "disjoint_remove",
+    "face_same_confirm",  # two faces show one person
+    "face_same_reject",  # ... they do not (a proposed identity is wrong)
+    "face_distinct_confirm",  # two faces show different people
+    "face_distinct_reject",  # ... not proven (a proposed distinct pair is wrong)
 ]
+FACE_ACTIONS = (
+    "face_same_confirm",
+    "face_same_reject",
+    "face_distinct_confirm",
+    "face_distinct_reject",
+)
 ACTIONS: tuple[str, ...] = get_args(Action)
 
 
@@ -54,6 +64,10 @@ class ReviewState:
     counts: dict[Unit, int] = field(default_factory=dict)  # reviewer's count per shot
     declared: dict[str, tuple[tuple[SceneRef, SceneRef, str], ...]] = field(default_factory=dict)
     removed: dict[str, frozenset[frozenset[str]]] = field(default_factory=dict)
+    # face pairs (face refs `<media_id>#<frame_index>#<face_index>`, sorted): True confirmed,
+    # False rejected; the latest decision on a pair wins
+    face_same: dict[tuple[str, str], bool] = field(default_factory=dict)
+    face_distinct: dict[tuple[str, str], bool] = field(default_factory=dict)
 
     def is_rejected(self, media_a: str, media_b: str) -> bool:
         return pair(media_a, media_b) in self.rejected_pairs
@@ -83,7 +97,16 @@ def validate(action: str, subject: dict[str, Any], value: dict[str, Any], reason
     """Check a decision's shape before it is appended; the log holds only well-formed ones."""
     if action not in ACTIONS:
         raise DecisionError(f"unknown action {action!r}")
-    if action in ("match_confirm", "match_reject"):
+    if action in FACE_ACTIONS:
+        a, b = str(subject.get("face_a", "")), str(subject.get("face_b", ""))
+        if not parse_face_ref(a) or not parse_face_ref(b) or a == b:
+            raise DecisionError(
+                "a face decision names face_a and face_b, two different faces "
+                "(<media_id>#<frame_index>#<face_index>)"
+            )
+        if not subject.get("incident"):
+            raise DecisionError("a face decision names its incident")
+    elif action in ("match_confirm", "match_reject"):
         if not subject.get("media_a") or not subject.get("media_b"):
             raise DecisionError("a match decision names media_a and media_b")
         if subject["media_a"] == subject["media_b"]:
@@ -118,8 +141,14 @@ def fold(decisions: Iterable[Decision]) -> ReviewState:
     verdicts: dict[tuple[str, str], bool] = {}
     counts: dict[Unit, int] = {}
     disjoint: dict[tuple[str, frozenset[str]], tuple[SceneRef, SceneRef, str] | None] = {}
+    face_same: dict[tuple[str, str], bool] = {}
+    face_distinct: dict[tuple[str, str], bool] = {}
     for d in sorted(decisions, key=lambda d: d.decision_id):
-        if d.action in ("match_confirm", "match_reject"):
+        if d.action in FACE_ACTIONS:
+            faces = pair(str(d.subject["face_a"]), str(d.subject["face_b"]))
+            verdict = d.action.endswith("_confirm")
+            (face_same if d.action.startswith("face_same") else face_distinct)[faces] = verdict
+        elif d.action in ("match_confirm", "match_reject"):
             verdicts[pair(d.subject["media_a"], d.subject["media_b"])] = d.action == "match_confirm"
         elif d.action == "cluster_split":
             for a in d.value["separate"]:
@@ -149,7 +178,21 @@ def fold(decisions: Iterable[Decision]) -> ReviewState:
         counts=counts,
         declared={k: tuple(v) for k, v in declared.items()},
         removed={k: frozenset(v) for k, v in removed.items()},
+        face_same=face_same,
+        face_distinct=face_distinct,
     )
+
+
+def face_ref(media_id: str, frame_index: int, face_index: int) -> str:
+    return f"{media_id}#{frame_index}#{face_index}"
+
+
+def parse_face_ref(text: str) -> tuple[str, int, int] | None:
+    """(media_id, frame_index, face_index) of `<media_id>#<frame_index>#<face_index>`."""
+    parts = text.split("#")
+    if len(parts) != 3 or not parts[0] or not parts[1].isdigit() or not parts[2].isdigit():
+        return None
+    return parts[0], int(parts[1]), int(parts[2])
 
 
 def effective_disjointness(

@@ -12,13 +12,17 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pipeline.core.records import FrameMatchRow, MediaRecord, StoredFrame
 from pipeline.core.relations import MediaMatch
 from pipeline.core.review import ReviewState, format_ref, pair
 
+if TYPE_CHECKING:
+    from pipeline.core.mincount.faces import FaceIdentity
+
 Unit = tuple[str, int]  # (media_id, shot_id)
+FACE_NODE = "face:"  # core/mincount/faces.FACE_PREFIX: how face identities are named in proofs
 SceneRef = str | Unit  # an analyst's label, or a unit (what reviewers point at)
 CountOrigin = Literal["review", "annotation", "detector"]
 
@@ -238,6 +242,37 @@ class ShotIndex:
     def shot_of_frame(self, media_id: str, frame_index: int) -> int:
         return self.shot_of.get((media_id, frame_index), 0)
 
+    def unit_frames(self, unit: Unit) -> tuple[StoredFrame, ...]:
+        """Every stored frame of the unit, in frame order."""
+        return tuple(f for f in self.frames.get(unit[0], ()) if f.frame.shot_id == unit[1])
+
+
+@dataclass(frozen=True)
+class FrameProposal:
+    """A unit's detector proposal: the most people seen at once in one of its stored
+    frames, and the first frame that shows that many (what the report shows as evidence)."""
+
+    people: int
+    frame_index: int
+    thumb_sha256: str
+
+
+def busiest_frames(
+    shots: ShotIndex, units: Iterable[Unit], people: Mapping[tuple[str, int], int]
+) -> dict[Unit, FrameProposal]:
+    """Per unit, its frame with the most people (people: per (media_id, frame_index), the
+    frames detected); units none of whose frames was detected get no proposal."""
+    proposals: dict[Unit, FrameProposal] = {}
+    for unit in units:
+        for f in shots.unit_frames(unit):
+            seen = people.get((f.media_id, f.frame.frame_index))
+            if seen is None:
+                continue
+            best = proposals.get(unit)
+            if best is None or seen > best.people:
+                proposals[unit] = FrameProposal(seen, f.frame.frame_index, f.thumb_sha256)
+    return proposals
+
 
 def scene_links(
     media_matches: Iterable[MediaMatch],
@@ -333,31 +368,75 @@ def count_incident(
     declared: Sequence[tuple[SceneRef, SceneRef, str]],
     first_frame: Callable[[Unit], tuple[int, str] | None],
     time_limit_s: float,
+    proposals: Mapping[Unit, FrameProposal] | None = None,
+    faces: FaceInput | None = None,
 ) -> IncidentCount:
     """The minimum with every machine match (graph) and with only exact and confirmed ones
     (strict), its certificate and its explanation (core/mincount.explain), and any
-    contradictions for review."""
+    contradictions for review. With `faces`, identities and distinct faces take part
+    (core/mincount/faces): proposals in the first figure, reviewers' decisions alone in
+    `minimum_confirmed_only`."""
     # The solver brings SciPy's optimizer (~0.7 s of imports): loaded only when a count is
     # solved, so a scheduled run with nothing new starts fast.
     from pipeline.core.mincount import explain, min_individuals
+    from pipeline.core.mincount.faces import min_individuals_with_faces
 
     scenes = {s.scene_id: s for s in graph.scenes}
-    result = min_individuals(
-        {s.scene_id: s.count for s in graph.scenes},
-        [(a, b) for a, b, _ in graph.disjoint],
-        time_limit_s=time_limit_s,
+    counts = {s.scene_id: s.count for s in graph.scenes}
+    edges = [(a, b) for a, b, _ in graph.disjoint]
+    plain = min_individuals(counts, edges, time_limit_s=time_limit_s)
+    full_faces = (
+        face_identities(graph, faces.groups, faces.distinct, faces.unit_of) if faces else ([], [])
     )
-    confirmed = min_individuals(
+    result, model = min_individuals_with_faces(
+        counts, edges, full_faces[0], full_faces[1], time_limit_s=time_limit_s
+    )
+    strict_faces = (
+        face_identities(strict, faces.confirmed_groups, faces.confirmed_distinct, faces.unit_of)
+        if faces
+        else ([], [])
+    )
+    confirmed, _ = min_individuals_with_faces(
         {s.scene_id: s.count for s in strict.scenes},
         [(a, b) for a, b, _ in strict.disjoint],
+        strict_faces[0],
+        strict_faces[1],
         time_limit_s=time_limit_s,
     )
-    explanation = explain(
-        result,
-        {s.scene_id: s.count for s in graph.scenes},
-        {(a, b): reason for a, b, reason in graph.disjoint},
-        time_limit_s,
-    )
+    # faces that change nothing stay out of the proof: the scenes alone are easier to check
+    proof_counts = model.counts if result.minimum > plain.minimum else counts
+    result = result if result.minimum > plain.minimum else plain
+    reasons = {(a, b): reason for a, b, reason in graph.disjoint}
+    apart = {frozenset((a, b)) for a, b in edges}
+    for a, b in model.edges:
+        if a.startswith(FACE_NODE) and b.startswith(FACE_NODE):
+            reasons[(a, b)] = "their faces show different people (face proposal)"
+        elif a.startswith(FACE_NODE) or b.startswith(FACE_NODE):
+            face, scene = (a, b) if a.startswith(FACE_NODE) else (b, a)
+            seen = model.identities[face].scenes
+            elsewhere = sorted(t for t in seen if frozenset((scene, t)) in apart)
+            reasons[(a, b)] = (
+                f"the face is seen in {elsewhere[0]}, which shares no one with {scene}"
+                if elsewhere
+                else f"the face is one of {scene}'s people, counted apart from the others"
+            )
+    explanation = explain(result, proof_counts, reasons, time_limit_s)
+    if result.minimum > plain.minimum:
+        explanation += (
+            f" Faces raise the figure from {plain.minimum}: {len(model.identities)} faces "
+            "(proposed identities, machine proposals until a reviewer confirms them) are "
+            "different people placed in the scenes where they appear; a scene named in the "
+            "proof counts the people besides its faces."
+        )
+    if model.contradictions:
+        explanation += (
+            " Face contradictions for review: "
+            + "; ".join(
+                f"face {c.identity_id} is seen in {c.scene_a} and {c.scene_b}, declared disjoint"
+                for c in model.contradictions
+            )
+            + "."
+        )
     if graph.contradictions:
         explanation += (
             " Contradictions for review: "
@@ -376,22 +455,82 @@ def count_incident(
         "scenes": len(graph.scenes),
         "reviewed": all(s.origin != "detector" for s in graph.scenes),
         "minimum_confirmed_only": confirmed.minimum,
-        "contradictions": len(graph.contradictions),
+        "contradictions": len(graph.contradictions) + len(model.contradictions),
         "explanation": explanation,
+        "minimum_without_faces": plain.minimum,
+        "face_identities": len(model.identities),
     }
     certificate = tuple(
         {
             "incident": incident,
             "scene_id": e.scene_id,
-            "count": scenes[e.scene_id].count,
-            "count_origin": scenes[e.scene_id].origin,
+            "count": proof_counts[e.scene_id],
+            "count_origin": scenes[e.scene_id].origin if e.scene_id in scenes else "face",
             "weight": str(e.weight),
-            "media_ids": ";".join(scenes[e.scene_id].media_ids),
+            "media_ids": ";".join(
+                scenes[e.scene_id].media_ids
+                if e.scene_id in scenes
+                else sorted({f.split("#")[0] for f in model.identities[e.scene_id].faces})
+            ),
         }
         for e in result.certificate
     )
-    details = scene_details(graph, declared, certificate, first_frame)
+    details = scene_details(graph, declared, certificate, first_frame, proposals or {})
+    details["faces"] = {
+        "placed": {scene: list(ids) for scene, ids in model.placed.items() if ids},
+        "identities": [
+            {"identity": i.identity_id, "faces": list(i.faces), "scenes": sorted(i.scenes)}
+            for i in model.identities.values()
+        ],
+        "distinct": [
+            [a, b]
+            for a, b in full_faces[1]
+            if FACE_NODE + a in model.identities and FACE_NODE + b in model.identities
+        ],
+        "contradictions": [
+            {"identity": c.identity_id, "scene_a": c.scene_a, "scene_b": c.scene_b}
+            for c in model.contradictions
+        ],
+        "minimum_without_faces": plain.minimum,
+        "raised_by_faces": result.minimum > plain.minimum,
+    }
     return IncidentCount(row, certificate, details)
+
+
+@dataclass(frozen=True)
+class FaceInput:
+    """An incident's faces for the count: groups of face refs (one person each) and pairs of
+    groups (indices) proven different, with every proposal and with confirmations only.
+    Face refs are `<media_id>#<frame_index>#<face_index>`; unit_of maps a face to its unit."""
+
+    groups: tuple[tuple[str, ...], ...]
+    distinct: tuple[tuple[int, int], ...]
+    confirmed_groups: tuple[tuple[str, ...], ...]
+    confirmed_distinct: tuple[tuple[int, int], ...]
+    unit_of: Mapping[str, Unit]
+
+
+def face_identities(
+    graph: SceneGraph,
+    groups: Sequence[tuple[str, ...]],
+    distinct: Sequence[tuple[int, int]],
+    unit_of: Mapping[str, Unit],
+) -> tuple[list[FaceIdentity], list[tuple[str, str]]]:
+    """Face groups as identities placed in the graph's scenes (by the units of their faces);
+    each is named by its first face's media (12 hex) and position."""
+    from pipeline.core.mincount.faces import FaceIdentity
+
+    scene_of = {unit: scene.scene_id for scene in graph.scenes for unit in scene.units}
+    identities: list[FaceIdentity] = []
+    names: list[str] = []
+    for group in groups:
+        media, frame, face = group[0].split("#")
+        name = f"{media[:12]}#{frame}#{face}"
+        names.append(name)
+        seen = frozenset(scene_of[unit_of[r]] for r in group if unit_of.get(r) in scene_of)
+        identities.append(FaceIdentity(name, seen, group))
+    pairs = [(names[i], names[j]) for i, j in distinct]
+    return identities, pairs
 
 
 def scene_details(
@@ -399,12 +538,21 @@ def scene_details(
     disjoint: Sequence[tuple[SceneRef, SceneRef, str]],
     certificate: Sequence[Mapping[str, Any]],
     first_frame: Callable[[Unit], tuple[int, str] | None],
+    proposals: Mapping[Unit, FrameProposal] | None = None,
 ) -> dict[str, Any]:
-    """Everything the report and the review app show about one incident's scenes."""
+    """Everything the report and the review app show about one incident's scenes. A scene
+    counted from a detector proposal shows the frame where the most people were seen;
+    others show their first frame."""
     weights = {row["scene_id"]: row["weight"] for row in certificate}
+    proposals = proposals or {}
     scenes = []
     for scene in graph.scenes:
-        frame = first_frame(scene.units[0])
+        shown_unit, frame = scene.units[0], first_frame(scene.units[0])
+        offered = [u for u in scene.units if u in proposals]
+        if scene.origin == "detector" and offered:
+            shown_unit = min(offered, key=lambda u: (-proposals[u].people, u))
+            best = proposals[shown_unit]
+            frame = (best.frame_index, best.thumb_sha256)
         scenes.append(
             {
                 "scene_id": scene.scene_id,
@@ -414,7 +562,7 @@ def scene_details(
                 "labels": list(scene.labels),
                 "units": [format_ref(u) for u in scene.units],
                 "media_ids": list(scene.media_ids),
-                "frame": {"media_id": scene.units[0][0], "frame_index": frame[0], "thumb": frame[1]}
+                "frame": {"media_id": shown_unit[0], "frame_index": frame[0], "thumb": frame[1]}
                 if frame
                 else None,
                 "certificate_weight": weights.get(scene.scene_id, ""),

@@ -295,6 +295,21 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE list_matches ADD COLUMN score REAL;
     """
     + _generation_triggers(("tmk_signatures",)),
+    # 9 (issue 16): faces found by the detector,
+    # described once per face and describer. descriptor is NULL for a face too small to
+    # describe. Descriptors are personal data: they stay here, never in an export.
+    """
+    CREATE TABLE faces (
+        media_id TEXT NOT NULL,
+        frame_index INTEGER NOT NULL,
+        face_index INTEGER NOT NULL,
+        describer TEXT NOT NULL,
+        box_json TEXT NOT NULL,
+        descriptor BLOB,
+        PRIMARY KEY (media_id, frame_index, describer, face_index)
+    );
+    """
+    + _generation_triggers(("faces",)),
 )
 
 
@@ -313,6 +328,18 @@ _PUT_OBSERVATION = """
         OR provenance_origin IS NOT excluded.provenance_origin
         OR fs_path_hex IS NOT excluded.fs_path_hex
 """
+
+
+@dataclass(frozen=True)
+class FaceRow:
+    """One face box of one stored frame and its descriptor (float32 bytes; None when the
+    face was too small to describe)."""
+
+    media_id: str
+    frame_index: int
+    face_index: int
+    box_json: str
+    descriptor: bytes | None
 
 
 @dataclass(frozen=True)
@@ -765,6 +792,40 @@ class Catalog:
         self._db.execute(
             "INSERT OR REPLACE INTO detections VALUES (?, ?, ?, ?, ?)",
             (media_id, frame_index, detector, boxes_json, people),
+        )
+
+    # --- faces (descriptors stay local) ------------------------------------------------------
+    def faces(self, describer: str) -> list[FaceRow]:
+        rows = self._db.execute(
+            "SELECT media_id, frame_index, face_index, box_json, descriptor FROM faces"
+            " WHERE describer = ? ORDER BY media_id, frame_index, face_index",
+            (describer,),
+        )
+        return [FaceRow(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+    def face_boxes(self) -> dict[str, dict[str, Any]]:
+        """Every stored face's box by face ref `<media_id>#<frame_index>#<face_index>` (the
+        first describer by name), for the report's gallery: boxes only, no descriptor."""
+        rows = self._db.execute(
+            "SELECT media_id, frame_index, face_index, box_json FROM faces"
+            " ORDER BY media_id, frame_index, face_index, describer"
+        )
+        boxes: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            boxes.setdefault(f"{row[0]}#{row[1]}#{row[2]}", json.loads(row[3]))
+        return boxes
+
+    def faces_described(self) -> int:
+        """Faces stored under any describer (what a switch-off must leave at 0)."""
+        return int(self._db.execute("SELECT COUNT(*) FROM faces").fetchone()[0])
+
+    def put_faces(self, describer: str, rows: Sequence[FaceRow]) -> None:
+        self._db.executemany(
+            "INSERT OR REPLACE INTO faces VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (r.media_id, r.frame_index, r.face_index, describer, r.box_json, r.descriptor)
+                for r in rows
+            ],
         )
 
     # --- local features (crop path) ------------------------------------------------------

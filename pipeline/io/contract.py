@@ -154,6 +154,8 @@ COUNT_COLUMNS = (
     "minimum_confirmed_only",
     "contradictions",
     "explanation",
+    "minimum_without_faces",
+    "face_identities",
 )
 CERTIFICATE_COLUMNS = ("incident", "scene_id", "count", "count_origin", "weight", "media_ids")
 LIST_MATCH_COLUMNS = (

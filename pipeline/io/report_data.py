@@ -93,6 +93,24 @@ class SceneView:
 
 
 @dataclass
+class FaceView:
+    """One face of the gallery: its source frame and where the face lies in it (the page
+    shows the crop by positioning the frame, so no face image is written anywhere)."""
+
+    ref: str  # <media_id>#<frame_index>#<face_index>
+    thumb: str
+    thumb_size: tuple[int, int]
+    box: Box
+
+
+@dataclass
+class IdentityView:
+    identity: str
+    faces: list[FaceView]
+    scenes: list[str]
+
+
+@dataclass
 class IncidentView:
     name: str
     page: str
@@ -105,6 +123,9 @@ class IncidentView:
     media: int
     sources: list[str]
     known: list[dict[str, str]] = field(default_factory=list)  # list_matches.csv rows
+    identities: list[IdentityView] = field(default_factory=list)
+    distinct: list[tuple[IdentityView, IdentityView]] = field(default_factory=list)
+    faces: dict[str, Any] = field(default_factory=dict)  # scenes.json "faces"
 
 
 @dataclass
@@ -209,7 +230,9 @@ def load_report_data(layout: DataLayout, catalog: Catalog) -> ReportData:
         observations[obs["media_id"]].append(obs)
     thumbs: dict[str, str] = {}
     sizes: dict[str, tuple[int, int]] = {}
+    frame_thumbs: dict[tuple[str, int], str] = {}
     for frame in catalog.frames():
+        frame_thumbs[(frame.media_id, frame.frame.frame_index)] = frame.thumb_sha256
         if frame.media_id not in thumbs:
             sha = frame.thumb_sha256
             thumbs[frame.media_id] = f"thumbs/{sha[:2]}/{sha}.jpg"
@@ -274,6 +297,21 @@ def load_report_data(layout: DataLayout, catalog: Catalog) -> ReportData:
     scenes_json = processed / "scenes.json"
     details = json.loads(scenes_json.read_text(encoding="utf-8")) if scenes_json.exists() else {}
     boxes = catalog.detection_boxes()
+    face_boxes = catalog.face_boxes()
+
+    def face_view(ref: str) -> FaceView | None:
+        media_id, frame_index, _ = ref.split("#")
+        sha = frame_thumbs.get((media_id, int(frame_index)), "")
+        box = face_boxes.get(ref)
+        if not sha or box is None:
+            return None
+        return FaceView(
+            ref,
+            f"thumbs/{sha[:2]}/{sha}.jpg",
+            sizes.get(sha, (320, 180)),
+            Box("face", box["x"], box["y"], box["width"], box["height"]),
+        )
+
     certificate_rows: dict[str, list[dict[str, str]]] = defaultdict(list)
     for row in read_contract_csv(processed / "count_certificate.csv"):
         certificate_rows[row["incident"]].append(row)
@@ -309,6 +347,21 @@ def load_report_data(layout: DataLayout, catalog: Catalog) -> ReportData:
                     reasons.get(scene["scene_id"], []),
                 )
             )
+        face_detail = detail.get("faces", {})
+        identities = [
+            IdentityView(
+                i["identity"],
+                [v for v in (face_view(f) for f in i["faces"]) if v],
+                i["scenes"],
+            )
+            for i in face_detail.get("identities", [])
+        ]
+        by_name = {i.identity: i for i in identities if i.faces}
+        distinct = [
+            (by_name[a], by_name[b])
+            for a, b in face_detail.get("distinct", [])
+            if a in by_name and b in by_name
+        ]
         incidents.append(
             IncidentView(
                 name=name,
@@ -322,6 +375,9 @@ def load_report_data(layout: DataLayout, catalog: Catalog) -> ReportData:
                 media=len(incident_media[name]),
                 sources=sorted(incident_sources[name]),
                 known=[row for m in sorted(incident_media[name]) for row in known_of.get(m, [])],
+                identities=[i for i in identities if i.faces],
+                distinct=distinct,
+                faces=face_detail,
             )
         )
     rejects = read_contract_csv(processed / "rejects.csv")

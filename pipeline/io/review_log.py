@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import __version__
-from pipeline.core.review import Decision, DecisionError, parse_ref, validate
+from pipeline.core.review import (
+    FACE_ACTIONS,
+    Decision,
+    DecisionError,
+    parse_face_ref,
+    parse_ref,
+    validate,
+)
 from pipeline.io.catalog import Catalog
 from pipeline.io.contract import render_csv
 from pipeline.io.custody_log import append_missing, locked
@@ -83,7 +90,13 @@ def _check_subject_exists(
     """A decision names media, incidents and shots the catalog holds; anything else would
     be sealed forever about nothing."""
     media: list[str] = []
-    if action in ("match_confirm", "match_reject"):
+    if action in FACE_ACTIONS:
+        if str(subject.get("incident", "")) not in catalog.incidents():
+            raise DecisionError(f"no incident {subject.get('incident')!r} in the catalog")
+        for side in ("face_a", "face_b"):
+            face = parse_face_ref(str(subject[side]))
+            media += [face[0]] if face else []
+    elif action in ("match_confirm", "match_reject"):
         media += [str(subject["media_a"]), str(subject["media_b"])]
     elif action == "cluster_split":
         media += [str(m) for m in (*value.get("separate", ()), *value.get("rest", ()))]

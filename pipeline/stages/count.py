@@ -3,13 +3,14 @@ counts.csv, count_certificate.csv.
 
 Fifth stage of the DAG, after dedupe. Per incident: scenes are video shots and stills joined
 through every frame match dedupe accepted (pipeline/core/scenes.py); a scene's count is the
-analysts' largest annotated count, else the detector's proposal on its first frame
-(labelled as such). The minimum number of individuals is solved exactly with its
-certificate (pipeline/core/mincount/), once with every machine match and once with only
-exact and reviewer-confirmed matches (machine merges are not evidence until a reviewer
-confirms them). Reviewers' decisions (pipeline/core/review.py) come first: a rejected match
-never merges scenes, a reviewer's count replaces the annotation or proposal, and declared or
-removed disjointness changes the graph. scenes.json carries every scene for the report.
+analysts' largest annotated count, else the detector's proposal: the most people it saw at
+once in any stored frame of the scene, with that frame (labelled as such). The minimum
+number of individuals is solved exactly with its certificate (pipeline/core/mincount/),
+once with every machine match and once with only exact and reviewer-confirmed matches
+(machine merges are not evidence until a reviewer confirms them). Reviewers' decisions
+(pipeline/core/review.py) come first: a rejected match never merges scenes, a reviewer's
+count replaces the annotation or proposal, and declared or removed disjointness changes the
+graph. scenes.json carries every scene for the report.
 """
 
 from __future__ import annotations
@@ -19,24 +20,37 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
 from tqdm import tqdm
 
 from pipeline.config import CountConfig
+from pipeline.core.faces import (
+    Face,
+    distinct_identities,
+    identities,
+    propose_relations,
+    reviewed_relations,
+)
 from pipeline.core.outcome import ItemFailure, StageResult, count_changes
 from pipeline.core.records import Detection, MediaRecord
-from pipeline.core.review import ReviewState, effective_disjointness, fold
+from pipeline.core.review import ReviewState, effective_disjointness, face_ref, fold
 from pipeline.core.scenes import (
+    FaceInput,
+    FrameProposal,
     IncidentCount,
     ShotIndex,
     Unit,
     build_scenes,
+    busiest_frames,
     count_incident,
     resolve_annotations,
     scene_links,
 )
 from pipeline.io import contract, thumbs
 from pipeline.io.annotations import analyst_input_fingerprint, read_analyst_input
-from pipeline.io.detectors import make_detector, people_count
+from pipeline.io.catalog import FaceRow
+from pipeline.io.detectors import Box, DetectorSettings, make_detector, people_count
+from pipeline.io.faces import make_describer
 from pipeline.stages import derived
 from pipeline.stages.context import RunContext
 
@@ -52,6 +66,7 @@ INPUTS = (
     "frame_matches",
     "media_matches",
     "detections",
+    "faces",
     "review_decisions",
 )
 
@@ -144,48 +159,52 @@ def _count_incident(
     units = sorted(u for m in media_ids for u in facts.shots.units(m))
     annotated = {row.unit for row in labelled}
     cfg = ctx.settings.for_incident(incident).count  # incidents/<incident>.yaml, count:
-    unannotated = [u for u in units if u not in annotated]
-    proposals, failures = _proposals(ctx, cfg, incident, facts.shots, unannotated)
+    proposals, known, failures = _proposals(ctx, cfg, incident, facts.shots, units)
+    proposals = {u: p for u, p in proposals.items() if u not in annotated}
+    faces = None
+    if cfg.faces and known:
+        faces, face_failures = _faces(ctx, cfg, incident, facts, units, known)
+        failures += face_failures
     disjoint = effective_disjointness(
         incident, [(d.scene_a, d.scene_b, d.reason) for d in analyst.disjoint], facts.review
     )
     counts = facts.review.counts
-    graph = build_scenes(units, facts.full_links, labelled, disjoint, proposals, counts)
-    strict = build_scenes(units, facts.confirmed_links, labelled, disjoint, proposals, counts)
+    people = {unit: p.people for unit, p in proposals.items()}
+    graph = build_scenes(units, facts.full_links, labelled, disjoint, people, counts)
+    strict = build_scenes(units, facts.confirmed_links, labelled, disjoint, people, counts)
     limit_s = cfg.solver_time_limit_s
-    result = count_incident(incident, graph, strict, disjoint, facts.shots.first_frame, limit_s)
+    result = count_incident(
+        incident, graph, strict, disjoint, facts.shots.first_frame, limit_s, proposals, faces
+    )
     return result, failures
 
 
 def _proposals(
     ctx: RunContext, cfg: CountConfig, incident: str, shots: ShotIndex, units: list[Unit]
-) -> tuple[dict[Unit, int], list[ItemFailure]]:
-    """The detector's people count on the first frame of each unit, detected once per frame
-    and detector setting. A unit whose stored thumbnail is missing or unreadable gets no
-    proposal and a failure: the count stays a proven lower bound without it, and the stage
-    is not recorded as done, so the next run detects it again."""
-    detector = make_detector(
-        cfg.detector, cfg.onnx_model, cfg.hog_min_score, cfg.haar_min_neighbors
-    )
+) -> tuple[dict[Unit, FrameProposal], dict[tuple[str, int], Detection], list[ItemFailure]]:
+    """The detector's people count on every stored frame of each unit, detected once per
+    frame and detector setting; a unit's proposal is its frame with the most people. A frame
+    whose stored thumbnail is missing or unreadable is a failure: the unit's proposal comes
+    from its other frames (still a proven lower bound), and the stage is not recorded as
+    done, so the next run detects it again."""
+    detector = make_detector(_detector_settings(cfg))
     if detector is None:
-        return {}, []
+        return {}, {}, []
     known = ctx.catalog.detections(detector.name)
-    counts: dict[Unit, int] = {}
+    per_frame: dict[tuple[str, int], int] = {}
     failures: list[ItemFailure] = []
-    for unit in tqdm(units, desc="detect", unit="scene", disable=not ctx.show_progress or None):
-        first = shots.first_frame(unit)
-        if first is None:
-            continue
-        index, sha = first
-        if (unit[0], index) not in known:
+    frames = [f for unit in units for f in shots.unit_frames(unit)]
+    for stored in tqdm(frames, desc="detect", unit="frame", disable=not ctx.show_progress or None):
+        key = (stored.media_id, stored.frame.frame_index)
+        if key not in known:
             try:
-                picture = thumbs.load(ctx.layout.thumbs, sha)
+                picture = thumbs.load(ctx.layout.thumbs, stored.thumb_sha256)
             except OSError as exc:
                 failures.append(
                     ItemFailure(
                         incident,
-                        f"{unit[0][:12]} frame {index}, no detector proposal for its scene: "
-                        f"{thumbs.unreadable(sha, exc)}",
+                        f"{key[0][:12]} frame {key[1]}, no detector proposal for it: "
+                        f"{thumbs.unreadable(stored.thumb_sha256, exc)}",
                     )
                 )
                 continue
@@ -193,11 +212,105 @@ def _proposals(
             people = people_count(boxes)
             with ctx.catalog.transaction():
                 ctx.catalog.put_detection(
-                    unit[0], index, detector.name, json.dumps([asdict(b) for b in boxes]), people
+                    key[0], key[1], detector.name, json.dumps([asdict(b) for b in boxes]), people
                 )
-            known[(unit[0], index)] = Detection(people, "")
-        counts[unit] = known[(unit[0], index)].people
-    return counts, failures
+            known[key] = Detection(people, json.dumps([asdict(b) for b in boxes]))
+        per_frame[key] = known[key].people
+    seen = {key: known[key] for key in per_frame}
+    return busiest_frames(shots, units, per_frame), seen, failures
+
+
+def _faces(
+    ctx: RunContext,
+    cfg: CountConfig,
+    incident: str,
+    facts: _Facts,
+    units: list[Unit],
+    detections: dict[tuple[str, int], Detection],
+) -> tuple[FaceInput, list[ItemFailure]]:
+    """Describe every detected face once per describer (stored in the local catalog), then
+    propose identities and distinct pairs over the incident's faces (core/faces) and apply
+    the reviewers' decisions."""
+    describer = make_describer(cfg.face_shape_model, cfg.face_descriptor_model, cfg.face_min_px)
+    described = {(r.media_id, r.frame_index) for r in ctx.catalog.faces(describer.name)}
+    failures: list[ItemFailure] = []
+    thumbs_of = {
+        (f.media_id, f.frame.frame_index): f.thumb_sha256
+        for unit in units
+        for f in facts.shots.unit_frames(unit)
+    }
+    for key, detection in sorted(detections.items()):
+        boxes = [Box(**b) for b in json.loads(detection.boxes_json or "[]") if b["label"] == "face"]
+        if not boxes or key in described or key not in thumbs_of:
+            continue
+        try:
+            picture = thumbs.load(ctx.layout.thumbs, thumbs_of[key])
+        except OSError as exc:
+            failures.append(
+                ItemFailure(
+                    incident,
+                    f"{key[0][:12]} frame {key[1]}, faces not described: "
+                    f"{thumbs.unreadable(thumbs_of[key], exc)}",
+                )
+            )
+            continue
+        new = []
+        for index, box in enumerate(boxes):
+            vector = describer.describe(picture, box)
+            new.append(
+                FaceRow(
+                    key[0],
+                    key[1],
+                    index,
+                    json.dumps(asdict(box)),
+                    None if vector is None else vector.astype(np.float32).tobytes(),
+                )
+            )
+        with ctx.catalog.transaction():
+            ctx.catalog.put_faces(describer.name, new)
+    faces = [
+        Face(
+            face_ref(r.media_id, r.frame_index, r.face_index),
+            r.media_id,
+            r.frame_index,
+            np.frombuffer(r.descriptor, dtype=np.float32),
+        )
+        for r in ctx.catalog.faces(describer.name)
+        if r.descriptor is not None and (r.media_id, r.frame_index) in thumbs_of
+    ]
+    proposed = propose_relations(faces, cfg.face_same_max, cfg.face_distinct_min)
+    full = reviewed_relations(proposed, facts.review, confirmed_only=False)
+    strict = reviewed_relations(proposed, facts.review, confirmed_only=True)
+    refs = [f.ref for f in faces]
+    groups = identities(refs, full)
+    strict_refs = sorted({r for key in (strict.same | strict.distinct) for r in key})
+    strict_groups = identities(strict_refs, strict)
+    unit_of = {
+        f.ref: (f.media_id, facts.shots.shot_of_frame(f.media_id, f.frame_index)) for f in faces
+    }
+    return (
+        FaceInput(
+            tuple(groups),
+            tuple(distinct_identities(groups, full)),
+            tuple(strict_groups),
+            tuple(distinct_identities(strict_groups, strict)),
+            unit_of,
+        ),
+        failures,
+    )
+
+
+def _detector_settings(cfg: CountConfig) -> DetectorSettings:
+    return DetectorSettings(
+        cfg.detector,
+        cfg.onnx_model,
+        cfg.hog_min_score,
+        cfg.haar_min_neighbors,
+        cfg.face_width_px,
+        cfg.face_min_score,
+        cfg.person_width_px,
+        cfg.person_min_score,
+    )
 
 
 def _save(

@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from pipeline.io import ffmpeg
 from pipeline.layout import DataLayout
 from pipeline.synth import images as im
 from pipeline.synth.videos import Shot, shot_frames, write_shots
 
 INCIDENT = "demo-incident"
+FACES_INCIDENT = "demo-faces"  # two portraits: faces alone prove two people
 PLACEHOLDER = ".gitkeep"  # keeps the empty data folders in git; not evidence
 
 
@@ -130,7 +133,25 @@ def write_demo_collection(layout: DataLayout) -> int:
     _write(xacc / "clip.mp4", b"This is a text note saved with a video extension.\n")
     ffmpeg.lavfi_source("sine=frequency=440:duration=2", xacc / "voice_note.m4a", ["-c:a", "aac"])
     _write_annotations(layout.annotations / INCIDENT)
+    _write_faces_incident(layout.raw / FACES_INCIDENT, astronaut)
     return sum(1 for p in layout.raw.rglob("*") if p.is_file())
+
+
+def _write_faces_incident(root: Path, astronaut: np.ndarray) -> None:
+    """Two photos from two accounts, no analyst's input: each shows one person (the detector
+    proposes 1 each) and nothing says they are different people, so the scenes alone prove
+    1; their faces differ (Eileen Collins, Grace Hopper), so the faces prove 2. Grace Hopper's
+    portrait ships in matplotlib (the demo extra); without it the incident is not written."""
+    try:
+        import matplotlib
+    except ImportError:
+        return
+    from PIL import Image
+
+    portrait = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+    hopper = np.asarray(Image.open(portrait).convert("RGB"))
+    _write(root / "witness_upload" / "hallway.jpg", im.jpeg_bytes(hopper, 90))
+    _write(root / "x_account" / "gate.jpg", im.jpeg_bytes(im.crop(astronaut, 0.2), 85))
 
 
 def _write_annotations(folder: Path) -> None:

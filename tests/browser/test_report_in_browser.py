@@ -28,9 +28,9 @@ def loaded_images(locator) -> list[int]:
     return widths
 
 
-def counts(layout: DataLayout) -> dict[str, str]:
+def counts(layout: DataLayout, incident: str = "demo-incident") -> dict[str, str]:
     with (layout.processed / "counts.csv").open(newline="") as handle:
-        (row,) = csv.DictReader(handle)
+        (row,) = [r for r in csv.DictReader(handle) if r["incident"] == incident]
     return row
 
 
@@ -39,7 +39,9 @@ def test_static_report_shows_count_cluster_thumbnails_and_timelines(page, demo_c
     page.goto((report / "index.html").as_uri())
     page.click("text=demo-incident >> nth=1")
     assert page.inner_text("#minimum-count") == "15"
-    assert "unreviewed" in page.inner_text("#reviewed")
+    # every scene with people is annotated; the unannotated ones (the rocket shot, the test
+    # pattern) show nobody, and the detector proposes nobody there
+    assert page.inner_text("#reviewed") == "every count reviewed"
     certificate = page.locator("#certificate img")
     assert certificate.count() == 3 and all(w > 0 for w in loaded_images(certificate))
     shot = screenshot(page, "report-incident")
@@ -49,12 +51,29 @@ def test_static_report_shows_count_cluster_thumbnails_and_timelines(page, demo_c
     page.goto((report / "duplicates-1.html").as_uri())
     biggest = page.locator("section.cluster").first
     members = biggest.locator(".member img")
-    assert members.count() == 8 and all(w > 0 for w in loaded_images(members))
+    # eight in demo-incident and the gate photo of demo-faces (a crop of the astronaut)
+    assert members.count() == 9 and all(w > 0 for w in loaded_images(members))
     assert biggest.locator(".member.orig").count() == 1
     overlap = biggest.locator("svg.overlap rect")
     assert overlap.count() == 4  # two bars, each with its highlighted segment
     assert biggest.locator("svg.provenance circle").count() >= 3
     screenshot(page, "report-duplicates")
+
+
+def test_face_gallery_renders_and_the_figure_says_what_faces_add(page, demo_copy) -> None:
+    """The demo's faces incident: two portraits, 1 person from scenes alone, 2 from faces."""
+    page.goto((demo_copy.processed / "report" / "incident-demo-faces.html").as_uri())
+    assert page.inner_text("#minimum-count") == "2"
+    assert "from 1 to 2" in page.inner_text("#faces-part")
+    crops = page.locator("#face-gallery .face-crop")
+    assert crops.count() == 2
+    for i in range(crops.count()):
+        box = crops.nth(i).bounding_box()
+        assert box is not None and box["width"] > 10 and box["height"] > 10
+    frames = page.locator("#face-gallery img")
+    assert frames.count() == 2 and all(w > 0 for w in loaded_images(frames))
+    assert page.locator("#face-distinct tr").count() == 2  # header and the one pair
+    screenshot(page, "report-faces")
 
 
 def test_reject_a_match_then_rerun_splits_the_cluster_and_changes_the_count(
@@ -80,25 +99,32 @@ def test_reject_a_match_then_rerun_splits_the_cluster_and_changes_the_count(
     page.goto(review_server.url + "/duplicates-1.html")
     assert page.locator("section.cluster", has_text="checkpoint_repost.jpg").count() == 0
     page.goto(review_server.url + "/incident-demo-incident.html")
-    assert page.inner_text("#minimum-count") == "12"
-    assert counts(demo_copy)["minimum_count"] == "12"
+    # 12 from the scenes alone; the man's face is in both checkpoint photos, one disjoint
+    # from the launch site, the other from the courtyard: he is neither, so 5 + 7 + 1
+    assert page.inner_text("#minimum-count") == "13"
+    assert counts(demo_copy)["minimum_count"] == "13"
+    assert counts(demo_copy)["minimum_without_faces"] == "12"
     screenshot(page, "review-after-rerun")
 
 
 def test_confirming_the_detector_count_makes_the_incident_reviewed(
     page, review_server, demo_copy
 ) -> None:
-    assert counts(demo_copy)["reviewed"] == "false"
-    page.goto(review_server.url + "/incident-demo-incident.html")
+    """The faces incident has no analyst's input: both its counts are detector proposals."""
+    assert counts(demo_copy, "demo-faces")["reviewed"] == "false"
+    page.goto(review_server.url + "/incident-demo-faces.html")
     proposals = page.locator("#scenes tr.unreviewed")
-    assert proposals.count() == 1
-    proposals.first.locator("button", has_text="Confirm count").click()
-    assert "recorded (count set)" in page.inner_text("#flash")
+    assert proposals.count() == 2
+    for k in range(2):  # both stay marked until the re-run: confirm each in turn
+        rows = page.locator("#scenes tr.unreviewed")
+        rows.nth(k).locator("button", has_text="Confirm count").click()
+        assert "recorded (count set)" in page.inner_text("#flash")
+        page.goto(review_server.url + "/incident-demo-faces.html")
     page.click("text=Decisions")
     page.click("#apply button")
-    page.goto(review_server.url + "/incident-demo-incident.html")
+    page.goto(review_server.url + "/incident-demo-faces.html")
     assert page.inner_text("#reviewed") == "every count reviewed"
-    assert counts(demo_copy)["reviewed"] == "true"
+    assert counts(demo_copy, "demo-faces")["reviewed"] == "true"
     screenshot(page, "review-confirmed-count")
 
 

@@ -7,9 +7,11 @@ from pipeline.core.relations import MediaMatch
 from pipeline.core.review import Decision, fold
 from pipeline.core.scenes import (
     Annotation,
+    FrameProposal,
     LabelledCount,
     ShotIndex,
     build_scenes,
+    busiest_frames,
     count_incident,
     resolve_annotations,
     scene_links,
@@ -137,3 +139,11 @@ def test_same_scene_captures_are_never_disjoint_their_minimum_is_the_larger_coun
     counted = count_incident("inc", graph, graph, [], SHOTS.first_frame, 10.0)
     assert len(graph.scenes) == 2  # two captures stay two scenes (not one picture) ...
     assert counted.row["minimum_count"] == 7  # ... that may show the same people
+
+
+def test_busiest_frame_is_the_first_frame_with_the_most_people() -> None:
+    people = {(V, 0): 1, (V, 1): 3, (W, 0): 2, (W, 1): 2}
+    proposals = busiest_frames(SHOTS, [(V, 0), (V, 1), (W, 0)], people)
+    assert proposals[(V, 0)] == FrameProposal(3, 1, "v1")  # not its first frame
+    assert proposals[(W, 0)] == FrameProposal(2, 0, "w0")
+    assert (V, 1) not in proposals  # none of its frames was detected

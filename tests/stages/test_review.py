@@ -66,9 +66,11 @@ def test_rejected_match_splits_the_cluster_and_changes_the_count_for_good(
     pairs = {(m["media_a"], m["media_b"]) for m in read(counted.processed / "matches.csv")}
     assert (min(photo, repost), max(photo, repost)) not in pairs
     (row,) = read(counted.processed / "counts.csv")
-    # courtyard (4) and its "repost" (5) are now two disjoint scenes: no contradiction, and
-    # the heaviest disjoint set is courtyard + launch = 11.
-    assert (row["minimum_count"], row["contradictions"]) == ("11", "0")
+    # courtyard (4) and its "repost" (5) are now two disjoint scenes, and the heaviest
+    # disjoint set is courtyard + launch = 11. The astronaut's face is in both: a face seen in
+    # two disjoint scenes is the one contradiction left (listed, not used).
+    assert (row["minimum_count"], row["contradictions"]) == ("11", "1")
+    assert "Face contradictions for review" in row["explanation"]
     assert run(counted) == 3  # nothing new, and it stays rejected on every later run
     assert cluster_of(counted)[photo] != cluster_of(counted)[repost]
 
