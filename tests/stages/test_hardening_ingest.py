@@ -6,6 +6,7 @@ that item's class that the issue does not name."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -13,6 +14,7 @@ import os
 import struct
 import subprocess
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -317,9 +319,12 @@ def test_item10_variant_full_width_and_tab_starts_and_numbers_left_alone() -> No
 # --- folders (item 11) -------------------------------------------------------------------
 
 
-def nest_folders(top: Path, name: str, levels: int) -> None:
+@contextlib.contextmanager
+def nest_folders(top: Path, name: str, levels: int) -> Iterator[None]:
     """`levels` folders called `name`, each inside the last, below top; built relative to a
-    descriptor, so no path is ever as long as the deepest one."""
+    descriptor, so no path is ever as long as the deepest one. Removed again on exit one level
+    at a time (pytest's recursive clean-up of old temporary folders overflows Python's stack
+    on 1,100 levels, and that failed whole later runs)."""
     fd = os.open(top, os.O_RDONLY)
     for _ in range(levels):
         os.mkdir(name, dir_fd=fd)
@@ -327,6 +332,23 @@ def nest_folders(top: Path, name: str, levels: int) -> None:
         os.close(fd)
         fd = child
     os.close(fd)
+    try:
+        yield
+    finally:
+        _remove_nested(top / name, top / f"{name[:200]}.up")
+
+
+def _remove_nested(outer: Path, spare: Path) -> None:
+    """Lift the second level into the first's place until one is left: no recursion, and no
+    path longer than two names."""
+    while outer.exists():
+        inner = outer / outer.name
+        if inner.exists():
+            os.rename(inner, spare)
+            outer.rmdir()
+            os.rename(spare, outer)
+        else:
+            outer.rmdir()
 
 
 def test_item11_folder_deeper_than_the_limit_is_a_reject_and_the_rest_ingested(
@@ -334,8 +356,8 @@ def test_item11_folder_deeper_than_the_limit_is_a_reject_and_the_rest_ingested(
 ) -> None:
     """Item 11: a 1,100-level-deep folder stopped ingest (and verify) with a RecursionError."""
     put(layout.raw, "inc/src/a.jpg", jpeg("astronaut"))
-    nest_folders(layout.raw / "inc/src", "d", 1100)
-    run_stage(run_ingest)
+    with nest_folders(layout.raw / "inc/src", "d", 1100):
+        run_stage(run_ingest)
     (where,) = [p for p, r in rejects(layout).items() if "deeper than" in r]
     assert where.count("/") == MAX_DEPTH
     assert "inc/src/a.jpg" in observed(layout)
@@ -347,8 +369,8 @@ def test_item11_variant_path_longer_than_path_max_is_a_reject(
     """Further variant of item 11 (not named): 20 folders of 250-byte names, shallower than
     the depth limit but past PATH_MAX (4,096 bytes): scandir failed with ENAMETOOLONG."""
     put(layout.raw, "inc/src/a.jpg", jpeg("astronaut"))
-    nest_folders(layout.raw / "inc/src", "n" * 250, 20)
-    run_stage(run_ingest)
+    with nest_folders(layout.raw / "inc/src", "n" * 250, 20):
+        run_stage(run_ingest)
     assert any("cannot be read" in r for r in rejects(layout).values())
     assert "inc/src/a.jpg" in observed(layout)
 
