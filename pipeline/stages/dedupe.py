@@ -25,7 +25,14 @@ from pipeline.core.metadata import exposure_stamp
 from pipeline.core.outcome import StageResult
 from pipeline.core.params import dedupe_params_hash
 from pipeline.core.records import IndexEntry, MediaRecord, Observation
-from pipeline.core.relations import Evidence, MediaMatch, OverlapRules, accepted_relations
+from pipeline.core.relations import (
+    Evidence,
+    FrameMatch,
+    MediaInfo,
+    MediaMatch,
+    OverlapRules,
+    accepted_relations,
+)
 from pipeline.core.review import fold, pair
 from pipeline.io import contract, thumbs
 from pipeline.io.atomic import write_bytes_atomic
@@ -88,9 +95,33 @@ def run_dedupe(ctx: RunContext) -> StageResult:
     stored = alignment.merge_frame_matches(known.matches, search.matches)
     frame_matches = alignment.timed_matches(table, stored, eligible.matchable, eligible.usable)
     media = table.media_infos({i: (m.kind, m.duration_s) for i, m in observed.items()})
+    direct, matches = _relations(ctx, table, frame_matches, media, observed)
+    clusters = cluster_media(sorted(observed), direct, media)
+    counts = _save_outputs(ctx, params, matches, clusters, observed, observations)
+    return _result(
+        {
+            "frames_searched": len(search.new_entries),
+            "feature_frames_searched": len(search.feature_frames),
+            "frames_confirmed_by_alignment": search.confirmed_by_alignment,
+            "frame_matches": len(frame_matches),
+            **counts,
+        }
+    )
+
+
+def _relations(
+    ctx: RunContext,
+    table: FrameTable,
+    frame_matches: list[FrameMatch],
+    media: dict[str, MediaInfo],
+    observed: dict[str, MediaRecord],
+) -> tuple[list[MediaMatch], list[MediaMatch]]:
+    """The relations the stored frame matches prove (core/relations), under the reviewers'
+    decisions: rejected pairs dropped, confirmed proposals linked."""
+    cfg = ctx.settings.default.dedupe
     review = fold(ctx.catalog.decisions())
     captured = {i: exposure_stamp(m.raw_metadata) for i, m in observed.items()}
-    direct, matches = accepted_relations(
+    return accepted_relations(
         frame_matches,
         media,
         OverlapRules(
@@ -103,17 +134,6 @@ def run_dedupe(ctx: RunContext) -> StageResult:
         review.is_rejected,
         Evidence.of(frame_matches, captured),
         lambda a, b: pair(a, b) in review.confirmed_pairs,
-    )
-    clusters = cluster_media(sorted(observed), direct, media)
-    counts = _save_outputs(ctx, params, matches, clusters, observed, observations)
-    return _result(
-        {
-            "frames_searched": len(search.new_entries),
-            "feature_frames_searched": len(search.feature_frames),
-            "frames_confirmed_by_alignment": search.confirmed_by_alignment,
-            "frame_matches": len(frame_matches),
-            **counts,
-        }
     )
 
 
