@@ -73,6 +73,7 @@ def test_face_gallery_renders_and_the_figure_says_what_faces_add(page, demo_copy
     frames = page.locator("#face-gallery img")
     assert frames.count() == 2 and all(w > 0 for w in loaded_images(frames))
     assert page.locator("#face-distinct tr").count() == 2  # header and the one pair
+    assert page.locator("#certificate tr.face").count() == 2  # the proof names both faces
     screenshot(page, "report-faces")
 
 
