@@ -177,6 +177,14 @@ class ListEntry:
     frames: tuple[VpdqFrame, ...] = ()
     tmk: TmkSignature | None = None
 
+    def found_in(
+        self, media_id: str, signal_type: str, distance: int, **found: float | None
+    ) -> ListMatch:
+        """This entry matched in media_id (found: times, matched share or score)."""
+        return ListMatch(
+            self.list_name, self.entry, self.label, media_id, signal_type, distance, **found
+        )
+
 
 @dataclass(frozen=True)
 class CollectionFrame:
@@ -281,15 +289,12 @@ class CollectionIndex:
         for (row, media_id), (distance, start, end) in best.items():
             entry = entries[row]
             out.append(
-                ListMatch(
-                    entry.list_name,
-                    entry.entry,
-                    entry.label,
+                entry.found_in(
                     media_id,
                     PDQ,
                     int(distance),
-                    start if start >= 0 else None,
-                    end if end >= 0 else None,
+                    media_start_s=start if start >= 0 else None,
+                    media_end_s=end if end >= 0 else None,
                 )
             )
         return out
@@ -327,16 +332,13 @@ class CollectionIndex:
             ):
                 span = times[media_id]
                 out.append(
-                    ListMatch(
-                        entry.list_name,
-                        entry.entry,
-                        entry.label,
+                    entry.found_in(
                         media_id,
                         VPDQ,
                         worst[media_id],
-                        min(span),
-                        max(span),
-                        round(query_percent, 1),
+                        media_start_s=min(span),
+                        media_end_s=max(span),
+                        matched_percent=round(query_percent, 1),
                     )
                 )
         return out
@@ -359,23 +361,13 @@ class CollectionIndex:
                 continue
             second = level2(listed, ours)
             if second >= self.rules.tmk_level2_threshold:
-                out.append(
-                    ListMatch(
-                        entry.list_name,
-                        entry.entry,
-                        entry.label,
-                        media_id,
-                        TMK,
-                        0,
-                        score=round(second, 4),
-                    )
-                )
+                out.append(entry.found_in(media_id, TMK, 0, score=round(second, 4)))
         return out
 
     def match_bytes(self, entry: ListEntry) -> list[ListMatch]:
         table = self.md5 if entry.signal_type in MD5_TYPES else self.sha256
         return [
-            ListMatch(entry.list_name, entry.entry, entry.label, media_id, entry.signal_type, 0)
+            entry.found_in(media_id, entry.signal_type, 0)
             for media_id in table.get(entry.signal, [])
         ]
 
