@@ -12,6 +12,7 @@ that is a link (`processed/report` -> `raw/...` would put pages among the eviden
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
@@ -104,24 +105,58 @@ def real_folders(root: Path, folder: Path) -> None:
             )
 
 
+def unsafe_kind(info: os.stat_result) -> str | None:
+    """What makes a file unsafe to write in place: a link, not a regular file, or a regular
+    file with other names (a hard link to evidence); None when it is safe."""
+    if stat.S_ISLNK(info.st_mode):
+        return "a symbolic link"
+    if not stat.S_ISREG(info.st_mode):
+        return "not a regular file"
+    if info.st_nlink > 1:
+        return f"a file with {info.st_nlink} names (a hard link)"
+    return None
+
+
+class UnsafeFile(LinkRefused):
+    """LinkRefused for a file written in place; `kind` says what the path is instead."""
+
+    def __init__(self, path: Path, kind: str) -> None:
+        super().__init__(
+            f"{path} is {kind}: it is written in place, so nothing is written through it; "
+            "check who made it, remove it and run again"
+        )
+        self.kind = kind
+
+
 def refuse_unsafe_file(path: Path) -> None:
-    """LinkRefused when path exists as a link, as something other than a regular file, or as
+    """UnsafeFile when path exists as a link, as something other than a regular file, or as
     a regular file with other names (a hard link to evidence): for the files written in
-    place (the run lock, the catalog database and its journals)."""
+    place (the run lock, the catalog database and its journals, the custody log)."""
     try:
         info = os.lstat(path)
     except FileNotFoundError:
         return
-    if stat.S_ISLNK(info.st_mode) or not stat.S_ISREG(info.st_mode):
-        kind = "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a regular file"
-    elif info.st_nlink > 1:
-        kind = f"a file with {info.st_nlink} names (a hard link)"
-    else:
-        return
-    raise LinkRefused(
-        f"{path} is {kind}: it is written in place, so nothing is written through it; "
-        "check who made it, remove it and run again"
-    )
+    kind = unsafe_kind(info)
+    if kind is not None:
+        raise UnsafeFile(path, kind)
+
+
+def open_in_place(path: Path, flags: int) -> int:
+    """A descriptor on path for reading or writing in place, opened without following a link
+    or blocking on a FIFO, and only for a regular file with one name: UnsafeFile otherwise,
+    with nothing read or written through it. The descriptor is blocking again on return."""
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        if exc.errno in {errno.ELOOP, errno.ENXIO, errno.EISDIR}:
+            refuse_unsafe_file(path)  # says what it is
+        raise
+    kind = unsafe_kind(os.fstat(fd))
+    if kind is not None:
+        os.close(fd)
+        raise UnsafeFile(path, kind)
+    os.set_blocking(fd, True)
+    return fd
 
 
 def _holds(path: Path, data: bytes) -> bool:

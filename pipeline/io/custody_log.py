@@ -15,18 +15,17 @@ seals a `custody_log_mended` entry and `verify` shows it instead of calling it d
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import hashlib
 import json
 import os
-import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.io import crashpoints
+from pipeline.io.atomic import UnsafeFile, open_in_place
 from pipeline.io.catalog import Catalog
 
 
@@ -90,22 +89,9 @@ def _open(path: Path, flags: int) -> int:
     """Open the log without following a link or blocking on a FIFO; a regular file with one
     name only (anything else is refused, never written)."""
     try:
-        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise _refuse(path, "is a symbolic link") from exc
-        if exc.errno == errno.ENXIO:  # a FIFO without a reader
-            raise _refuse(path, "is not a regular file") from exc
-        raise
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
-        os.close(fd)
-        raise _refuse(path, "is not a regular file")
-    if info.st_nlink != 1:
-        os.close(fd)
-        raise _refuse(path, f"has {info.st_nlink} names (a hard link to another file)")
-    os.set_blocking(fd, True)
-    return fd
+        return open_in_place(path, flags)
+    except UnsafeFile as exc:
+        raise _refuse(path, f"is {exc.kind}") from exc
 
 
 def _read_all(fd: int) -> bytes:

@@ -15,17 +15,15 @@ collection is processed from one host at a time.
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import json
 import os
 import platform
-import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.io.atomic import LinkRefused, refuse_unsafe_file
+from pipeline.io.atomic import open_in_place
 
 LOCK_NAME = "run.lock"
 
@@ -85,21 +83,10 @@ def run_lock(processed: Path, command: str, started_at: str) -> Iterator[HeldLoc
     """Hold DIR/processed/run.lock for the duration; RunLocked at once when it is held."""
     processed.mkdir(parents=True, exist_ok=True)
     path = processed / LOCK_NAME
-    # Written in place, so never through a link (O_NOFOLLOW), never blocking on a pipe
-    # (O_NONBLOCK), and only a regular file with no other name (a hard link to evidence).
+    # Written in place, so never through a link, never blocking on a pipe, and only a
+    # regular file with no other name (a hard link to evidence).
+    fd = open_in_place(path, os.O_RDWR | os.O_CREAT)
     try:
-        fd = os.open(
-            path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644
-        )
-    except OSError as exc:
-        if exc.errno in {errno.ELOOP, errno.ENXIO, errno.EISDIR}:
-            refuse_unsafe_file(path)
-        raise
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
-            refuse_unsafe_file(path)  # says what it is
-            raise LinkRefused(f"{path} changed while it was opened: run again")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
