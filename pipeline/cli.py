@@ -44,7 +44,7 @@ from pipeline.stages.batch import ChangeWatch, finish, run_stages, start_over
 from pipeline.stages.context import Operator, RunContext, open_run, utc_now
 
 if TYPE_CHECKING:
-    from pipeline.stages.verify import Anchor
+    from pipeline.core.custody import Anchor
 
 EXIT_PROBLEMS = EXIT_FAILURES
 __all__ = ["EXIT_LOCKED", "EXIT_NOTHING_TO_DO", "EXIT_OK", "EXIT_PROBLEMS", "EXIT_USAGE", "main"]

@@ -289,7 +289,7 @@ def test_concurrent_decisions_each_reach_the_log_once(
     assert chain_problems(lines) == []
     with Catalog(layout.catalog) as catalog:
         assert len(catalog.decisions()) == 12
-        assert len(lines) == catalog.custody_head()[0]
+        assert len(lines) == catalog.custody_head().seq
     assert main(["--data-dir", str(layout.data_dir), "--no-progress", "verify"]) == 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 GENESIS_HASH = "0" * 64
@@ -58,3 +59,40 @@ def chain_problems(lines: Iterable[str]) -> list[str]:
             int(entry["seq"]) + 1 if isinstance(entry.get("seq"), int) else expected_seq + 1
         )
     return problems
+
+
+class AnchorError(ValueError):
+    """An anchor file that cannot be read as `<seq> <entry_hash>`."""
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A head of the chain the analyst wrote down: entry `seq` had hash `entry_hash`."""
+
+    seq: int
+    entry_hash: str
+
+    def line(self) -> str:
+        return f"{self.seq} {self.entry_hash}"
+
+    @staticmethod
+    def parse(text: str) -> Anchor:
+        words = text.split()
+        if (
+            len(words) < 2
+            or not words[0].isdigit()
+            or len(words[1]) != 64
+            or any(c not in "0123456789abcdef" for c in words[1])
+        ):
+            raise AnchorError("an anchor is `<seq> <entry_hash>` as `crosscheck anchor` prints it")
+        return Anchor(int(words[0]), words[1])
+
+
+@dataclass(frozen=True)
+class SealedRow:
+    """One entry of the catalog's copy of the log: its seq, the entry_hash column recorded
+    beside it, and the entry's JSON (what `verify` compares with the file)."""
+
+    seq: int
+    entry_hash: str
+    entry_json: str

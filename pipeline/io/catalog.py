@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.core.custody import GENESIS_HASH, seal_entry
+from pipeline.core.custody import GENESIS_HASH, Anchor, SealedRow, seal_entry
 from pipeline.core.records import (
     Detection,
     FeatureRow,
@@ -965,16 +965,17 @@ class Catalog:
         row = self._db.execute("SELECT entry_hash FROM custody WHERE seq = ?", (seq,)).fetchone()
         return str(row[0]) if row else None
 
-    def custody_rows(self) -> list[tuple[int, str, str]]:
-        """(seq, entry_hash column, entry JSON) of every entry: what `verify` checks."""
+    def custody_rows(self) -> list[SealedRow]:
+        """Every entry of the catalog's copy of the log: what `verify` checks."""
         rows = self._db.execute("SELECT seq, entry_hash, entry_json FROM custody ORDER BY seq")
-        return [(int(row[0]), str(row[1]), str(row[2])) for row in rows]
+        return [SealedRow(int(row[0]), str(row[1]), str(row[2])) for row in rows]
 
-    def custody_head(self) -> tuple[int, str]:
+    def custody_head(self) -> Anchor:
+        """The last sealed entry (seq 0 and the genesis hash for an empty log)."""
         row = self._db.execute(
             "SELECT seq, entry_hash FROM custody ORDER BY seq DESC LIMIT 1"
         ).fetchone()
-        return (int(row["seq"]), str(row["entry_hash"])) if row else (0, GENESIS_HASH)
+        return Anchor(int(row["seq"]), str(row["entry_hash"])) if row else Anchor(0, GENESIS_HASH)
 
     # --- standard signatures and hash-list matches (migration 6) --------------------------
     def media_without_signatures(self, params_hash: str) -> list[MediaToSign]:

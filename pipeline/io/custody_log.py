@@ -208,7 +208,7 @@ def _check_partial(catalog: Catalog, path: Path, data: bytes) -> Mend:
 def mend(catalog: Catalog, path: Path) -> Mend:
     """On a command's start (under the run lock): make the file whole again after a command
     was killed between its commit and its append, and say what was done."""
-    if not path.exists() and not path.is_symlink() and catalog.custody_head()[0] == 0:
+    if not path.exists() and not path.is_symlink() and catalog.custody_head().seq == 0:
         return Mend()
     with locked(path) as log:
         return append_missing(catalog, path, log)

@@ -32,7 +32,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from pipeline.core.custody import GENESIS_HASH, chain_problems, entry_hash
+from pipeline.core.custody import GENESIS_HASH, Anchor, AnchorError, chain_problems, entry_hash
 from pipeline.core.records import MediaRecord
 from pipeline.io.catalog import Catalog
 from pipeline.io.custody_log import read_lines
@@ -42,33 +42,6 @@ from pipeline.stages.context import RunContext
 
 REPORT_STAGE = "report"
 NOT_SEALED_PAGES = frozenset({"runs.html"})  # the run record: rewritten by every run
-
-
-class AnchorError(ValueError):
-    """An anchor file that cannot be read as `<seq> <entry_hash>`."""
-
-
-@dataclass(frozen=True)
-class Anchor:
-    """A head of the chain the analyst wrote down: entry `seq` had hash `entry_hash`."""
-
-    seq: int
-    entry_hash: str
-
-    def line(self) -> str:
-        return f"{self.seq} {self.entry_hash}"
-
-    @staticmethod
-    def parse(text: str) -> Anchor:
-        words = text.split()
-        if (
-            len(words) < 2
-            or not words[0].isdigit()
-            or len(words[1]) != 64
-            or any(c not in "0123456789abcdef" for c in words[1])
-        ):
-            raise AnchorError("an anchor is `<seq> <entry_hash>` as `crosscheck anchor` prints it")
-        return Anchor(int(words[0]), words[1])
 
 
 def read_anchor(path: Path) -> Anchor:
@@ -132,11 +105,11 @@ def log_problems(log: _Log, ctx: RunContext, anchor: Anchor | None) -> list[str]
     """The file's chain, the catalog's copy of it, and the anchor."""
     problems = chain_problems(log.lines)
     rows = ctx.catalog.custody_rows()
-    recorded = [json.loads(row[2]) for row in rows]
-    problems += [f"catalog's copy, {p}" for p in chain_problems(row[2] for row in rows)]
-    for (seq, column_hash, _), entry in zip(rows, recorded, strict=True):
-        if column_hash != entry.get("entry_hash"):
-            problems.append(f"entry {seq}: the catalog's recorded hash differs from its copy")
+    recorded = [json.loads(row.entry_json) for row in rows]
+    problems += [f"catalog's copy, {p}" for p in chain_problems(row.entry_json for row in rows)]
+    for row, entry in zip(rows, recorded, strict=True):
+        if row.entry_hash != entry.get("entry_hash"):
+            problems.append(f"entry {row.seq}: the catalog's recorded hash differs from its copy")
     for line_no, (entry, kept) in enumerate(zip(log.entries, recorded, strict=False), start=1):
         if entry is None or entry_hash(entry) != entry_hash(kept) or entry != kept:
             problems.append(f"line {line_no}: differs from the catalog's copy of entry {line_no}")
@@ -349,9 +322,9 @@ def head_anchor(catalog: Catalog, custody_log: Path) -> tuple[Anchor, list[str]]
     if lines and head is None:
         return Anchor(0, GENESIS_HASH), [*problems, "the last line is not an entry"]
     anchor = Anchor(int(head["seq"]), str(head["entry_hash"])) if head else Anchor(0, GENESIS_HASH)
-    if catalog.custody_head() != (anchor.seq, anchor.entry_hash):
+    if catalog.custody_head() != anchor:
         problems.append(
             f"the file's head (entry {anchor.seq}) is not the catalog's (entry "
-            f"{catalog.custody_head()[0]}): run `crosscheck verify`"
+            f"{catalog.custody_head().seq}): run `crosscheck verify`"
         )
     return anchor, problems

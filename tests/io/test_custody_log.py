@@ -158,7 +158,7 @@ def test_concurrent_appends_never_write_an_entry_twice(
     lines = read_lines(layout.custody_log)
     assert chain_problems(lines) == []
     with Catalog(layout.catalog) as catalog:
-        assert len(lines) == catalog.custody_head()[0]
+        assert len(lines) == catalog.custody_head().seq
 
 
 def test_the_log_is_read_without_following_a_link(tmp_path: Path) -> None:
@@ -182,6 +182,6 @@ def test_an_append_after_a_torn_tail_never_glues_onto_the_partial_line(
     _tear_tail(layout, entries - 1, 25)
     with Catalog(layout.catalog) as catalog:
         assert sync_log_file(catalog, layout.custody_log) == 1
-        head = catalog.custody_head()[0]
+        head = catalog.custody_head().seq
     lines = read_lines(layout.custody_log)
     assert chain_problems(lines) == [] and len(lines) == head
