@@ -93,6 +93,7 @@ class CountConfig(_Section):
         return self
 
     solver_time_limit_s: float = Field(300.0, gt=0)
+    workers: int = Field(1, ge=0)
 
 
 class SignaturesConfig(_Section):

@@ -162,6 +162,18 @@ class FrameState:
 
 
 @dataclass(frozen=True)
+class FaceRow:
+    """One face box of one stored frame and its descriptor (float32 bytes; None when the
+    face was too small to describe)."""
+
+    media_id: str
+    frame_index: int
+    face_index: int
+    box_json: str
+    descriptor: bytes | None
+
+
+@dataclass(frozen=True)
 class StoredFrame:
     """A sampled frame of a media and its stored thumbnail (content-addressed JPEG)."""
 

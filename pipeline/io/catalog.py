@@ -19,6 +19,7 @@ from typing import Any
 from pipeline.core.custody import GENESIS_HASH, seal_entry
 from pipeline.core.records import (
     Detection,
+    FaceRow,
     FeatureRow,
     FrameKey,
     FrameMatchRow,
@@ -328,18 +329,6 @@ _PUT_OBSERVATION = """
         OR provenance_origin IS NOT excluded.provenance_origin
         OR fs_path_hex IS NOT excluded.fs_path_hex
 """
-
-
-@dataclass(frozen=True)
-class FaceRow:
-    """One face box of one stored frame and its descriptor (float32 bytes; None when the
-    face was too small to describe)."""
-
-    media_id: str
-    frame_index: int
-    face_index: int
-    box_json: str
-    descriptor: bytes | None
 
 
 @dataclass(frozen=True)
