@@ -115,3 +115,15 @@ def incident_faces(
         tuple(distinct_identities(strict_groups, strict)),
         unit_of,
     )
+
+
+def face_descriptors(
+    rows: Sequence[FaceRow], frames: Collection[FrameKey]
+) -> dict[tuple[str, int, int], np.ndarray]:
+    """The described faces of these frames by (media_id, frame_index, face_index), for the
+    tracker's face agreement."""
+    return {
+        (r.media_id, r.frame_index, r.face_index): np.frombuffer(r.descriptor, dtype=np.float32)
+        for r in rows
+        if r.descriptor is not None and (r.media_id, r.frame_index) in frames
+    }

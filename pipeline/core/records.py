@@ -174,6 +174,18 @@ class FaceRow:
 
 
 @dataclass(frozen=True)
+class TrackRow:
+    """One track of one shot (core/tracks): its boxes as JSON, a list of [frame_index,
+    index among the frame's boxes of the label, x, y, width, height], in frame order."""
+
+    media_id: str
+    shot_id: int
+    track_index: int
+    label: str
+    boxes_json: str
+
+
+@dataclass(frozen=True)
 class StoredFrame:
     """A sampled frame of a media and its stored thumbnail (content-addressed JPEG)."""
 

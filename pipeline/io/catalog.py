@@ -32,6 +32,7 @@ from pipeline.core.records import (
     Observation,
     Reject,
     StoredFrame,
+    TrackRow,
 )
 from pipeline.core.relations import MediaMatch
 from pipeline.core.review import Decision
@@ -311,6 +312,21 @@ MIGRATIONS: tuple[str, ...] = (
     );
     """
     + _generation_triggers(("faces",)),
+    # 10 (issue 16): people followed within a shot (core/tracks), per tracker (the
+    # detector's name and the tracker's settings): a proposal for reviewers, written by the
+    # count stage from its detections, never a bound by itself.
+    """
+    CREATE TABLE tracks (
+        media_id TEXT NOT NULL,
+        shot_id INTEGER NOT NULL,
+        tracker TEXT NOT NULL,
+        track_index INTEGER NOT NULL,
+        label TEXT NOT NULL,
+        boxes_json TEXT NOT NULL,
+        PRIMARY KEY (media_id, shot_id, tracker, track_index)
+    );
+    """
+    + _generation_triggers(("tracks",)),
 )
 
 
@@ -782,6 +798,42 @@ class Catalog:
             "INSERT OR REPLACE INTO detections VALUES (?, ?, ?, ?, ?)",
             (media_id, frame_index, detector, boxes_json, people),
         )
+
+    # --- tracks (people followed within a shot) -------------------------------------------
+    def put_tracks(self, tracker: str, unit: tuple[str, int], rows: Sequence[TrackRow]) -> None:
+        """Replace one shot's tracks of this tracker; unchanged tracks are left alone (no
+        write, no generation bump), so a rerun writes nothing."""
+        media_id, shot_id = unit
+        stored = self._db.execute(
+            "SELECT track_index, label, boxes_json FROM tracks"
+            " WHERE media_id = ? AND shot_id = ? AND tracker = ? ORDER BY track_index",
+            (media_id, shot_id, tracker),
+        ).fetchall()
+        wanted = [(r.track_index, r.label, r.boxes_json) for r in rows]
+        if [tuple(row) for row in stored] == wanted:
+            return
+        self._db.execute(
+            "DELETE FROM tracks WHERE media_id = ? AND shot_id = ? AND tracker = ?",
+            (media_id, shot_id, tracker),
+        )
+        self._db.executemany(
+            "INSERT INTO tracks VALUES (?, ?, ?, ?, ?, ?)",
+            [(media_id, shot_id, tracker, *row) for row in wanted],
+        )
+
+    def tracks(self) -> list[TrackRow]:
+        """Every shot's tracks (the first tracker by name where several followed one shot),
+        for the report and the review app."""
+        rows = self._db.execute(
+            "SELECT media_id, shot_id, tracker, track_index, label, boxes_json FROM tracks"
+            " ORDER BY media_id, shot_id, tracker, track_index"
+        )
+        first: dict[tuple[str, int], str] = {}
+        found = []
+        for row in rows:
+            if first.setdefault((row[0], row[1]), row[2]) == row[2]:
+                found.append(TrackRow(row[0], row[1], row[3], row[4], row[5]))
+        return found
 
     # --- faces (descriptors stay local) ------------------------------------------------------
     def faces(self, describer: str) -> list[FaceRow]:

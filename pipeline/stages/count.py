@@ -25,6 +25,7 @@ from tqdm import tqdm
 from pipeline.config import CountConfig
 from pipeline.core.outcome import ItemFailure, StageResult, count_changes
 from pipeline.core.proposals import (
+    face_descriptors,
     frames_to_describe,
     frames_to_detect,
     incident_faces,
@@ -44,6 +45,7 @@ from pipeline.core.scenes import (
     resolve_annotations,
     scene_links,
 )
+from pipeline.core.tracks import FaceVectors, TrackSettings, track_rows, unit_tracks
 from pipeline.executors import Executor, open_executor
 from pipeline.io import contract, thumbs
 from pipeline.io.annotations import analyst_input_fingerprint, read_analyst_input
@@ -171,10 +173,14 @@ def _count_incident(
     cfg = ctx.settings.for_incident(incident).count  # incidents/<incident>.yaml, count:
     proposals, known, failures = _proposals(ctx, executor, cfg, incident, facts.shots, units)
     proposals = {u: p for u, p in proposals.items() if u not in annotated}
-    faces = None
+    faces: FaceInput | None = None
+    descriptors: FaceVectors = {}
     if cfg.faces and known:
-        faces, face_failures = _faces(ctx, executor, cfg, incident, facts, units, known)
+        faces, descriptors, face_failures = _faces(
+            ctx, executor, cfg, incident, facts, units, known
+        )
         failures += face_failures
+    _track(ctx, cfg, facts.shots, units, known, descriptors)
     disjoint = effective_disjointness(
         incident, [(d.scene_a, d.scene_b, d.reason) for d in analyst.disjoint], facts.review
     )
@@ -238,7 +244,7 @@ def _faces(
     facts: _Facts,
     units: list[Unit],
     detections: dict[FrameKey, Detection],
-) -> tuple[FaceInput, list[ItemFailure]]:
+) -> tuple[FaceInput, FaceVectors, list[ItemFailure]]:
     """Describe every detected face once per describer (tasks on the run's executor, stored
     in the local catalog here), then propose identities and distinct pairs over the
     incident's faces and apply the reviewers' decisions (core/proposals)."""
@@ -270,7 +276,34 @@ def _faces(
     faces = incident_faces(
         rows, facts.shots, thumbs_of, facts.review, cfg.face_same_max, cfg.face_distinct_min
     )
-    return faces, failures
+    return faces, face_descriptors(rows, thumbs_of), failures
+
+
+def _track(
+    ctx: RunContext,
+    cfg: CountConfig,
+    shots: ShotIndex,
+    units: list[Unit],
+    detections: dict[FrameKey, Detection],
+    descriptors: FaceVectors,
+) -> None:
+    """Follow people within each shot (core/tracks) and store the tracks under the
+    detector's name and the tracker's settings: a proposal the report shows reviewers."""
+    detector = detector_for(_detector_settings(cfg))
+    if detector is None:
+        return
+    settings = TrackSettings(
+        cfg.track_max_gap_frames,
+        cfg.track_max_shift,
+        cfg.track_max_size_ratio,
+        cfg.face_same_max,
+        cfg.face_distinct_min,
+    )
+    tracker = f"{detector.name}|{settings.name}|faces={'on' if descriptors else 'off'}"
+    rows = track_rows(unit_tracks(shots, units, detections, descriptors, settings))
+    with ctx.catalog.transaction():
+        for unit, unit_rows in rows.items():
+            ctx.catalog.put_tracks(tracker, unit, unit_rows)
 
 
 def _stored(store: Path, frame: StoredFrame) -> bytes:
