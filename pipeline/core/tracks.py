@@ -6,8 +6,10 @@ Boxes of one label (person, face) are linked frame by frame by an optimal assign
 frame's boxes. A track predicts where its box is next from its last two boxes (constant
 velocity), so two people crossing keep their tracks; a link is allowed only when the
 predicted and the found box are close (centre shift at most `max_shift` box sizes) and of
-similar size, and, for two faces that both have a descriptor, when the faces are not far
-apart (at least `face_distinct_min` apart: two people, never one track). A track may miss
+similar size, and, for a face when both it and the track's latest described face have a
+descriptor, when the two are not far apart (at least `face_distinct_min` apart: two people,
+never one track); faces that agree (at most `face_same_max` apart) may have moved twice as
+far and are preferred. A track may miss
 `max_gap_frames` sampled frames (a missed detection, a person hidden by another) and go on.
 
 Tracks are a proposal for reviewers, never the machine's lower bound: a track that breaks
@@ -97,6 +99,17 @@ FaceVectors = Mapping[tuple[str, int, int], np.ndarray]  # (media_id, frame_inde
 class _Open:
     boxes: list[TrackBox]
     positions: list[int]  # position of each box's frame among the shot's sampled frames
+    descriptor: np.ndarray | None = None  # of the track's latest described face
+
+    def add(self, box: TrackBox, position: int, descriptors: Descriptors) -> None:
+        self.boxes.append(box)
+        self.positions.append(position)
+        found = _descriptor(box, descriptors)
+        self.descriptor = found if found is not None else self.descriptor
+
+
+def _descriptor(box: TrackBox, descriptors: Descriptors) -> np.ndarray | None:
+    return descriptors.get((box.frame_index, box.index)) if box.label == "face" else None
 
 
 def link_tracks(
@@ -134,10 +147,13 @@ def _link_label(
         if alive and found:
             for i, j in zip(*linear_sum_assignment(cost), strict=True):
                 if cost[i, j] < _FORBIDDEN:
-                    alive[i].boxes.append(found[j])
-                    alive[i].positions.append(position)
+                    alive[i].add(found[j], position, descriptors)
                     linked.add(int(j))
-        tracks += [_Open([b], [position]) for j, b in enumerate(found) if j not in linked]
+        tracks += [
+            _Open([b], [position], _descriptor(b, descriptors))
+            for j, b in enumerate(found)
+            if j not in linked
+        ]
     return tracks
 
 
@@ -178,18 +194,19 @@ def _link_cost(
     px, py = _predicted_centre(track)
     bx, by = _centre(box)
     shift = math.hypot(bx - px, by - py) / ((_size(last) + _size(box)) / 2)
-    if shift > settings.max_shift:
-        return _FORBIDDEN
-    cost = shift + (position - track.positions[-1] - 1) * 0.1  # prefer no gap
-    a = descriptors.get((last.frame_index, last.index)) if last.label == "face" else None
-    b = descriptors.get((box.frame_index, box.index)) if box.label == "face" else None
+    allowed, bonus = settings.max_shift, 0.0
+    a, b = track.descriptor, _descriptor(box, descriptors)
     if a is not None and b is not None:
         distance = float(np.linalg.norm(a.astype(np.float64) - b.astype(np.float64)))
         if distance >= settings.face_distinct_min:
-            return _FORBIDDEN
+            return _FORBIDDEN  # two people, however close their boxes
         if distance <= settings.face_same_max:
-            cost -= 0.5  # the same face: preferred over a closer box of someone else
-    return cost
+            # the same face: it may have moved further (across a gap, where the prediction
+            # goes one frame only), and it is preferred over a closer box of someone else
+            allowed, bonus = 2 * settings.max_shift, 0.5
+    if shift > allowed:
+        return _FORBIDDEN
+    return shift + (position - track.positions[-1] - 1) * 0.1 - bonus  # prefer no gap
 
 
 def shot_track_count(tracks: Sequence[Track]) -> int:
