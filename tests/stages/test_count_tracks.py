@@ -114,3 +114,17 @@ def test_two_faces_that_cross_keep_their_own_tracks(layout: DataLayout) -> None:
     assert sorted(moves) == [False, True]
     spans = [(boxes_of(t)[0][0], boxes_of(t)[-1][0]) for t in long]
     assert all(first <= 3 and last >= 7 for first, last in spans), spans  # across the crossing
+
+
+def test_the_incident_page_shows_each_track_once_with_its_frames(layout: DataLayout) -> None:
+    crossing_clip(layout.raw / "inc" / "cam" / "crossing.mp4")
+    assert run(layout) == 0
+    (page,) = (layout.processed / "report").glob("incident-*.html")
+    html = page.read_text(encoding="utf-8")
+    tracks = [t for t in stored_tracks(layout) if t.label == "face"]
+    assert len(tracks) == 2
+    for track in tracks:
+        ref = f"{track.media_id[:12]}#{track.shot_id}#t{track.track_index}"
+        assert html.count(f'data-track="{ref}"') == 1  # one crop per track
+        assert f"{ref}</span> face, frames 0-9 (10 sampled), 0.0-9.0 s" in html
+    assert '<span class="track-count">2</span>' in html
