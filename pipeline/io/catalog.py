@@ -312,9 +312,9 @@ MIGRATIONS: tuple[str, ...] = (
     );
     """
     + _generation_triggers(("faces",)),
-    # 10 (issue 16): people followed within a shot (core/tracks), per tracker (the
-    # detector's name and the tracker's settings): a proposal for reviewers, written by the
-    # count stage from its detections, never a bound by itself.
+    # 10 (issue 16): people followed within a shot (core/tracks), one set per shot, with the
+    # tracker that made it (the detector's name and the tracking settings): a proposal for
+    # reviewers, written by the count stage from its detections, never a bound by itself.
     """
     CREATE TABLE tracks (
         media_id TEXT NOT NULL,
@@ -801,39 +801,33 @@ class Catalog:
 
     # --- tracks (people followed within a shot) -------------------------------------------
     def put_tracks(self, tracker: str, unit: tuple[str, int], rows: Sequence[TrackRow]) -> None:
-        """Replace one shot's tracks of this tracker; unchanged tracks are left alone (no
-        write, no generation bump), so a rerun writes nothing."""
+        """Replace one shot's tracks with these, made by `tracker` (one set per shot: the
+        latest count's); unchanged tracks are left alone (no write, no generation bump), so
+        a rerun writes nothing."""
         media_id, shot_id = unit
         stored = self._db.execute(
-            "SELECT track_index, label, boxes_json FROM tracks"
-            " WHERE media_id = ? AND shot_id = ? AND tracker = ? ORDER BY track_index",
-            (media_id, shot_id, tracker),
+            "SELECT tracker, track_index, label, boxes_json FROM tracks"
+            " WHERE media_id = ? AND shot_id = ? ORDER BY track_index",
+            (media_id, shot_id),
         ).fetchall()
-        wanted = [(r.track_index, r.label, r.boxes_json) for r in rows]
+        wanted = [(tracker, r.track_index, r.label, r.boxes_json) for r in rows]
         if [tuple(row) for row in stored] == wanted:
             return
         self._db.execute(
-            "DELETE FROM tracks WHERE media_id = ? AND shot_id = ? AND tracker = ?",
-            (media_id, shot_id, tracker),
+            "DELETE FROM tracks WHERE media_id = ? AND shot_id = ?", (media_id, shot_id)
         )
         self._db.executemany(
             "INSERT INTO tracks VALUES (?, ?, ?, ?, ?, ?)",
-            [(media_id, shot_id, tracker, *row) for row in wanted],
+            [(media_id, shot_id, *row) for row in wanted],
         )
 
     def tracks(self) -> list[TrackRow]:
-        """Every shot's tracks (the first tracker by name where several followed one shot),
-        for the report and the review app."""
+        """Every shot's tracks, for the report and the review app."""
         rows = self._db.execute(
-            "SELECT media_id, shot_id, tracker, track_index, label, boxes_json FROM tracks"
-            " ORDER BY media_id, shot_id, tracker, track_index"
+            "SELECT media_id, shot_id, track_index, label, boxes_json FROM tracks"
+            " ORDER BY media_id, shot_id, track_index"
         )
-        first: dict[tuple[str, int], str] = {}
-        found = []
-        for row in rows:
-            if first.setdefault((row[0], row[1]), row[2]) == row[2]:
-                found.append(TrackRow(row[0], row[1], row[3], row[4], row[5]))
-        return found
+        return [TrackRow(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
     # --- faces (descriptors stay local) ------------------------------------------------------
     def faces(self, describer: str) -> list[FaceRow]:

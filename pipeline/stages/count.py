@@ -287,8 +287,8 @@ def _track(
     detections: dict[FrameKey, Detection],
     descriptors: FaceVectors,
 ) -> None:
-    """Follow people within each shot (core/tracks) and store the tracks under the
-    detector's name and the tracker's settings: a proposal the report shows reviewers."""
+    """Follow people within each shot (core/tracks) and store the tracks, named by the
+    detector and the tracking settings: a proposal the report shows reviewers."""
     detector = detector_for(_detector_settings(cfg))
     if detector is None:
         return
@@ -299,7 +299,7 @@ def _track(
         cfg.face_same_max,
         cfg.face_distinct_min,
     )
-    tracker = f"{detector.name}|{settings.name}|faces={'on' if descriptors else 'off'}"
+    tracker = f"{detector.name}|{settings.name}|faces={'on' if cfg.faces else 'off'}"
     rows = track_rows(unit_tracks(shots, units, detections, descriptors, settings))
     with ctx.catalog.transaction():
         for unit, unit_rows in rows.items():
