@@ -93,6 +93,10 @@ class CountConfig(_Section):
         return self
 
     solver_time_limit_s: float = Field(300.0, gt=0)
+    workers: int = Field(1, ge=0)
+    track_max_gap_frames: int = Field(1, ge=0)
+    track_max_shift: float = Field(0.6, gt=0)
+    track_max_size_ratio: float = Field(2.0, ge=1)
 
 
 class SignaturesConfig(_Section):

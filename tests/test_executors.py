@@ -1,5 +1,5 @@
-"""Executors: every backend runs the same work alike, and a Dask cluster gives the frames and
-hash stages exactly the outputs of the local executor."""
+"""Executors: every backend runs the same work alike, and a Dask cluster gives the frames,
+hash and count stages exactly the outputs of the local executor."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from distributed import LocalCluster
+from distributed import Client, LocalCluster
 
 from pipeline.cli import main
 from pipeline.executors import DaskExecutor, Executor, ExecutorError, LocalExecutor
+from pipeline.io.count_tasks import describer_for, detector_for
 from pipeline.layout import DataLayout
+from pipeline.synth.demo import FACES_INCIDENT
 from tests.snapshots import catalog_content, differences, processed_files
 
 
@@ -106,6 +108,42 @@ def test_dask_cluster_gives_the_outputs_of_the_local_executor(
     assert main([*data, "run", "--executor", "dask", "--scheduler", cluster.scheduler_address]) == 0
     on_dask = _outputs(layout)
     assert any(name.startswith("thumbs/") for name in on_dask[0])
+    assert differences(on_dask[0], local[0]) == []
+    assert differences(on_dask[1], local[1]) == []
+
+
+def _clear_models() -> None:
+    detector_for.cache_clear()
+    describer_for.cache_clear()
+
+
+def _models_used() -> tuple[int, int]:
+    """Detectors and face describers this worker process built (count tasks it ran)."""
+    return detector_for.cache_info().currsize, describer_for.cache_info().currsize
+
+
+def test_count_detection_runs_as_dask_tasks_with_the_local_outputs(
+    layout: DataLayout, cluster: LocalCluster
+) -> None:
+    """The demo-faces incident alone (two portraits): detection and face description run
+    on the cluster's workers, the catalog stays here, and every contract file, scenes.json
+    and every catalog table (detections, faces, tracks) come out as the local executor's."""
+    data = ["--data-dir", str(layout.data_dir), "--no-progress"]
+    assert main([*data, "demo-data"]) == 0
+    for folder in layout.raw.iterdir():
+        if folder.name != FACES_INCIDENT:
+            shutil.rmtree(folder)
+    assert main([*data, "run"]) == 0
+    local = _outputs(layout)
+    shutil.rmtree(layout.processed)
+    with Client(cluster.scheduler_address) as client:
+        client.run(_clear_models)
+        dask = ["--executor", "dask", "--scheduler", cluster.scheduler_address]
+        assert main([*data, "run", *dask]) == 0
+        used = client.run(_models_used)
+    assert sum(d for d, _ in used.values()) >= 1 and sum(f for _, f in used.values()) >= 1
+    on_dask = _outputs(layout)
+    assert "scenes.json" in on_dask[0] and on_dask[1]["faces"] and on_dask[1]["tracks"]
     assert differences(on_dask[0], local[0]) == []
     assert differences(on_dask[1], local[1]) == []
 

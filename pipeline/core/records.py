@@ -162,6 +162,30 @@ class FrameState:
 
 
 @dataclass(frozen=True)
+class FaceRow:
+    """One face box of one stored frame and its descriptor (float32 bytes; None when the
+    face was too small to describe)."""
+
+    media_id: str
+    frame_index: int
+    face_index: int
+    box_json: str
+    descriptor: bytes | None
+
+
+@dataclass(frozen=True)
+class TrackRow:
+    """One track of one shot (core/tracks): its boxes as JSON, a list of [frame_index,
+    index among the frame's boxes of the label, x, y, width, height], in frame order."""
+
+    media_id: str
+    shot_id: int
+    track_index: int
+    label: str
+    boxes_json: str
+
+
+@dataclass(frozen=True)
 class StoredFrame:
     """A sampled frame of a media and its stored thumbnail (content-addressed JPEG)."""
 

@@ -19,6 +19,7 @@ from typing import Any
 from pipeline.core.custody import GENESIS_HASH, Anchor, SealedRow, seal_entry
 from pipeline.core.records import (
     Detection,
+    FaceRow,
     FeatureRow,
     FrameKey,
     FrameMatchRow,
@@ -31,6 +32,7 @@ from pipeline.core.records import (
     Observation,
     Reject,
     StoredFrame,
+    TrackRow,
 )
 from pipeline.core.relations import MediaMatch
 from pipeline.core.review import Decision
@@ -310,6 +312,21 @@ MIGRATIONS: tuple[str, ...] = (
     );
     """
     + _generation_triggers(("faces",)),
+    # 10 (issue 16): people followed within a shot (core/tracks), one set per shot, with the
+    # tracker that made it (the detector's name and the tracking settings): a proposal for
+    # reviewers, written by the count stage from its detections, never a bound by itself.
+    """
+    CREATE TABLE tracks (
+        media_id TEXT NOT NULL,
+        shot_id INTEGER NOT NULL,
+        tracker TEXT NOT NULL,
+        track_index INTEGER NOT NULL,
+        label TEXT NOT NULL,
+        boxes_json TEXT NOT NULL,
+        PRIMARY KEY (media_id, shot_id, tracker, track_index)
+    );
+    """
+    + _generation_triggers(("tracks",)),
 )
 
 
@@ -328,18 +345,6 @@ _PUT_OBSERVATION = """
         OR provenance_origin IS NOT excluded.provenance_origin
         OR fs_path_hex IS NOT excluded.fs_path_hex
 """
-
-
-@dataclass(frozen=True)
-class FaceRow:
-    """One face box of one stored frame and its descriptor (float32 bytes; None when the
-    face was too small to describe)."""
-
-    media_id: str
-    frame_index: int
-    face_index: int
-    box_json: str
-    descriptor: bytes | None
 
 
 @dataclass(frozen=True)
@@ -793,6 +798,36 @@ class Catalog:
             "INSERT OR REPLACE INTO detections VALUES (?, ?, ?, ?, ?)",
             (media_id, frame_index, detector, boxes_json, people),
         )
+
+    # --- tracks (people followed within a shot) -------------------------------------------
+    def put_tracks(self, tracker: str, unit: tuple[str, int], rows: Sequence[TrackRow]) -> None:
+        """Replace one shot's tracks with these, made by `tracker` (one set per shot: the
+        latest count's); unchanged tracks are left alone (no write, no generation bump), so
+        a rerun writes nothing."""
+        media_id, shot_id = unit
+        stored = self._db.execute(
+            "SELECT tracker, track_index, label, boxes_json FROM tracks"
+            " WHERE media_id = ? AND shot_id = ? ORDER BY track_index",
+            (media_id, shot_id),
+        ).fetchall()
+        wanted = [(tracker, r.track_index, r.label, r.boxes_json) for r in rows]
+        if [tuple(row) for row in stored] == wanted:
+            return
+        self._db.execute(
+            "DELETE FROM tracks WHERE media_id = ? AND shot_id = ?", (media_id, shot_id)
+        )
+        self._db.executemany(
+            "INSERT INTO tracks VALUES (?, ?, ?, ?, ?, ?)",
+            [(media_id, shot_id, *row) for row in wanted],
+        )
+
+    def tracks(self) -> list[TrackRow]:
+        """Every shot's tracks, for the report and the review app."""
+        rows = self._db.execute(
+            "SELECT media_id, shot_id, track_index, label, boxes_json FROM tracks"
+            " ORDER BY media_id, shot_id, track_index"
+        )
+        return [TrackRow(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
     # --- faces (descriptors stay local) ------------------------------------------------------
     def faces(self, describer: str) -> list[FaceRow]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pipeline.core.records import TrackRow
 from pipeline.core.review import fold, pair
 from pipeline.core.timelines import (
     OverlapDrawing,
@@ -21,6 +22,7 @@ from pipeline.core.timelines import (
     provenance_drawing,
 )
 from pipeline.core.timeparse import normalise_iso, sort_key
+from pipeline.core.tracks import track_count, track_id
 from pipeline.io.catalog import Catalog, RunRecord
 from pipeline.io.contract import read_contract_csv
 from pipeline.layout import DataLayout
@@ -84,12 +86,28 @@ class Box:
 
 
 @dataclass
+class TrackView:
+    """One person (or face) followed within a shot (core/tracks), shown once: the crop of
+    its largest box, and the sampled frames it spans. A proposal for reviewers."""
+
+    ref: str  # core/tracks.track_id
+    label: str
+    thumb: str
+    thumb_size: tuple[int, int]
+    box: Box
+    frames: list[int]  # frame_index of every box, in order
+    span: str  # "frames 3-9 (5 of them)" or with times "2.0-8.0 s"
+
+
+@dataclass
 class SceneView:
     scene: dict[str, Any]
     thumb: str
     thumb_size: tuple[int, int]
     boxes: list[Box]
     reasons: list[str]
+    tracks: list[TrackView] = field(default_factory=list)  # of the shot the picture is from
+    track_count: int = 0  # the tracks' proposal (core/tracks.shot_track_count)
 
 
 @dataclass
@@ -231,8 +249,13 @@ def load_report_data(layout: DataLayout, catalog: Catalog) -> ReportData:
     thumbs: dict[str, str] = {}
     sizes: dict[str, tuple[int, int]] = {}
     frame_thumbs: dict[tuple[str, int], str] = {}
+    frame_shot: dict[tuple[str, int], tuple[int, float | None]] = {}  # -> (shot_id, pts_s)
     for frame in catalog.frames():
         frame_thumbs[(frame.media_id, frame.frame.frame_index)] = frame.thumb_sha256
+        frame_shot[(frame.media_id, frame.frame.frame_index)] = (
+            frame.frame.shot_id,
+            frame.frame.pts_s,
+        )
         if frame.media_id not in thumbs:
             sha = frame.thumb_sha256
             thumbs[frame.media_id] = f"thumbs/{sha[:2]}/{sha}.jpg"
@@ -312,6 +335,37 @@ def load_report_data(layout: DataLayout, catalog: Catalog) -> ReportData:
             Box("face", box["x"], box["y"], box["width"], box["height"]),
         )
 
+    tracks_of: dict[tuple[str, int], list[TrackRow]] = defaultdict(list)
+    for track in catalog.tracks():
+        tracks_of[(track.media_id, track.shot_id)].append(track)
+
+    def track_view(row: TrackRow) -> TrackView:
+        boxes = json.loads(row.boxes_json)  # [frame_index, index, x, y, width, height]
+        frame, _, x, y, w, h = max(boxes, key=lambda b: (b[4] * b[5], -b[0]))
+        sha = frame_thumbs.get((row.media_id, frame), "")
+        frames = [b[0] for b in boxes]
+        times = [frame_shot.get((row.media_id, f), (0, None))[1] for f in (frames[0], frames[-1])]
+        span = f"frames {frames[0]}-{frames[-1]} ({len(frames)} sampled)"
+        if times[0] is not None and times[1] is not None:
+            span += f", {times[0]:.1f}-{times[1]:.1f} s"
+        return TrackView(
+            track_id(row.media_id, row.shot_id, row.track_index),
+            row.label,
+            f"thumbs/{sha[:2]}/{sha}.jpg" if sha else "",
+            sizes.get(sha, (320, 180)),
+            Box(row.label, x, y, w, h),
+            frames,
+            span,
+        )
+
+    def scene_tracks(shown: dict[str, Any]) -> list[TrackView]:
+        """The tracks of the shot the scene's picture is from."""
+        media_id, frame_index = shown.get("media_id", ""), int(shown.get("frame_index", -1))
+        if (media_id, frame_index) not in frame_shot:
+            return []
+        unit = (media_id, frame_shot[(media_id, frame_index)][0])
+        return [track_view(t) for t in tracks_of.get(unit, [])]
+
     certificate_rows: dict[str, list[dict[str, str]]] = defaultdict(list)
     for row in read_contract_csv(processed / "count_certificate.csv"):
         certificate_rows[row["incident"]].append(row)
@@ -333,6 +387,7 @@ def load_report_data(layout: DataLayout, catalog: Catalog) -> ReportData:
         for scene in detail.get("scenes", []):
             shown = scene.get("frame") or {}
             sha = shown.get("thumb", "")
+            followed = scene_tracks(shown)
             scenes.append(
                 SceneView(
                     scene,
@@ -345,6 +400,8 @@ def load_report_data(layout: DataLayout, catalog: Catalog) -> ReportData:
                         )
                     ],
                     reasons.get(scene["scene_id"], []),
+                    followed,
+                    track_count([t.label for t in followed]),
                 )
             )
         face_detail = detail.get("faces", {})

@@ -15,25 +15,25 @@ graph. scenes.json carries every scene for the report.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-import numpy as np
 from tqdm import tqdm
 
 from pipeline.config import CountConfig
-from pipeline.core.faces import (
-    Face,
-    distinct_identities,
-    identities,
-    propose_relations,
-    reviewed_relations,
-)
 from pipeline.core.outcome import ItemFailure, StageResult, count_changes
-from pipeline.core.records import Detection, MediaRecord
-from pipeline.core.review import ReviewState, effective_disjointness, face_ref, fold
+from pipeline.core.proposals import (
+    face_descriptors,
+    frames_to_describe,
+    frames_to_detect,
+    incident_faces,
+    unit_proposals,
+    units_frames,
+)
+from pipeline.core.records import Detection, FrameKey, MediaRecord, StoredFrame
+from pipeline.core.review import ReviewState, effective_disjointness, fold
 from pipeline.core.scenes import (
     FaceInput,
     FrameProposal,
@@ -41,16 +41,26 @@ from pipeline.core.scenes import (
     ShotIndex,
     Unit,
     build_scenes,
-    busiest_frames,
     count_incident,
     resolve_annotations,
     scene_links,
 )
+from pipeline.core.tracks import FaceVectors, TrackSettings, track_rows, unit_tracks
+from pipeline.executors import Executor, open_executor
 from pipeline.io import contract, thumbs
 from pipeline.io.annotations import analyst_input_fingerprint, read_analyst_input
-from pipeline.io.catalog import FaceRow
-from pipeline.io.detectors import Box, DetectorSettings, make_detector, people_count
-from pipeline.io.faces import make_describer
+from pipeline.io.count_tasks import (
+    DescribedFrame,
+    DescribeJob,
+    DescriberSettings,
+    DetectedFrame,
+    DetectJob,
+    describe_frame,
+    describer_for,
+    detect_frame,
+    detector_for,
+)
+from pipeline.io.detectors import DetectorSettings
 from pipeline.stages import derived
 from pipeline.stages.context import RunContext
 
@@ -94,10 +104,12 @@ def run_count(ctx: RunContext) -> StageResult:
     facts = _Facts.load(ctx)
     counted: list[IncidentCount] = []
     failures: list[ItemFailure] = []
-    for incident, media_ids in sorted(facts.incidents.items()):
-        result, problems = _count_incident(ctx, facts, incident, media_ids)
-        counted += [result] if result else []
-        failures += problems
+    workers = ctx.settings.default.count.workers
+    with open_executor(ctx.settings.default.run, workers, "processes") as executor:
+        for incident, media_ids in sorted(facts.incidents.items()):
+            result, problems = _count_incident(ctx, executor, facts, incident, media_ids)
+            counted += [result] if result else []
+            failures += problems
     after = {c.row["incident"]: str(c.row["minimum_count"]) for c in counted}
     counts: dict[str, Any] = {
         "incidents": len(counted),
@@ -142,7 +154,7 @@ class _Facts:
 
 
 def _count_incident(
-    ctx: RunContext, facts: _Facts, incident: str, media_ids: set[str]
+    ctx: RunContext, executor: Executor, facts: _Facts, incident: str, media_ids: set[str]
 ) -> tuple[IncidentCount | None, list[ItemFailure]]:
     """One incident's count, or None when its analysts' files have errors (all listed)."""
     folder = ctx.layout.annotations / incident
@@ -159,12 +171,16 @@ def _count_incident(
     units = sorted(u for m in media_ids for u in facts.shots.units(m))
     annotated = {row.unit for row in labelled}
     cfg = ctx.settings.for_incident(incident).count  # incidents/<incident>.yaml, count:
-    proposals, known, failures = _proposals(ctx, cfg, incident, facts.shots, units)
+    proposals, known, failures = _proposals(ctx, executor, cfg, incident, facts.shots, units)
     proposals = {u: p for u, p in proposals.items() if u not in annotated}
-    faces = None
+    faces: FaceInput | None = None
+    descriptors: FaceVectors = {}
     if cfg.faces and known:
-        faces, face_failures = _faces(ctx, cfg, incident, facts, units, known)
+        faces, descriptors, face_failures = _faces(
+            ctx, executor, cfg, incident, facts, units, known
+        )
         failures += face_failures
+    _track(ctx, cfg, facts.shots, units, known, descriptors)
     disjoint = effective_disjointness(
         incident, [(d.scene_a, d.scene_b, d.reason) for d in analyst.disjoint], facts.review
     )
@@ -180,124 +196,131 @@ def _count_incident(
 
 
 def _proposals(
-    ctx: RunContext, cfg: CountConfig, incident: str, shots: ShotIndex, units: list[Unit]
-) -> tuple[dict[Unit, FrameProposal], dict[tuple[str, int], Detection], list[ItemFailure]]:
+    ctx: RunContext,
+    executor: Executor,
+    cfg: CountConfig,
+    incident: str,
+    shots: ShotIndex,
+    units: list[Unit],
+) -> tuple[dict[Unit, FrameProposal], dict[FrameKey, Detection], list[ItemFailure]]:
     """The detector's people count on every stored frame of each unit, detected once per
-    frame and detector setting; a unit's proposal is its frame with the most people. A frame
-    whose stored thumbnail is missing or unreadable is a failure: the unit's proposal comes
-    from its other frames (still a proven lower bound), and the stage is not recorded as
-    done, so the next run detects it again."""
-    detector = make_detector(_detector_settings(cfg))
+    frame and detector setting (per-frame tasks on the run's executor, stored here as they
+    come back); a unit's proposal is its frame with the most people. A frame whose stored
+    thumbnail is missing or unreadable is a failure: the unit's proposal comes from its
+    other frames, and the stage is not recorded as done, so the next run detects it again."""
+    settings = _detector_settings(cfg)
+    detector = detector_for(settings)
     if detector is None:
         return {}, {}, []
     known = ctx.catalog.detections(detector.name)
-    per_frame: dict[tuple[str, int], int] = {}
+    todo = frames_to_detect(units_frames(shots, units), known)
+    store = ctx.layout.thumbs
+    jobs = (
+        DetectJob(f.media_id, f.frame.frame_index, f.thumb_sha256, _stored(store, f), settings)
+        for f in todo
+    )
     failures: list[ItemFailure] = []
-    frames = [f for unit in units for f in shots.unit_frames(unit)]
-    for stored in tqdm(frames, desc="detect", unit="frame", disable=not ctx.show_progress or None):
-        key = (stored.media_id, stored.frame.frame_index)
-        if key not in known:
-            try:
-                picture = thumbs.load(ctx.layout.thumbs, stored.thumb_sha256)
-            except OSError as exc:
-                failures.append(
-                    ItemFailure(
-                        incident,
-                        f"{key[0][:12]} frame {key[1]}, no detector proposal for it: "
-                        f"{thumbs.unreadable(stored.thumb_sha256, exc)}",
-                    )
-                )
+    progress = tqdm(total=len(todo), desc="detect", unit="frame", disable=_quiet(ctx))
+    with progress:
+        for done in executor.map_unordered(detect_frame, jobs):
+            progress.update(1)
+            if done.error:
+                failures.append(_failure(incident, done, "no detector proposal for it"))
                 continue
-            boxes = detector.detect(picture)
-            people = people_count(boxes)
             with ctx.catalog.transaction():
                 ctx.catalog.put_detection(
-                    key[0], key[1], detector.name, json.dumps([asdict(b) for b in boxes]), people
+                    done.media_id, done.frame_index, detector.name, done.boxes_json, done.people
                 )
-            known[key] = Detection(people, json.dumps([asdict(b) for b in boxes]))
-        per_frame[key] = known[key].people
-    seen = {key: known[key] for key in per_frame}
-    return busiest_frames(shots, units, per_frame), seen, failures
+            known[(done.media_id, done.frame_index)] = Detection(done.people, done.boxes_json)
+    proposals, seen = unit_proposals(shots, units, known)
+    return proposals, seen, failures
 
 
 def _faces(
     ctx: RunContext,
+    executor: Executor,
     cfg: CountConfig,
     incident: str,
     facts: _Facts,
     units: list[Unit],
-    detections: dict[tuple[str, int], Detection],
-) -> tuple[FaceInput, list[ItemFailure]]:
-    """Describe every detected face once per describer (stored in the local catalog), then
-    propose identities and distinct pairs over the incident's faces (core/faces) and apply
-    the reviewers' decisions."""
-    describer = make_describer(cfg.face_shape_model, cfg.face_descriptor_model, cfg.face_min_px)
+    detections: dict[FrameKey, Detection],
+) -> tuple[FaceInput, FaceVectors, list[ItemFailure]]:
+    """Describe every detected face once per describer (tasks on the run's executor, stored
+    in the local catalog here), then propose identities and distinct pairs over the
+    incident's faces and apply the reviewers' decisions (core/proposals)."""
+    settings = DescriberSettings(cfg.face_shape_model, cfg.face_descriptor_model, cfg.face_min_px)
+    describer = describer_for(settings)
     described = {(r.media_id, r.frame_index) for r in ctx.catalog.faces(describer.name)}
-    failures: list[ItemFailure] = []
-    thumbs_of = {
-        (f.media_id, f.frame.frame_index): f.thumb_sha256
-        for unit in units
-        for f in facts.shots.unit_frames(unit)
-    }
-    for key, detection in sorted(detections.items()):
-        boxes = [Box(**b) for b in json.loads(detection.boxes_json or "[]") if b["label"] == "face"]
-        if not boxes or key in described or key not in thumbs_of:
-            continue
-        try:
-            picture = thumbs.load(ctx.layout.thumbs, thumbs_of[key])
-        except OSError as exc:
-            failures.append(
-                ItemFailure(
-                    incident,
-                    f"{key[0][:12]} frame {key[1]}, faces not described: "
-                    f"{thumbs.unreadable(thumbs_of[key], exc)}",
-                )
-            )
-            continue
-        new = []
-        for index, box in enumerate(boxes):
-            vector = describer.describe(picture, box)
-            new.append(
-                FaceRow(
-                    key[0],
-                    key[1],
-                    index,
-                    json.dumps(asdict(box)),
-                    None if vector is None else vector.astype(np.float32).tobytes(),
-                )
-            )
-        with ctx.catalog.transaction():
-            ctx.catalog.put_faces(describer.name, new)
-    faces = [
-        Face(
-            face_ref(r.media_id, r.frame_index, r.face_index),
-            r.media_id,
-            r.frame_index,
-            np.frombuffer(r.descriptor, dtype=np.float32),
+    frames = {(f.media_id, f.frame.frame_index): f for f in units_frames(facts.shots, units)}
+    thumbs_of = {key: f.thumb_sha256 for key, f in frames.items()}
+    store = ctx.layout.thumbs
+    jobs = (
+        DescribeJob(
+            key[0],
+            key[1],
+            thumbs_of[key],
+            _stored(store, frames[key]),
+            detections[key].boxes_json,
+            settings,
         )
-        for r in ctx.catalog.faces(describer.name)
-        if r.descriptor is not None and (r.media_id, r.frame_index) in thumbs_of
-    ]
-    proposed = propose_relations(faces, cfg.face_same_max, cfg.face_distinct_min)
-    full = reviewed_relations(proposed, facts.review, confirmed_only=False)
-    strict = reviewed_relations(proposed, facts.review, confirmed_only=True)
-    refs = [f.ref for f in faces]
-    groups = identities(refs, full)
-    strict_refs = sorted({r for key in (strict.same | strict.distinct) for r in key})
-    strict_groups = identities(strict_refs, strict)
-    unit_of = {
-        f.ref: (f.media_id, facts.shots.shot_of_frame(f.media_id, f.frame_index)) for f in faces
-    }
-    return (
-        FaceInput(
-            tuple(groups),
-            tuple(distinct_identities(groups, full)),
-            tuple(strict_groups),
-            tuple(distinct_identities(strict_groups, strict)),
-            unit_of,
-        ),
-        failures,
+        for key in frames_to_describe(detections, described, thumbs_of)
     )
+    failures: list[ItemFailure] = []
+    for done in executor.map_unordered(describe_frame, jobs):
+        if done.error:
+            failures.append(_failure(incident, done, "faces not described"))
+            continue
+        with ctx.catalog.transaction():
+            ctx.catalog.put_faces(describer.name, done.rows)
+    rows = ctx.catalog.faces(describer.name)
+    faces = incident_faces(
+        rows, facts.shots, thumbs_of, facts.review, cfg.face_same_max, cfg.face_distinct_min
+    )
+    return faces, face_descriptors(rows, thumbs_of), failures
+
+
+def _track(
+    ctx: RunContext,
+    cfg: CountConfig,
+    shots: ShotIndex,
+    units: list[Unit],
+    detections: dict[FrameKey, Detection],
+    descriptors: FaceVectors,
+) -> None:
+    """Follow people within each shot (core/tracks) and store the tracks, named by the
+    detector and the tracking settings: a proposal the report shows reviewers."""
+    detector = detector_for(_detector_settings(cfg))
+    if detector is None:
+        return
+    settings = TrackSettings(
+        cfg.track_max_gap_frames,
+        cfg.track_max_shift,
+        cfg.track_max_size_ratio,
+        cfg.face_same_max,
+        cfg.face_distinct_min,
+    )
+    tracker = f"{detector.name}|{settings.name}|faces={'on' if cfg.faces else 'off'}"
+    rows = track_rows(unit_tracks(shots, units, detections, descriptors, settings))
+    with ctx.catalog.transaction():
+        for unit, unit_rows in rows.items():
+            ctx.catalog.put_tracks(tracker, unit, unit_rows)
+
+
+def _stored(store: Path, frame: StoredFrame) -> bytes:
+    """A thumbnail's bytes; b"" when the file is gone, which its task reports as an error."""
+    try:
+        return thumbs.read(store, frame.thumb_sha256)
+    except OSError:
+        return b""
+
+
+def _failure(incident: str, done: DetectedFrame | DescribedFrame, what: str) -> ItemFailure:
+    where = f"{done.media_id[:12]} frame {done.frame_index}"
+    return ItemFailure(incident, f"{where}, {what}: {done.error}")
+
+
+def _quiet(ctx: RunContext) -> bool | None:
+    return not ctx.show_progress or None
 
 
 def _detector_settings(cfg: CountConfig) -> DetectorSettings:

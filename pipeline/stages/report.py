@@ -24,7 +24,7 @@ from pipeline.stages.context import RunContext
 
 STAGE = "report"
 INPUT_FILES = (*contract.CONTRACT_FILES, "scenes.json")
-INPUT_TABLES = ("frames", "detections", "faces", "review_decisions")
+INPUT_TABLES = ("frames", "detections", "faces", "tracks", "review_decisions")
 
 
 def _inputs_key(ctx: RunContext) -> str:

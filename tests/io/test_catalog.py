@@ -20,6 +20,7 @@ from pipeline.core.records import (
     IndexEntry,
     MediaRecord,
     StoredFrame,
+    TrackRow,
 )
 from pipeline.core.shots import SampledFrame
 from pipeline.io.catalog import Catalog, DerivedState
@@ -102,3 +103,23 @@ def test_detections_and_derived_state_are_records(catalog: Catalog) -> None:
     assert catalog.detections("other") == {}
     assert catalog.derived_state("count") == DerivedState("key", {"counts.csv": "abc"})
     assert catalog.derived_state("dedupe") is None
+
+
+def test_a_shots_tracks_are_replaced_and_an_unchanged_rerun_writes_nothing(
+    catalog: Catalog,
+) -> None:
+    first = [TrackRow("m1", 0, 0, "person", "[[0, 0, 1, 2, 3, 4]]")]
+    with catalog.transaction():
+        catalog.put_tracks("det|gap=1", ("m1", 0), first)
+    before = catalog.generations()["tracks"]
+    with catalog.transaction():
+        catalog.put_tracks("det|gap=1", ("m1", 0), first)
+    assert catalog.generations()["tracks"] == before  # nothing written
+    second = [
+        TrackRow("m1", 0, 0, "person", "[[0, 0, 1, 2, 3, 4]]"),
+        TrackRow("m1", 0, 1, "face", "[[0, 0, 2, 2, 2, 2]]"),
+    ]
+    with catalog.transaction():
+        catalog.put_tracks("det|gap=2", ("m1", 0), second)  # other settings: one set per shot
+        catalog.put_tracks("det|gap=2", ("m1", 1), [])
+    assert catalog.tracks() == second

@@ -28,7 +28,7 @@ BOOKKEEPING = {"generations", "derived_state", "custody", "runs"}
 # What a stage reads of its own outputs (to write only what changed).
 OWN = {
     "dedupe": {"index_entries", "frame_matches", "features", "media_matches"},
-    "count": {"detections", "faces"},
+    "count": {"detections", "faces", "tracks"},
     "report": set(),
 }
 
