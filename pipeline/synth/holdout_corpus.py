@@ -5,29 +5,29 @@ The `augly` family was read during development, so it no longer measures matchin
 material. This family shares no ingredient with `synthetic` (scikit-image photos, the
 project's edits) nor with `augly` (OpenCV's sample data, Meta's AugLy):
 
-- pictures: the real photographs of Debian's `mate-backgrounds` (MATE_BACKGROUNDS, GPL-2+
-  per the package's copyright file; `make setup` installs it): a ladybird, flowers, a
-  storm over a road (dark, low contrast), a water drop (little texture), a grey plank of
-  wood (low contrast), a dune, leaves. Its abstract artworks only fill screenshot sidebars;
-  its Elephants painting is panned by a camera for one master video.
+- pictures: the real photographs of Debian's `mate-backgrounds` (MATE_BACKGROUNDS, GPL-2+ per
+  the package's copyright file; `make setup` installs it): a ladybird, flowers, a storm over
+  a road (dark, low contrast), a water drop (little texture), a grey plank of wood (low
+  contrast), a dune, leaves. Its abstract artworks only fill screenshot sidebars; its
+  Elephants painting is panned across by a camera for two master videos.
 - image edits: `albumentations` (PyPI, MIT): crops, pads, rotations, gamma, hue and
   saturation, grayscale, CLAHE, perspective, heavy JPEG, blur, noise, downscales, aspect
   change, mirror, mirrored crops and chains of 2-3 of them; text and logo overlays and two
   screenshot-like compositions (the picture inside a phone app or a news web page with bars,
-  text, avatars, an advert and other thumbnails) are drawn here with Pillow in
-  matplotlib's DejaVu fonts.
-- video: masters made with ffmpeg's lavfi sources and filters (a Mandelbrot zoom with a
-  colour drift, a camera panning over a painting with zoompan, a fixed camera on a meadow
-  with two different things moving in front), re-uploaded with ffmpeg filter chains:
-  re-encode, 9:16 with a Gaussian-blurred fill, a top text banner, 1.25x speed, 15 fps, a
-  crop, a mirrored crop, picture-in-picture, a channel card before the footage, trims, a
-  compilation of three, stills grabbed between the 1 s samples, a grab then screenshotted,
-  and a video made from a photo.
+  text, avatars, an advert and other thumbnails) are drawn here with Pillow in matplotlib's
+  DejaVu fonts.
+- video: masters made with ffmpeg's filters and lavfi sources (a camera panning with zoompan
+  along two paths that never cross over MATE's Elephants painting, a fixed camera on a
+  meadow photo with two different lavfi patterns moving in front), re-uploaded with ffmpeg
+  filter chains: re-encode, 9:16 with a Gaussian-blurred fill, a top text banner, 1.25x
+  speed, 15 fps, a crop, a mirrored crop, picture-in-picture, a channel card before the
+  footage, trims, a compilation of three, stills grabbed between the 1 s samples, a grab
+  then screenshotted, and a video made from a photo.
 - hard negatives: different objects pasted on one meadow photo and two videos of the same
-  meadow with different things moving (`same_backdrop`); two views of one dune from a
-  camera that moved (`same_scene`); the two halves of one photo of leaves
-  (`sibling_crop`); screenshots and picture-in-picture frames of different pictures in one
-  template (`shared_template`); unrelated clips opening on one channel card
+  meadow with different things moving (`same_backdrop`); two views of one dune from a camera
+  that moved (`same_scene`); the two halves of one photo of leaves, and the two pans over
+  one painting (`sibling_crop`); screenshots and picture-in-picture frames of different
+  pictures in one template (`shared_template`); unrelated clips opening on one channel card
   (`shared_title_card`).
 
 The files are described with the `augly` family's data model (`CorpusFile`, `Segment`) and
@@ -298,8 +298,10 @@ def _fit(image: Image.Image, width: int, height: int, fill: tuple[int, int, int]
 
 
 def _artwork(name: str, size: tuple[int, int]) -> Image.Image:
-    """One of MATE's abstract artworks (never a picture of the corpus), cut to size."""
-    with Image.open(MATE_BACKGROUNDS / "abstract" / name) as source:
+    """One of MATE's abstract artworks or desktop backgrounds (never a picture of the corpus),
+    cut to size."""
+    folder = "abstract" if (MATE_BACKGROUNDS / "abstract" / name).is_file() else "desktop"
+    with Image.open(MATE_BACKGROUNDS / folder / name) as source:
         art = source.convert("RGB")
     scale = max(size[0] / art.width, size[1] / art.height)
     art = art.resize(
@@ -677,15 +679,17 @@ def _backdrop(scale: float, place: Callable[[str], str]) -> list[_Job]:
 
 # Masters (10 s unless said): key -> (seconds, backdrop)
 _MASTERS = {
-    "fractal": (10.0, ""),
+    "river": (10.0, ""),
     "gallery": (10.0, ""),
     "meadow_a": (8.0, "meadow"),
     "meadow_b": (8.0, "meadow"),
 }
 # master times of the stills grabbed from them: on the 25 fps grid, between 1 s samples
-_GRABS = {"fractal": (4.36,), "gallery": (2.68, 7.24), "meadow_a": (3.52,), "meadow_b": (5.2,)}
-_TRIMS = {"fractal": (2.5, 7.5), "gallery": (1.0, 6.0)}
-_COMPILATION = (("fractal", 1.0, 4.6), ("gallery", 5.0, 8.0), ("meadow_a", 2.0, 4.0))
+# zoompan's window (x, y in the painting's pixels; `on` the frame number) of the two pans
+_PANS = {"gallery": ("1500+12*on", "700+2.4*on"), "river": ("3300-6*on", "2450+0.8*on")}
+_GRABS = {"river": (4.36,), "gallery": (2.68, 7.24), "meadow_a": (3.52,), "meadow_b": (5.2,)}
+_TRIMS = {"river": (2.5, 7.5), "gallery": (1.0, 6.0)}
+_COMPILATION = (("river", 1.0, 4.6), ("gallery", 5.0, 8.0), ("meadow_a", 2.0, 4.0))
 _CARD_S = 1.6
 _SIZE = (640, 360)
 _FIT = (
@@ -704,7 +708,7 @@ class _VideoCopy:
     category: str
     args: tuple[str, ...]
     speed: float = 1.0
-    masters: tuple[str, ...] = ("fractal", "gallery")
+    masters: tuple[str, ...] = ("river", "gallery")
     min_scale: float = 0.0
 
 
@@ -737,7 +741,7 @@ def _video_copies() -> tuple[_VideoCopy, ...]:
             "mirror_crop_80",
             "mirror_crop",
             ("-vf", "hflip,crop=iw*0.8:ih*0.8:iw*0.2:0", "-crf", "28"),
-            masters=("fractal",),
+            masters=("river",),
             min_scale=0.6,
         ),
     )
@@ -753,6 +757,7 @@ def _master(key: str, place: Callable[[str], str]) -> CorpusFile:
         "original",
         "original",
         segments=(Segment(0.0, seconds, key, 0.0),),
+        sibling="elephants" if key in _PANS else "",
         backdrops=frozenset({backdrop}) if backdrop else frozenset(),
     )
 
@@ -775,6 +780,7 @@ def _videos(scale: float, photo_name: str, place: Callable[[str], str]) -> list[
                 "reupload",
                 (key,),
                 segments=(Segment(0.0, round(duration, 6), key, 0.0, copy.speed),),
+                sibling=master.sibling,
                 backdrops=master.backdrops,
             )
             args = (*copy.args, *_X264)
@@ -786,9 +792,9 @@ def _videos(scale: float, photo_name: str, place: Callable[[str], str]) -> list[
     jobs.append(_grab(masters["gallery"], _GRABS["gallery"][-1], place, screenshot=True))
     jobs.append(_pip(masters["gallery"], place))
     if scale >= 0.6:
-        jobs.append(_pip(masters["fractal"], place))
+        jobs.append(_pip(masters["river"], place))
     jobs.append(_compilation(masters, place))
-    jobs += _title_cards(masters["fractal"], place)
+    jobs += _title_cards(masters["river"], place)
     jobs.append(_photo_video(photo_name, place))
     return jobs
 
@@ -803,6 +809,7 @@ def _trim(master: CorpusFile, start_s: float, end_s: float, place: Callable[[str
         "trim",
         (master.key,),
         segments=(Segment(0.0, end_s - start_s, master.key, start_s),),
+        sibling=master.sibling,
         backdrops=master.backdrops,
     )
     args = ("-ss", f"{start_s:g}", "-t", f"{end_s - start_s:g}", "-crf", "27", *_X264)
@@ -826,6 +833,7 @@ def _grab(
         (master.key,),
         picture=f"frame:{master.key}@{time_s:g}",
         template="phone" if screenshot else "",
+        sibling=master.sibling,
         backdrops=master.backdrops,
     )
     edit = _phone_screenshot if screenshot else None
@@ -845,6 +853,7 @@ def _pip(master: CorpusFile, place: Callable[[str], str]) -> _Job:
         (master.key,),
         segments=(Segment(0.0, seconds, master.key, 0.0),),
         template="reaction_stream",
+        sibling=master.sibling,
         backdrops=master.backdrops,
     )
     font = _font_path().replace(":", r"\:")
@@ -901,6 +910,7 @@ def _title_cards(master: CorpusFile, place: Callable[[str], str]) -> list[_Job]:
         (master.key,),
         segments=(Segment(_CARD_S, _CARD_S + master.segments[0].end_s, master.key, 0.0),),
         card="channel9",
+        sibling=master.sibling,
     )
     jobs = [_Job(reupload, functools.partial(_render_carded, master.path, ""), master.path)]
     for key, spec in (
@@ -1008,7 +1018,7 @@ def _pasted(backdrop: str, obj: str) -> Image.Image:
             logo = source.convert("RGB")
         piece = logo.crop((540, 320, 1360, 900)).resize(size, Image.Resampling.LANCZOS)
     else:
-        piece = _artwork("Waves.png", size)
+        piece = _artwork("Ubuntu-Mate-Warm-no-logo.png", size)  # in no screenshot
     mask = Image.new("L", size, 0)
     ImageDraw.Draw(mask).ellipse((0, 0, size[0] - 1, size[1] - 1), fill=255)
     mask = mask.filter(ImageFilter.GaussianBlur(4))
@@ -1051,19 +1061,15 @@ def _render_master(key: str, target: Path, raw: Path) -> None:
     seconds, _ = _MASTERS[key]
     frames = round(seconds * FPS)
     output = ("-frames:v", str(frames), "-crf", "20", *_X264)
-    if key == "fractal":
-        inputs: tuple[tuple[str, ...], ...] = (
-            ("-f", "lavfi", "-i", "mandelbrot=s=640x360:rate=25:maxiter=2048"),
-        )
-        graph = "[0:v]hue=H=0.35*t:s=1.2,setsar=1[out]"
-        ffmpeg.compose(inputs, target, ("-filter_complex", graph, "-map", "[out]", *output))
-        return
-    if key == "gallery":
-        painting = MATE_BACKGROUNDS / "abstract" / "Elephants.jpg"
-        pan = (
-            f"[0:v]scale=1920:1080,zoompan=z='1.6+0.4*on/{frames}':x='(iw-iw/zoom)*on/{frames}':"
-            f"y='(ih-ih/zoom)*(0.3+0.4*on/{frames})':d={frames}:s=640x360:fps=25,setsar=1[out]"
-        )
+    if key in _PANS:
+        # A 720x405 window of the 5640 px painting moving a few pixels a frame: it travels its
+        # own width in 2.4 s (gallery, to the right past the elephants) or 4.8 s (river, to the
+        # left along the water below them), so frames further apart share no pixels. A slow
+        # pan or a zoom (an earlier Mandelbrot master) makes every frame a crop of the others
+        # and the truth's intervals ambiguous. The two paths never cross: sibling crops.
+        x, y = _PANS[key]
+        painting = MATE_BACKGROUNDS / "abstract" / "Elephants_5640x3172.jpg"
+        pan = f"[0:v]zoompan=z=5640/720:x='{x}':y='{y}':d={frames}:s=640x360:fps=25,setsar=1[out]"
         ffmpeg.compose(
             (("-i", str(painting)),), target, ("-filter_complex", pan, "-map", "[out]", *output)
         )
