@@ -1018,7 +1018,7 @@ def _pasted(backdrop: str, obj: str) -> Image.Image:
             logo = source.convert("RGB")
         piece = logo.crop((540, 320, 1360, 900)).resize(size, Image.Resampling.LANCZOS)
     else:
-        piece = _artwork("Ubuntu-Mate-Warm-no-logo.png", size)  # in no screenshot
+        piece = _artwork("Ubuntu-Mate-Warm-no-logo.png", size)  # in no screenshot; CC-BY-SA-4.0
     mask = Image.new("L", size, 0)
     ImageDraw.Draw(mask).ellipse((0, 0, size[0] - 1, size[1] - 1), fill=255)
     mask = mask.filter(ImageFilter.GaussianBlur(4))
