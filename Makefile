@@ -8,7 +8,7 @@ CROSSCHECK := $(BIN)/crosscheck --data-dir $(DATA)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup ffmpeg vpdq-build-deps tmk-build-deps chromium opencv-doc demo run test lint bench eval verify ingest signatures frames hash dedupe count report review clean-processed
+.PHONY: help setup ffmpeg vpdq-build-deps tmk-build-deps chromium opencv-doc mate-backgrounds demo run test lint bench eval verify ingest signatures frames hash dedupe count report review clean-processed
 
 help: ## list the targets
 	@grep -hE '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -58,7 +58,13 @@ opencv-doc: ## install Debian's opencv-doc (real sample photos and clips for the
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq opencv-doc libmagic1 >/dev/null; \
 	fi
 
-setup: $(VENV)/.installed ffmpeg chromium opencv-doc ## virtualenv at .venv with every dependency, plus ffmpeg, chromium and opencv-doc
+mate-backgrounds: ## install Debian's mate-backgrounds (real photographs for the held-out eval family)
+	@if [ ! -f /usr/share/backgrounds/mate/nature/LadyBird.jpg ]; then \
+	  echo "installing mate-backgrounds with apt"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq mate-backgrounds >/dev/null; \
+	fi
+
+setup: $(VENV)/.installed ffmpeg chromium opencv-doc mate-backgrounds ## virtualenv at .venv with every dependency, plus ffmpeg, chromium, opencv-doc and mate-backgrounds
 
 # `run` exits 3 when nothing was new (docs/operations.md): not an error for make.
 RUN_OK := || [ $$? -eq 3 ]
@@ -87,6 +93,7 @@ lint: setup ## ruff and mypy
 EVAL_DATA ?= data-eval
 EVAL_AUGLY_DATA ?= data-eval-augly
 EVAL_TE_DATA ?= data-eval-te
+EVAL_HOLDOUT_DATA ?= data-eval-holdout
 EVAL_SCALE ?= 1.0
 TE_REFERENCE ?= ../shared/reference/threatexchange
 eval: setup ## build every labelled corpus family, run every stage on each, score them (headline: the worst family)
@@ -94,10 +101,13 @@ eval: setup ## build every labelled corpus family, run every stage on each, scor
 	$(BIN)/crosscheck --data-dir $(EVAL_DATA) run $(RUN_OK)
 	$(BIN)/python -m pipeline.synth.augly_corpus --data-dir $(EVAL_AUGLY_DATA) --scale $(EVAL_SCALE)
 	$(BIN)/crosscheck --data-dir $(EVAL_AUGLY_DATA) run $(RUN_OK)
+	$(BIN)/python -m pipeline.synth.holdout_corpus --data-dir $(EVAL_HOLDOUT_DATA) --scale $(EVAL_SCALE)
+	$(BIN)/crosscheck --data-dir $(EVAL_HOLDOUT_DATA) run $(RUN_OK)
 	$(BIN)/python -m pipeline.synth.threatexchange_corpus --data-dir $(EVAL_TE_DATA) --reference $(TE_REFERENCE)
 	$(BIN)/crosscheck --data-dir $(EVAL_TE_DATA) run $(RUN_OK)
 	$(BIN)/python -m pipeline.evaluate --family synthetic=$(EVAL_DATA) \
-	  --family augly=$(EVAL_AUGLY_DATA) --family threatexchange=$(EVAL_TE_DATA)
+	  --family augly=$(EVAL_AUGLY_DATA) --family holdout=$(EVAL_HOLDOUT_DATA) \
+	  --family threatexchange=$(EVAL_TE_DATA)
 
 bench: setup ## benchmarks; results go to BENCHMARKS.md
 	$(BIN)/python -m bench

@@ -1,11 +1,11 @@
 """What every labelled corpus family for `make eval` writes the same way: the truth file and
 the manifest beside raw/, and the rule for files already under raw/<incident>/.
 
-A family (`corpus`, `augly_corpus`, `threatexchange_corpus`) supplies its plan of files, its
-truth columns and its counts; this module writes `DIR/eval_truth.csv` (outside raw/, so
-ingest never sees it) and `DIR/eval_corpus.json` (what was made: the family's parameters and
-the SHA-256 of every file). Raw files are evidence-like: a second run reuses an intact corpus
-and refuses, with FileExistsError, to write over anything else.
+A family (`corpus`, `augly_corpus`, `holdout_corpus`, `threatexchange_corpus`) supplies its
+plan of files, its truth columns and its counts; this module writes `DIR/eval_truth.csv`
+(outside raw/, so ingest never sees it) and `DIR/eval_corpus.json` (what was made: the family's
+parameters and the SHA-256 of every file). Raw files are evidence-like: a second run reuses an
+intact corpus and refuses, with FileExistsError, to write over anything else.
 """
 
 from __future__ import annotations
