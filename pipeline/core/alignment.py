@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -29,6 +29,7 @@ from pipeline.core import hamming
 from pipeline.core.hashing import hamming as hamming_bits
 from pipeline.core.keypoints import (
     Features,
+    Verification,
     VerifyRules,
     candidate_pairs,
     sift_features,
@@ -183,9 +184,25 @@ def _ordered(this: FrameKey, other: FrameKey) -> FramePair:
     return (this, other) if this < other else (other, this)
 
 
-def _row(table: FrameTable, a: FrameKey, b: FrameKey, method: str) -> FrameMatchRow:
+def _row(
+    table: FrameTable, a: FrameKey, b: FrameKey, method: str, checked: Verification | None = None
+) -> FrameMatchRow:
+    """A frame match, with the keypoint and pixel evidence when `checked` measured it."""
     distance = frame_distance(table.hashed[a], table.hashed[b])
-    return FrameMatchRow(a[0], a[1], b[0], b[1], distance, method)
+    if checked is None:
+        return FrameMatchRow(a[0], a[1], b[0], b[1], distance, method)
+    return FrameMatchRow(
+        a[0],
+        a[1],
+        b[0],
+        b[1],
+        distance,
+        method,
+        checked.inliers,
+        checked.coverage_a,
+        checked.coverage_b,
+        checked.agreement,
+    )
 
 
 def index_pairs(
@@ -256,13 +273,14 @@ def anchor_candidates(
 
 def _same_picture(
     a: tuple[np.ndarray, Features], b: tuple[np.ndarray, Features], rules: VerifyRules
-) -> bool:
-    """Keypoints and pixels agree; plain frames (few keypoints) by intensity alignment."""
+) -> Verification | None:
+    """The evidence when keypoints and pixels agree (plain frames, with few keypoints, by
+    intensity alignment), else None."""
     (pic_a, feat_a), (pic_b, feat_b) = a, b
-    same = verify(pic_a, feat_a, pic_b, feat_b, rules).confirmed
-    if not same and min(len(feat_a), len(feat_b)) < PLAIN_FRAME_KEYPOINTS:
-        same = verify_aligned(pic_a, pic_b, rules).confirmed
-    return same
+    checked = verify(pic_a, feat_a, pic_b, feat_b, rules)
+    if not checked.confirmed and min(len(feat_a), len(feat_b)) < PLAIN_FRAME_KEYPOINTS:
+        checked = verify_aligned(pic_a, pic_b, rules)
+    return checked if checked.confirmed else None
 
 
 def confirm_pairs(
@@ -272,8 +290,9 @@ def confirm_pairs(
     confirmed = []
     for a, b in pairs:
         pic_a, pic_b = pictures(a), pictures(b)
-        if _same_picture((pic_a, sift_features(pic_a)), (pic_b, sift_features(pic_b)), rules):
-            confirmed.append(_row(table, a, b, "keypoints"))
+        checked = _same_picture((pic_a, sift_features(pic_a)), (pic_b, sift_features(pic_b)), rules)
+        if checked is not None:
+            confirmed.append(_row(table, a, b, "keypoints", checked))
     return confirmed
 
 
@@ -311,8 +330,9 @@ def feature_matches(
         if (a[0], b[0]) in linked_media:
             continue
         feat_a, feat_b = (decoded[i], decoded[j]) if keys[i] == a else (decoded[j], decoded[i])
-        if verify(pictures(a), feat_a, pictures(b), feat_b, rules).confirmed:
-            confirmed.append(_row(table, *closest_in_shot(table, a, b), "keypoints"))
+        checked = verify(pictures(a), feat_a, pictures(b), feat_b, rules)
+        if checked.confirmed:
+            confirmed.append(_row(table, *closest_in_shot(table, a, b), "keypoints", checked))
     return FeatureSearch(tuple(confirmed), tuple(keys[i] for i in new))
 
 
@@ -365,8 +385,9 @@ def extend_alignments(
         for frame_a, frame_b in _aligned_frames(table, timed, (a, fa), (b, fb)):
             if (a, frame_a, b, frame_b) in existing:
                 continue
-            if _same_picture(seen.get((a, frame_a)), seen.get((b, frame_b)), rules):
-                confirmed.append(_row(table, (a, frame_a), (b, frame_b), "keypoints"))
+            checked = _same_picture(seen.get((a, frame_a)), seen.get((b, frame_b)), rules)
+            if checked is not None:
+                confirmed.append(_row(table, (a, frame_a), (b, frame_b), "keypoints", checked))
     return confirmed
 
 
@@ -418,7 +439,7 @@ def merge_frame_matches(
         if old is None:
             merged[key] = m
         elif m.distance < old.distance:
-            merged[key] = FrameMatchRow(*key, m.distance, old.method)
+            merged[key] = replace(old, distance=m.distance)
     return [merged[key] for key in sorted(merged)]
 
 
@@ -440,6 +461,10 @@ def timed_matches(
             table.hashed[(m.media_b, m.frame_b)].pts_s,
             m.distance,
             m.method,
+            m.inliers,
+            m.coverage_a,
+            m.coverage_b,
+            m.agreement,
         )
         for m in matches
         if {(m.media_a, m.frame_a), (m.media_b, m.frame_b)}
@@ -493,6 +518,7 @@ def search_frames(
         cfg.keypoint_min_inliers,
         cfg.keypoint_min_ncc,
         block_min_ncc=cfg.keypoint_block_min_ncc,
+        min_agreement=cfg.keypoint_min_agreement,
     )
     indexed = {e.key for e in known.entries}
     new = sorted(key for key in eligible.matchable if key not in indexed)

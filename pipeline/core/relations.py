@@ -22,6 +22,8 @@ from dataclasses import dataclass, replace
 from statistics import median
 from typing import Literal
 
+from pipeline.core import evidence as evidence_rules
+
 Relation = Literal[
     "exact", "near_duplicate", "video_overlap", "still_in_video", "candidate", "same_scene"
 ]
@@ -53,6 +55,11 @@ class FrameMatch:
     time_b: float | None
     distance: int
     method: str = "pdq"  # pdq | keypoints (the crop path)
+    # Evidence where keypoints or pixels were checked (FrameMatchRow); None for plain PDQ.
+    inliers: int | None = None
+    coverage_a: float | None = None
+    coverage_b: float | None = None
+    agreement: float | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,14 @@ class MediaMatch:
     frames_agreeing: int = 1
     method: str = "pdq"
     reason: str = ""  # the evidence that decided the relation, in words (matches.csv)
+    # The evidence in numbers (core/evidence.py): frames compared, and the inliers, the
+    # matched region's coverage of each picture and the content blocks agreeing of the best
+    # keypoint-checked frame match (None where only PDQ decided, or inferred).
+    frames_compared: int = 0
+    inliers: int | None = None
+    coverage_a: float | None = None
+    coverage_b: float | None = None
+    pixel_agreement: float | None = None
 
     @property
     def same_content(self) -> bool:
@@ -90,6 +105,7 @@ class OverlapRules:
     min_frames: int = 2
     weak_pdq_bits: int = 0
     short_run_frames: int = 0
+    min_coverage: float = 0.0  # core/evidence.coverage_rule
 
 
 @dataclass(frozen=True)
@@ -133,6 +149,10 @@ def ordered(match: FrameMatch) -> FrameMatch:
         match.time_a,
         match.distance,
         match.method,
+        match.inliers,
+        match.coverage_b,
+        match.coverage_a,
+        match.agreement,
     )
 
 
@@ -217,7 +237,20 @@ def _judged(
     rules: OverlapRules,
     media: dict[str, MediaInfo],
 ) -> MediaMatch:
-    """The relation as the evidence allows it: same content, or a proposal with its reason."""
+    """The relation as the evidence allows it (same content, or a proposal with its reason),
+    with its evidence in numbers (core/evidence)."""
+    judged = _judged_by_rules(match, support, evidence, rules, media)
+    judged = evidence_rules.coverage_rule(judged, support, rules.min_coverage)
+    return evidence_rules.with_evidence(judged, support, media)
+
+
+def _judged_by_rules(
+    match: MediaMatch,
+    support: Sequence[FrameMatch],
+    evidence: Evidence,
+    rules: OverlapRules,
+    media: dict[str, MediaInfo],
+) -> MediaMatch:
     pair = (match.media_a, match.media_b)
     if match.relation == "near_duplicate":
         taken = [evidence.captured_at.get(m, "") for m in pair]

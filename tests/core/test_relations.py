@@ -33,7 +33,9 @@ def test_two_stills_are_near_duplicates_at_their_smallest_distance() -> None:
         OverlapRules(),
     )
     assert found == [
-        MediaMatch("a", "b", "near_duplicate", 4, reason="pdq: 1 frame pair at 4 bits")
+        MediaMatch(
+            "a", "b", "near_duplicate", 4, reason="pdq: 1 frame pair at 4 bits", frames_compared=1
+        )
     ]
 
 
