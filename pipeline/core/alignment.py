@@ -234,6 +234,24 @@ def pdq_matches(table: FrameTable, pairs: Iterable[FramePair]) -> list[FrameMatc
     return [_row(table, a, b, "pdq") for a, b in sorted(pairs)]
 
 
+def weak_still_pairs(
+    table: FrameTable, pairs: Iterable[FramePair], weak_bits: int
+) -> list[FramePair]:
+    """PDQ pairs of two stills at weak_bits or more (0: none): screenshots of different
+    pictures in one page template match at 30 bits. Their pixels are checked
+    (`confirm_pairs`); one left unconfirmed makes its relation only a candidate
+    (core/relations)."""
+    if not weak_bits:
+        return []
+    return [
+        (a, b)
+        for a, b in sorted(pairs)
+        if table.hashed[a].pts_s is None
+        and table.hashed[b].pts_s is None
+        and frame_distance(table.hashed[a], table.hashed[b]) >= weak_bits
+    ]
+
+
 def anchor_candidates(
     table: FrameTable,
     exact_index: hamming.HammingIndex,
@@ -430,16 +448,26 @@ def merge_frame_matches(
     stored: Sequence[FrameMatchRow], new: Iterable[FrameMatchRow]
 ) -> list[FrameMatchRow]:
     """The stored matches with the new ones added, as the catalog keeps them
-    (io/catalog.add_frame_matches): a pair found again keeps its first method and its
-    smaller distance; sorted by media and frame."""
+    (io/catalog.add_frame_matches): a pair found again keeps its first method, its smaller
+    distance and its first measured evidence; sorted by media and frame."""
     merged: dict[tuple[str, int, str, int], FrameMatchRow] = {}
     for m in [*stored, *new]:
         key = (m.media_a, m.frame_a, m.media_b, m.frame_b)
         old = merged.get(key)
         if old is None:
             merged[key] = m
-        elif m.distance < old.distance:
-            merged[key] = replace(old, distance=m.distance)
+            continue
+        if m.distance < old.distance:
+            old = replace(old, distance=m.distance)
+        if old.agreement is None and m.agreement is not None:  # the pixels checked it later
+            old = replace(
+                old,
+                inliers=m.inliers,
+                coverage_a=m.coverage_a,
+                coverage_b=m.coverage_b,
+                agreement=m.agreement,
+            )
+        merged[key] = old
     return [merged[key] for key in sorted(merged)]
 
 
@@ -533,6 +561,9 @@ def search_frames(
         mirror_index.add(ids, table.codes(new, mirror=True))
         pairs = index_pairs(table, index, mirror_index, new, by_id, cfg.pdq_max_distance)
         found += pdq_matches(table, pairs)
+        found += confirm_pairs(
+            table, weak_still_pairs(table, pairs, cfg.weak_pdq_bits), pictures, rules
+        )
         if cfg.video_anchor_max_distance > cfg.pdq_max_distance:
             # 64 bits is far beyond a multi-index's exact radius (15): search exhaustively.
             exact = hamming.exact_for(index, cfg.video_anchor_max_distance)

@@ -260,18 +260,21 @@ def _judged_by_rules(
                 relation="same_scene",
                 reason=f"{match.reason}; different exposures: captured {taken[0]} and {taken[1]}",
             )
-        return match
-    if (
-        rules.weak_pdq_bits
-        and all(m.method == "pdq" for m in support)
-        and min(m.distance for m in support) >= rules.weak_pdq_bits
-    ):
+    if _weak_pdq_only(support, rules.weak_pdq_bits):
+        why = (
+            "screenshots of different pictures in one page look this alike, and the pixels "
+            "did not confirm it"
+            if match.relation == "near_duplicate"
+            else "a static camera's different moments look this alike"
+        )
         return replace(
             match,
             relation="candidate",
-            reason=f"{match.reason}; only PDQ at {rules.weak_pdq_bits}+ bits: a static "
-            f"camera's different moments look this alike ({match.relation} unproven)",
+            reason=f"{match.reason}; only PDQ at {rules.weak_pdq_bits}+ bits: {why} "
+            f"({match.relation} unproven)",
         )
+    if match.relation == "near_duplicate":
+        return match
     if (
         match.relation == "video_overlap"
         and rules.short_run_frames
@@ -290,6 +293,14 @@ def _judged_by_rules(
             "media share too (a title card, an intro): video_overlap unproven",
         )
     return match
+
+
+def _weak_pdq_only(support: Sequence[FrameMatch], weak_bits: int) -> bool:
+    """Every supporting frame match is plain PDQ at weak_bits or more, none confirmed by
+    keypoints or pixels (0: the rule is off)."""
+    return bool(weak_bits) and all(
+        m.method == "pdq" and m.agreement is None and m.distance >= weak_bits for m in support
+    )
 
 
 def _still_in_video(a: MediaInfo, b: MediaInfo, matches: list[FrameMatch]) -> MediaMatch:

@@ -743,11 +743,16 @@ class Catalog:
         )
 
     def add_frame_matches(self, matches: Sequence[FrameMatchRow]) -> None:
-        """Insert frame matches; a pair found again keeps its first method and its smaller
-        distance (core/alignment.merge_frame_matches is the same rule in memory)."""
+        """Insert frame matches; a pair found again keeps its first method, its smaller
+        distance and its first measured evidence (core/alignment.merge_frame_matches is the
+        same rule in memory)."""
         self._db.executemany(
             "INSERT INTO frame_matches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO"
-            " UPDATE SET distance = MIN(distance, excluded.distance)",
+            " UPDATE SET distance = MIN(distance, excluded.distance),"
+            " inliers = COALESCE(inliers, excluded.inliers),"
+            " coverage_a = COALESCE(coverage_a, excluded.coverage_a),"
+            " coverage_b = COALESCE(coverage_b, excluded.coverage_b),"
+            " agreement = COALESCE(agreement, excluded.agreement)",
             [
                 (
                     m.media_a,

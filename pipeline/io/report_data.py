@@ -202,6 +202,7 @@ def _match_view(row: dict[str, str], media: dict[str, dict[str, str]]) -> MatchV
                 b0,
                 b1,
             )
+    cells = _evidence_cells(row)
     return MatchView(
         row["media_a"],
         row["media_b"],
@@ -211,7 +212,10 @@ def _match_view(row: dict[str, str], media: dict[str, dict[str, str]]) -> MatchV
         interval,
         timeline,
         reason=row.get("reason", ""),
-        **_evidence_cells(row),
+        frames=cells["frames"],
+        inliers=cells["inliers"],
+        coverage=cells["coverage"],
+        agreement=cells["agreement"],
     )
 
 

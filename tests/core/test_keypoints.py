@@ -74,3 +74,27 @@ def test_the_structure_test_keeps_a_recompressed_copy_and_a_crop() -> None:
     copy = im.decode(im.jpeg_bytes(page, 40))
     assert _verify(page, copy, 0.5)
     assert _verify(page, np.ascontiguousarray(page[20:, 15:]), 0.5)
+
+
+# --- issue 15: the evidence a confirmation carries ---------------------------------------
+
+
+def test_a_crop_is_covered_by_its_matched_region_and_its_content_agrees() -> None:
+    photo = im.resize(im.photo("coffee"), 0.6)
+    crop = np.ascontiguousarray(photo[40:, 60:])
+    checked = verify(photo, sift_features(photo), crop, sift_features(crop), VerifyRules())
+    assert checked.confirmed and checked.inliers >= 12
+    assert checked.agreement >= 0.95
+    # The crop is the smaller picture: the matched region covers most of it, less of the whole.
+    assert checked.coverage_b > 0.6 and checked.coverage_b > checked.coverage_a
+
+
+def test_a_different_picture_in_a_shared_page_lowers_the_content_agreement() -> None:
+    one, two = _page("coffee"), _page("chelsea")
+    checked = verify(one, sift_features(one), two, sift_features(two), VerifyRules(12, 0.9))
+    copy = im.decode(im.jpeg_bytes(one, 40))
+    same = verify(one, sift_features(one), copy, sift_features(copy), VerifyRules(12, 0.9))
+    assert same.agreement > checked.agreement
+    strict = VerifyRules(12, 0.9, min_agreement=same.agreement - 0.01)
+    assert not verify(one, sift_features(one), two, sift_features(two), strict).confirmed
+    assert verify(one, sift_features(one), copy, sift_features(copy), strict).confirmed

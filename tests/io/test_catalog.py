@@ -79,6 +79,13 @@ def test_a_frame_match_found_again_keeps_its_method_and_smaller_distance(
     assert stored == alignment.merge_frame_matches(first, again)  # the in-memory rule agrees
 
 
+def test_a_frame_matchs_evidence_comes_back_as_stored(catalog: Catalog) -> None:
+    checked = FrameMatchRow("a", 0, "b", 1, 90, "keypoints", 41, 0.38, 0.97, 0.981)
+    with catalog.transaction():
+        catalog.add_frame_matches([checked, FrameMatchRow("a", 2, "b", 3, 9, "pdq")])
+    assert catalog.frame_matches() == [checked, FrameMatchRow("a", 2, "b", 3, 9, "pdq")]
+
+
 def test_index_entries_and_reset(catalog: Catalog) -> None:
     entries = [IndexEntry(0, "m1", 0, "dp"), IndexEntry(1, "m1", 1, "dp")]
     with catalog.transaction():

@@ -20,4 +20,3 @@ def test_a_started_tool_gets_the_address_space_cap() -> None:
         process.wait()
     (line,) = [row for row in limits.splitlines() if row.startswith("Max address space")]
     assert line.split()[3:5] == [str(3 << 30), str(3 << 30)]
-
