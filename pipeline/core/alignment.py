@@ -44,7 +44,7 @@ from pipeline.core.records import (
     IndexEntry,
     StoredFrame,
 )
-from pipeline.core.relations import FrameMatch, MediaInfo
+from pipeline.core.relations import SCENE_METHOD, FrameMatch, MediaInfo
 
 PictureLoader = Callable[[FrameKey], np.ndarray]  # a stored frame's RGB thumbnail
 FramePair = tuple[FrameKey, FrameKey]  # ordered: first < second
@@ -302,15 +302,23 @@ def _same_picture(
 
 
 def confirm_pairs(
-    table: FrameTable, pairs: Iterable[FramePair], pictures: PictureLoader, rules: VerifyRules
+    table: FrameTable,
+    pairs: Iterable[FramePair],
+    pictures: PictureLoader,
+    rules: VerifyRules,
+    scenes: bool = True,
 ) -> list[FrameMatchRow]:
-    """The pairs whose pictures keypoints and pixels confirm, as `keypoints` matches."""
+    """The pairs whose pictures keypoints and pixels confirm, as `keypoints` matches; with
+    `scenes`, also those that align as one scene only, as `scene` matches."""
     confirmed = []
     for a, b in pairs:
         pic_a, pic_b = pictures(a), pictures(b)
-        checked = _same_picture((pic_a, sift_features(pic_a)), (pic_b, sift_features(pic_b)), rules)
+        feat_a, feat_b = sift_features(pic_a), sift_features(pic_b)
+        checked = _same_picture((pic_a, feat_a), (pic_b, feat_b), rules)
         if checked is not None:
             confirmed.append(_row(table, a, b, "keypoints", checked))
+        elif scenes and (scene := verify(pic_a, feat_a, pic_b, feat_b, rules)).one_scene(rules):
+            confirmed.append(_row(table, a, b, SCENE_METHOD, scene))
     return confirmed
 
 
@@ -351,6 +359,8 @@ def feature_matches(
         checked = verify(pictures(a), feat_a, pictures(b), feat_b, rules)
         if checked.confirmed:
             confirmed.append(_row(table, *closest_in_shot(table, a, b), "keypoints", checked))
+        elif checked.one_scene(rules):
+            confirmed.append(_row(table, a, b, SCENE_METHOD, checked))
     return FeatureSearch(tuple(confirmed), tuple(keys[i] for i in new))
 
 
@@ -392,6 +402,8 @@ def extend_alignments(
     existing: set[tuple[str, int, str, int]] = set()
     for m in known:
         existing.add((m.media_a, m.frame_a, m.media_b, m.frame_b))
+        if m.method == SCENE_METHOD:
+            continue  # one scene, not one footage: nothing to follow
         followed = m.media_a in new_media or m.media_b in new_media
         if followed and m.media_a in timed and m.media_b in timed:
             best = anchors.get((m.media_a, m.media_b))
@@ -562,7 +574,7 @@ def search_frames(
         pairs = index_pairs(table, index, mirror_index, new, by_id, cfg.pdq_max_distance)
         found += pdq_matches(table, pairs)
         found += confirm_pairs(
-            table, weak_still_pairs(table, pairs, cfg.weak_pdq_bits), pictures, rules
+            table, weak_still_pairs(table, pairs, cfg.weak_pdq_bits), pictures, rules, False
         )
         if cfg.video_anchor_max_distance > cfg.pdq_max_distance:
             # 64 bits is far beyond a multi-index's exact radius (15): search exhaustively.
@@ -575,7 +587,7 @@ def search_frames(
         table,
         [row for row in known.features if row.key in eligible.usable],
         params,
-        {(m.media_a, m.media_b) for m in [*known.matches, *found]},
+        {(m.media_a, m.media_b) for m in [*known.matches, *found] if m.method != SCENE_METHOD},
         pictures,
         cfg.keypoint_votes,
         cfg.descriptor_max_l2,

@@ -77,6 +77,23 @@ class Verification:
     coverage_a: float = 0.0
     coverage_b: float = 0.0
 
+    def one_scene(self, rules: VerifyRules) -> bool:
+        """Not the same picture, but one scene: a plausible homography maps most of each
+        picture onto the other and most content blocks agree, while some differ beyond the
+        rules (people who moved in front of a static camera, a second viewpoint)."""
+        return (
+            not self.confirmed
+            and self.inliers >= rules.min_inliers
+            and min(self.coverage_a, self.coverage_b) >= SCENE_MIN_COVERAGE
+            and self.agreement >= SCENE_MIN_AGREEMENT
+        )
+
+
+# A different moment of one static camera, or a second viewpoint, aligns over most of both
+# pictures (the matched region covers this much of each) and most content agrees.
+SCENE_MIN_COVERAGE = 0.5
+SCENE_MIN_AGREEMENT = 0.75
+
 
 def grey(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
@@ -111,8 +128,8 @@ STRUCTURE_MIN_STD = 12.0  # grey levels: below this a block is too plain to comp
 @dataclass(frozen=True)
 class Pixels:
     """Pixel agreement after a warp: NCC over the overlap, fraction of disagreeing blocks,
-    overlap / smaller area, and the fraction of content blocks (textured on either side)
-    that agree (1.0 when no block carries content)."""
+    overlap / smaller area, and the fraction of content blocks (textured on either side, or
+    disagreeing) that agree (1.0 when no block carries content)."""
 
     ncc: float
     bad: float
@@ -174,7 +191,9 @@ def _pixel_agreement(
         textured = np.minimum(std_a, std_b) >= STRUCTURE_MIN_STD
         bad_blocks |= textured & (corr < block_min_ncc)
     bad = int(bad_blocks.sum())
-    content = np.maximum(std_a, std_b) >= STRUCTURE_MIN_STD
+    # Content: blocks textured on either side, or plain blocks that differ (a flat picture
+    # where the other shows another); plain blocks alike on both sides prove nothing.
+    content = (np.maximum(std_a, std_b) >= STRUCTURE_MIN_STD) | bad_blocks
     agreement = float((content & ~bad_blocks).sum() / content.sum()) if content.any() else 1.0
     return Pixels(ncc, bad / total, overlap, agreement)
 

@@ -33,6 +33,7 @@ Relation = Literal[
 SAME_CONTENT: frozenset[str] = frozenset(
     {"exact", "near_duplicate", "video_overlap", "still_in_video"}
 )
+SCENE_METHOD = "scene"  # a frame match of one scene, not one picture (core/alignment)
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ class Evidence:
     ) -> Evidence:
         partners: dict[tuple[str, int], set[str]] = defaultdict(set)
         for m in frame_matches:
-            if m.media_a != m.media_b:
+            if m.media_a != m.media_b and m.method != SCENE_METHOD:
                 partners[(m.media_a, m.frame_a)].add(m.media_b)
                 partners[(m.media_b, m.frame_b)].add(m.media_a)
         return cls({k: frozenset(v) for k, v in partners.items()}, dict(captured_at or {}))
@@ -177,9 +178,12 @@ def media_matches(
         if match.media_a != match.media_b:
             by_pair[(match.media_a, match.media_b)].append(match)
     found: list[MediaMatch] = []
-    for (a_id, b_id), matches in sorted(by_pair.items()):
+    for (a_id, b_id), every in sorted(by_pair.items()):
         a, b = media[a_id], media[b_id]
-        if a.kind != "video" and b.kind != "video":
+        matches = [m for m in every if m.method != SCENE_METHOD]
+        if not matches:  # one scene only, never one picture: a proposal
+            found.append(evidence_rules.with_evidence(_one_scene(a_id, b_id, every), every, media))
+        elif a.kind != "video" and b.kind != "video":
             stills = MediaMatch(
                 a_id,
                 b_id,
@@ -293,6 +297,29 @@ def _judged_by_rules(
             "media share too (a title card, an intro): video_overlap unproven",
         )
     return match
+
+
+def _one_scene(a_id: str, b_id: str, support: Sequence[FrameMatch]) -> MediaMatch:
+    """Two media whose frames align as one scene whose content partly differs: a `same_scene`
+    proposal (a static camera's other moment, a second viewpoint), never same content and
+    never disjoint."""
+    best = max(support, key=lambda m: (m.inliers or 0, -m.distance))
+    differ = 1.0 - (best.agreement or 0.0)
+    return MediaMatch(
+        a_id,
+        b_id,
+        "same_scene",
+        min(m.distance for m in support),
+        a_start_s=best.time_a,
+        a_end_s=best.time_a,
+        b_start_s=best.time_b,
+        b_end_s=best.time_b,
+        frames_agreeing=0,
+        method="keypoints",
+        reason=f"keypoints: {len(support)} frame pair(s) align as one scene ({best.inliers} "
+        f"inliers), but {differ:.0%} of the content blocks differ: another moment or "
+        "viewpoint of one scene, not a copy",
+    )
 
 
 def _weak_pdq_only(support: Sequence[FrameMatch], weak_bits: int) -> bool:

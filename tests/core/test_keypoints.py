@@ -98,3 +98,26 @@ def test_a_different_picture_in_a_shared_page_lowers_the_content_agreement() -> 
     strict = VerifyRules(12, 0.9, min_agreement=same.agreement - 0.01)
     assert not verify(one, sift_features(one), two, sift_features(two), strict).confirmed
     assert verify(one, sift_features(one), copy, sift_features(copy), strict).confirmed
+
+
+def test_one_static_scene_with_different_objects_in_front_is_one_scene_not_one_picture() -> None:
+    """Two moments of one static camera (synth/traps): the ground aligns everywhere, the
+    objects in front differ; a re-encoded copy of one moment is the same picture."""
+    from pipeline.synth import traps
+
+    rules = VerifyRules(12, 0.9, block_min_ncc=0.5, min_agreement=0.95)
+    horse, logo = traps.backdrop_picture("horse"), traps.backdrop_picture("logo")
+    moments = verify(horse, sift_features(horse), logo, sift_features(logo), rules)
+    assert not moments.confirmed and moments.one_scene(rules)
+    assert min(moments.coverage_a, moments.coverage_b) > 0.8 and moments.agreement < 0.95
+    copy = im.decode(im.jpeg_bytes(im.resize(horse, 0.7), 60))
+    same = verify(horse, sift_features(horse), copy, sift_features(copy), rules)
+    assert same.confirmed and not same.one_scene(rules)
+
+
+def test_screenshots_of_different_pictures_in_one_page_are_not_one_picture() -> None:
+    from pipeline.synth import traps
+
+    rules = VerifyRules(12, 0.9, block_min_ncc=0.5, min_agreement=0.95)
+    one, two = traps.template_picture("cell"), traps.template_picture("clock")
+    assert not verify(one, sift_features(one), two, sift_features(two), rules).confirmed
