@@ -28,8 +28,10 @@ raw/, so ingest never sees it) with columns `TRUTH_COLUMNS`:
   `mirror+resize_50`, `trim`, `compilation`, ...); for two copies of one original, their
   roles joined by `+` (`repost+repost`, `compilation+trim`, `grab+reupload`);
 - hard negatives are listed too, with relation `none` and the trap as transform:
-  `sibling_crop`, `shared_background`, `black_intro`, `uniform_intro`, `disjoint_excerpts`.
-  Pairs not listed at all share nothing.
+  `sibling_crop`, `shared_background`, `black_intro`, `uniform_intro`, `disjoint_excerpts`,
+  and issue 15's precision traps (synth/traps.py): `shared_template` (screenshots of
+  different pictures in one page), `same_backdrop` (one static scene, a different object in
+  front), `same_scene` (a stereo pair). Pairs not listed at all share nothing.
 
 For an original and its copy, path_a is the original. Times are seconds on the 25 fps frame
 grid. `DIR/eval_corpus.json` records (scale, seed, SHA-256 of every file), so a second run
@@ -77,6 +79,9 @@ HARD_NEGATIVE_KINDS = (
     "black_intro",
     "uniform_intro",
     "disjoint_excerpts",
+    "shared_template",  # issue 15's precision traps (synth/traps.py)
+    "same_backdrop",
+    "same_scene",
 )
 SOURCES = tuple(f"src{index:02d}" for index in range(1, 9))
 CROP_PERCENTS = (5, 10, 15, 20, 25)
