@@ -294,11 +294,23 @@ def _same_picture(
 ) -> Verification | None:
     """The evidence when keypoints and pixels agree (plain frames, with few keypoints, by
     intensity alignment), else None."""
+    return _checks(a, b, rules)[0]
+
+
+def _checks(
+    a: tuple[np.ndarray, Features], b: tuple[np.ndarray, Features], rules: VerifyRules
+) -> tuple[Verification | None, Verification]:
+    """(the confirming evidence or None, the keypoint check): `_same_picture`, with the
+    keypoint check kept for `Verification.one_scene`."""
     (pic_a, feat_a), (pic_b, feat_b) = a, b
-    checked = verify(pic_a, feat_a, pic_b, feat_b, rules)
-    if not checked.confirmed and min(len(feat_a), len(feat_b)) < PLAIN_FRAME_KEYPOINTS:
-        checked = verify_aligned(pic_a, pic_b, rules)
-    return checked if checked.confirmed else None
+    keypoint = verify(pic_a, feat_a, pic_b, feat_b, rules)
+    if keypoint.confirmed:
+        return keypoint, keypoint
+    if min(len(feat_a), len(feat_b)) < PLAIN_FRAME_KEYPOINTS:
+        aligned = verify_aligned(pic_a, pic_b, rules)
+        if aligned.confirmed:
+            return aligned, keypoint
+    return None, keypoint
 
 
 def confirm_pairs(
@@ -313,12 +325,13 @@ def confirm_pairs(
     confirmed = []
     for a, b in pairs:
         pic_a, pic_b = pictures(a), pictures(b)
-        feat_a, feat_b = sift_features(pic_a), sift_features(pic_b)
-        checked = _same_picture((pic_a, feat_a), (pic_b, feat_b), rules)
+        checked, keypoint = _checks(
+            (pic_a, sift_features(pic_a)), (pic_b, sift_features(pic_b)), rules
+        )
         if checked is not None:
             confirmed.append(_row(table, a, b, "keypoints", checked))
-        elif scenes and (scene := verify(pic_a, feat_a, pic_b, feat_b, rules)).one_scene(rules):
-            confirmed.append(_row(table, a, b, SCENE_METHOD, scene))
+        elif scenes and keypoint.one_scene(rules):
+            confirmed.append(_row(table, a, b, SCENE_METHOD, keypoint))
     return confirmed
 
 
