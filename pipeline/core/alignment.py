@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from pipeline.config import DedupeConfig
-from pipeline.core import hamming
+from pipeline.core import hamming, shared_regions
 from pipeline.core.hashing import hamming as hamming_bits
 from pipeline.core.keypoints import (
     Features,
@@ -112,6 +112,14 @@ class FrameTable:
             },
             {media_id: tuple(group) for media_id, group in by_media.items()},
         )
+
+    def sizes(self) -> dict[FrameKey, tuple[int, int]]:
+        """Every stored frame's thumbnail (width, height): where its keypoints lie."""
+        return {
+            (f.media_id, f.frame.frame_index): (f.width, f.height)
+            for frames in self.frames_by_media.values()
+            for f in frames
+        }
 
     def usable(self, media_ids: Iterable[str]) -> set[FrameKey]:
         """Frames of these media that are not uniform: keypoint matches need no more."""
@@ -234,6 +242,17 @@ def pdq_matches(table: FrameTable, pairs: Iterable[FramePair]) -> list[FrameMatc
     return [_row(table, a, b, "pdq") for a, b in sorted(pairs)]
 
 
+def strong_links(matches: Iterable[FrameMatchRow], weak_bits: int) -> dict[str, set[str]]:
+    """media -> the media a PDQ frame match below weak_bits links it to (its same-size
+    copies: they share its keypoints at their places, and are not a template)."""
+    linked: dict[str, set[str]] = defaultdict(set)
+    for m in matches:
+        if m.method == "pdq" and (not weak_bits or m.distance < weak_bits):
+            linked[m.media_a].add(m.media_b)
+            linked[m.media_b].add(m.media_a)
+    return linked
+
+
 def weak_still_pairs(
     table: FrameTable, pairs: Iterable[FramePair], weak_bits: int
 ) -> list[FramePair]:
@@ -352,23 +371,39 @@ def feature_matches(
     votes_min: int,
     descriptor_max_l2: float,
     rules: VerifyRules,
+    related: Mapping[str, AbstractSet[str]] | None = None,
 ) -> FeatureSearch:
     """The crop path: frames whose features were not searched under params vote, descriptor
     by descriptor, for frames of other media; candidates whose media are not linked yet are
-    confirmed by homography and pixel agreement, then moved to the closest frames of their
-    shots (`closest_in_shot`)."""
+    confirmed by homography and pixel agreement, less the keypoints that recur at one place
+    across media unrelated to theirs (core/shared_regions; `related`: media -> media linked
+    to it by strong PDQ matches), then moved to the closest frames of their shots
+    (`closest_in_shot`)."""
+    related = related or {}
     new = [i for i, row in enumerate(features) if row.searched_params != params]
     if not new:
         return FeatureSearch((), ())
     decoded = [Features.from_bytes(row.points, row.descriptors) for row in features]
     keys = [row.key for row in features]
-    votes = candidate_pairs(decoded, keys, new, votes_min, descriptor_max_l2)
+    votes = [
+        (i, j)
+        for i, j in candidate_pairs(decoded, keys, new, votes_min, descriptor_max_l2)
+        if tuple(sorted((keys[i][0], keys[j][0]))) not in linked_media
+    ]
+    sizes = table.sizes()
+    shared = shared_regions.recurring(
+        decoded,
+        keys,
+        [sizes[key] for key in keys],
+        {i for pair in votes for i in pair},
+        related,
+        descriptor_max_l2,
+    )
+    kept = {i: shared_regions.without(decoded[i], mask) for i, mask in shared.items()}
     confirmed: list[FrameMatchRow] = []
     for i, j in votes:
         a, b = sorted((keys[i], keys[j]))
-        if (a[0], b[0]) in linked_media:
-            continue
-        feat_a, feat_b = (decoded[i], decoded[j]) if keys[i] == a else (decoded[j], decoded[i])
+        feat_a, feat_b = (kept[i], kept[j]) if keys[i] == a else (kept[j], kept[i])
         checked = verify(pictures(a), feat_a, pictures(b), feat_b, rules)
         if checked.confirmed:
             confirmed.append(_row(table, *closest_in_shot(table, a, b), "keypoints", checked))
@@ -605,6 +640,7 @@ def search_frames(
         cfg.keypoint_votes,
         cfg.descriptor_max_l2,
         rules,
+        strong_links([*known.matches, *found], cfg.weak_pdq_bits),
     )
     found += crop.matches
     new_media = {key[0] for key in new} | {key[0] for key in crop.searched}

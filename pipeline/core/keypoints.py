@@ -346,6 +346,9 @@ def _descriptor_index(vectors: np.ndarray, exact_up_to: int) -> Any:
     return index
 
 
+descriptor_index = _descriptor_index  # core/shared_regions searches the same way
+
+
 def _vote(
     query: int,
     distances: np.ndarray,

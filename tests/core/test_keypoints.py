@@ -121,3 +121,29 @@ def test_screenshots_of_different_pictures_in_one_page_are_not_one_picture() -> 
     rules = VerifyRules(12, 0.9, block_min_ncc=0.5, min_agreement=0.95)
     one, two = traps.template_picture("cell"), traps.template_picture("clock")
     assert not verify(one, sift_features(one), two, sift_features(two), rules).confirmed
+
+
+def test_a_page_shared_by_unrelated_screenshots_is_set_aside_and_the_picture_kept() -> None:
+    """core/shared_regions: five screenshots of different pictures in one page (synth/traps)
+    share its keypoints at their places; a crop of the first picture's screenshot shares the
+    picture, moved: nothing of it is set aside."""
+    from pipeline.core import shared_regions
+    from pipeline.synth import traps
+
+    pages = [traps.template_picture(n) for n in ("cell", "clock", "microaneurysms", "brick")]
+    pages.append(traps.template_picture("gravel"))
+    crop = np.ascontiguousarray(pages[0][120:380, 30:330])
+    pictures = [*pages, crop]
+    features = [sift_features(p) for p in pictures]
+    keys = [(f"m{i}", 0) for i in range(len(pictures))]
+    sizes = [(p.shape[1], p.shape[0]) for p in pictures]
+    masks = shared_regions.recurring(features, keys, sizes, set(range(6)), {}, 200.0)
+    first = features[0].points
+    in_chrome = (first[:, 1] < 108) | (first[:, 1] > 396)
+    assert masks[0][in_chrome].mean() > 0.5  # the page around the picture
+    assert masks[0][~in_chrome].mean() < 0.1  # the picture itself
+    assert not masks[5].any()  # the crop: its picture's keypoints moved
+    # Linked by strong PDQ (same-size copies), the others are not a template for m0.
+    related = {"m0": {"m1", "m2", "m3", "m4"}}
+    linked = shared_regions.recurring(features, keys, sizes, {0}, related, 200.0)
+    assert not linked[0].any()
