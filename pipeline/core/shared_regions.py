@@ -38,31 +38,45 @@ def recurring(
 ) -> dict[int, np.ndarray]:
     """For each frame position in `asked`, a mask of its keypoints that recur at the same
     relative place in MIN_UNRELATED_MEDIA or more media unrelated to its own. sizes: each
-    frame's (width, height), for relative places."""
+    frame's (width, height), for relative places. One k-NN search for every asked keypoint,
+    the counting vectorised."""
     masks = {i: np.zeros(len(features[i]), bool) for i in asked}
-    if not asked or not features:
+    queries = [i for i in sorted(asked) if len(features[i])]
+    if not queries:
         return masks
     owners = np.concatenate([np.full(len(f), i, np.int64) for i, f in enumerate(features)])
-    if owners.size == 0:
-        return masks
     places = np.concatenate(
         [f.points / np.array(sizes[i], np.float32) for i, f in enumerate(features)]
     )
+    names = sorted({media for media, _ in keys})
+    number = {media: n for n, media in enumerate(names)}
+    media_of = np.array([number[media] for media, _ in keys], np.int64)
     vectors = np.concatenate([f.descriptors for f in features]).astype(np.float32)
     index = descriptor_index(vectors, exact_up_to)
     k = min(NEIGHBOURS, len(vectors))
-    for i in sorted(asked):
-        if not len(features[i]):
-            continue
-        media = keys[i][0]
-        distances, hits = index.search(features[i].descriptors.astype(np.float32), k)
-        own = features[i].points / np.array(sizes[i], np.float32)
-        for row, (row_d, row_h) in enumerate(zip(distances, hits, strict=True)):
-            close = row_h[(row_h >= 0) & (row_d <= max_l2 * max_l2)]
-            near = close[np.abs(places[close] - own[row]).max(axis=1) <= PLACE_TOLERANCE]
-            others = {keys[int(owners[h])][0] for h in near} - {media}
-            if len(others - set(related.get(media, ()))) >= MIN_UNRELATED_MEDIA:
-                masks[i][row] = True
+    rows = np.concatenate([np.flatnonzero(owners == i) for i in queries])
+    distances, hits = index.search(vectors[rows], k)
+    safe = np.where(hits >= 0, hits, 0)
+    own = media_of[owners[rows]][:, None]
+    other = media_of[owners[safe]]
+    near = (hits >= 0) & (distances <= max_l2 * max_l2)
+    near &= np.abs(places[safe] - places[rows][:, None, :]).max(axis=2) <= PLACE_TOLERANCE
+    near &= other != own
+    linked = np.array(
+        [number[a] * len(names) + number[b] for a, bs in related.items() for b in bs if b in number]
+        + [-1],
+        np.int64,
+    )
+    near &= ~np.isin(own * len(names) + other, linked)
+    # Distinct other media per keypoint: sort each row's media (-1 where not near), count steps.
+    found = np.sort(np.where(near, other, -1), axis=1)
+    steps = (found[:, 1:] != found[:, :-1]) & (found[:, 1:] >= 0)
+    distinct = steps.sum(axis=1) + (found[:, 0] >= 0)
+    shared = distinct >= MIN_UNRELATED_MEDIA
+    start = 0
+    for i in queries:
+        masks[i] = shared[start : start + len(features[i])]
+        start += len(features[i])
     return masks
 
 
