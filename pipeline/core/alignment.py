@@ -390,21 +390,34 @@ def feature_matches(
         for i, j in candidate_pairs(decoded, keys, new, votes_min, descriptor_max_l2)
         if tuple(sorted((keys[i][0], keys[j][0]))) not in linked_media
     ]
+    ordered_votes = [(i, j) if keys[i] < keys[j] else (j, i) for i, j in votes]
+    checks = {
+        (i, j): verify(pictures(keys[i]), decoded[i], pictures(keys[j]), decoded[j], rules)
+        for i, j in ordered_votes
+    }
+    # Pairs framed alike may rest on a template (core/shared_regions): their frames are
+    # looked up in one search, and the pair checked again without what recurs.
+    framed_alike = [pair for pair, c in checks.items() if c.confirmed and c.in_place]
     sizes = table.sizes()
-    shared = shared_regions.recurring(
+    masks = shared_regions.recurring(
         decoded,
         keys,
         [sizes[key] for key in keys],
-        {i for pair in votes for i in pair},
+        {i for pair in framed_alike for i in pair},
         related,
         descriptor_max_l2,
     )
-    kept = {i: shared_regions.without(decoded[i], mask) for i, mask in shared.items()}
+    for i, j in framed_alike:
+        checks[(i, j)] = verify(
+            pictures(keys[i]),
+            shared_regions.without(decoded[i], masks[i]),
+            pictures(keys[j]),
+            shared_regions.without(decoded[j], masks[j]),
+            rules,
+        )
     confirmed: list[FrameMatchRow] = []
-    for i, j in votes:
-        a, b = sorted((keys[i], keys[j]))
-        feat_a, feat_b = (kept[i], kept[j]) if keys[i] == a else (kept[j], kept[i])
-        checked = verify(pictures(a), feat_a, pictures(b), feat_b, rules)
+    for (i, j), checked in checks.items():
+        a, b = keys[i], keys[j]
         if checked.confirmed:
             confirmed.append(_row(table, *closest_in_shot(table, a, b), "keypoints", checked))
         elif checked.one_scene(rules):

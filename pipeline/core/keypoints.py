@@ -12,7 +12,7 @@ pixel check removed every false merge.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import cv2
@@ -76,6 +76,9 @@ class Verification:
     agreement: float = 0.0
     coverage_a: float = 0.0
     coverage_b: float = 0.0
+    # b's frame maps onto a's corner to corner (within IN_PLACE_TOLERANCE of each side):
+    # framed alike, as screenshots of one page are, so a shared template could explain it.
+    in_place: bool = False
 
     def one_scene(self, rules: VerifyRules) -> bool:
         """Not the same picture, but one scene: a plausible homography maps most of each
@@ -215,13 +218,26 @@ def verify(
         grey(a_rgb), grey(b_rgb), homography, block_min_ncc=rules.block_min_ncc
     )
     keep = inlier_mask.ravel().astype(bool)
-    return _verdict(
+    verdict = _verdict(
         pixels,
         rules,
         inliers,
         hull_coverage(dst.reshape(-1, 2)[keep], a_rgb.shape),
         hull_coverage(src.reshape(-1, 2)[keep], b_rgb.shape),
     )
+    return replace(verdict, in_place=_in_place(homography, a_rgb.shape, b_rgb.shape))
+
+
+IN_PLACE_TOLERANCE = 0.05  # of each side
+
+
+def _in_place(homography: np.ndarray, a_shape: tuple[int, ...], b_shape: tuple[int, ...]) -> bool:
+    """Do b's corners land on a's corners?"""
+    (ha, wa), (hb, wb) = a_shape[:2], b_shape[:2]
+    corners = np.array([[0, 0], [wb, 0], [wb, hb], [0, hb]], np.float32).reshape(-1, 1, 2)
+    landed = cv2.perspectiveTransform(corners, homography).reshape(-1, 2)
+    target = np.array([[0, 0], [wa, 0], [wa, ha], [0, ha]], np.float32)
+    return bool((np.abs(landed - target) <= IN_PLACE_TOLERANCE * np.array([wa, ha])).all())
 
 
 def hull_coverage(points: np.ndarray, shape: tuple[int, ...]) -> float:

@@ -3,14 +3,15 @@
 Screenshots of one site or app carry its page (header, advert, avatars), a channel's uploads
 its logo, reposts of one account its watermark: the same local features at the same place of
 the frame in files that otherwise show different pictures. A keypoint match resting on them
-says nothing about the pictures. So, before the crop path verifies a candidate pair, each
+says nothing about the pictures. So, when the crop path confirms a pair of frames framed alike
+(`Verification.in_place`: frame maps onto frame, as screenshots of one page do), each
 frame's keypoints that recur at the same relative place (within `PLACE_TOLERANCE` of the
 frame's width and height) with a close descriptor in at least `MIN_UNRELATED_MEDIA` other
 media are set aside, counting only media not already linked to the frame's media by a strong
 PDQ match (same-size copies of one popular picture share every keypoint at its place, and
-are its copies, not a template). A crop, a rescale or a screenshot of a picture moves the
-picture's keypoints, so the picture itself is never set aside, only the fixed frame around
-it.
+are its copies, not a template), and the pair is checked again without them. A crop, a
+rescale or a screenshot of a picture moves the picture's keypoints, so the picture itself is
+never set aside, only the fixed frame around it.
 """
 
 from __future__ import annotations

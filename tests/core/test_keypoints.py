@@ -143,6 +143,10 @@ def test_a_page_shared_by_unrelated_screenshots_is_set_aside_and_the_picture_kep
     assert masks[0][in_chrome].mean() > 0.5  # the page around the picture
     assert masks[0][~in_chrome].mean() < 0.1  # the picture itself
     assert not masks[5].any()  # the crop: its picture's keypoints moved
+    # Only pairs framed alike are looked up: two pages are, the page and its crop are not.
+    loose = VerifyRules(12, 0.9)
+    assert verify(pages[0], features[0], pages[1], features[1], loose).in_place
+    assert not verify(pages[0], features[0], crop, features[5], loose).in_place
     # Linked by strong PDQ (same-size copies), the others are not a template for m0.
     related = {"m0": {"m1", "m2", "m3", "m4"}}
     linked = shared_regions.recurring(features, keys, sizes, {0}, related, 200.0)
