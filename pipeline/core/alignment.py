@@ -243,11 +243,13 @@ def pdq_matches(table: FrameTable, pairs: Iterable[FramePair]) -> list[FrameMatc
 
 
 def strong_links(matches: Iterable[FrameMatchRow], weak_bits: int) -> dict[str, set[str]]:
-    """media -> the media a PDQ frame match below weak_bits links it to (its same-size
-    copies: they share its keypoints at their places, and are not a template)."""
+    """media -> the media a PDQ frame match below weak_bits, or a keypoint confirmation,
+    links it to (its copies and versions: they share its keypoints at their places, and are
+    not a template; core/shared_regions)."""
     linked: dict[str, set[str]] = defaultdict(set)
     for m in matches:
-        if m.method == "pdq" and (not weak_bits or m.distance < weak_bits):
+        strong_pdq = m.method == "pdq" and (not weak_bits or m.distance < weak_bits)
+        if strong_pdq or m.method == "keypoints":
             linked[m.media_a].add(m.media_b)
             linked[m.media_b].add(m.media_a)
     return linked

@@ -7,9 +7,10 @@ says nothing about the pictures. So, when the crop path confirms a pair of frame
 (`Verification.in_place`: frame maps onto frame, as screenshots of one page do), each
 frame's keypoints that recur at the same relative place (within `PLACE_TOLERANCE` of the
 frame's width and height) with a close descriptor in at least `MIN_UNRELATED_MEDIA` other
-media are set aside, counting only media not already linked to the frame's media by a strong
-PDQ match (same-size copies of one popular picture share every keypoint at its place, and
-are its copies, not a template), and the pair is checked again without them. A crop, a
+groups of media are set aside, a group being the media strong PDQ matches link together
+(same-size copies of one popular picture, versions of one footage share every keypoint at
+its place, however many they are, and are copies, not a template), and the pair is checked
+again without them. A crop, a
 rescale or a screenshot of a picture moves the picture's keypoints, so the picture itself is
 never set aside, only the fixed frame around it.
 """
@@ -23,7 +24,7 @@ import numpy as np
 
 from pipeline.core.keypoints import EXACT_SEARCH_MAX_DESCRIPTORS, Features, descriptor_index
 
-MIN_UNRELATED_MEDIA = 3  # a template element recurs in at least this many other media
+MIN_UNRELATED_MEDIA = 3  # a template element recurs in at least this many other groups
 PLACE_TOLERANCE = 0.03  # of the frame's width and height: "the same place"
 NEIGHBOURS = 16  # descriptors looked up per keypoint
 
@@ -38,7 +39,7 @@ def recurring(
     exact_up_to: int = EXACT_SEARCH_MAX_DESCRIPTORS,
 ) -> dict[int, np.ndarray]:
     """For each frame position in `asked`, a mask of its keypoints that recur at the same
-    relative place in MIN_UNRELATED_MEDIA or more media unrelated to its own. sizes: each
+    relative place in MIN_UNRELATED_MEDIA or more groups of media other than its own. sizes: each
     frame's (width, height), for relative places. One k-NN search for every asked keypoint,
     the counting vectorised."""
     masks = {i: np.zeros(len(features[i]), bool) for i in asked}
@@ -49,9 +50,8 @@ def recurring(
     places = np.concatenate(
         [f.points / np.array(sizes[i], np.float32) for i, f in enumerate(features)]
     )
-    names = sorted({media for media, _ in keys})
-    number = {media: n for n, media in enumerate(names)}
-    media_of = np.array([number[media] for media, _ in keys], np.int64)
+    group = _groups(sorted({media for media, _ in keys}), related)
+    media_of = np.array([group[media] for media, _ in keys], np.int64)
     vectors = np.concatenate([f.descriptors for f in features]).astype(np.float32)
     index = descriptor_index(vectors, exact_up_to)
     k = min(NEIGHBOURS, len(vectors))
@@ -63,13 +63,7 @@ def recurring(
     near = (hits >= 0) & (distances <= max_l2 * max_l2)
     near &= np.abs(places[safe] - places[rows][:, None, :]).max(axis=2) <= PLACE_TOLERANCE
     near &= other != own
-    linked = np.array(
-        [number[a] * len(names) + number[b] for a, bs in related.items() for b in bs if b in number]
-        + [-1],
-        np.int64,
-    )
-    near &= ~np.isin(own * len(names) + other, linked)
-    # Distinct other media per keypoint: sort each row's media (-1 where not near), count steps.
+    # Distinct other groups per keypoint: sort each row's groups (-1 where not near), count steps.
     found = np.sort(np.where(near, other, -1), axis=1)
     steps = (found[:, 1:] != found[:, :-1]) & (found[:, 1:] >= 0)
     distinct = steps.sum(axis=1) + (found[:, 0] >= 0)
@@ -79,6 +73,27 @@ def recurring(
         masks[i] = shared[start : start + len(features[i])]
         start += len(features[i])
     return masks
+
+
+def _groups(media: Sequence[str], related: Mapping[str, AbstractSet[str]]) -> dict[str, int]:
+    """Each media's group: the connected components of the strong PDQ links. Versions of one
+    footage or copies of one picture are one group however many there are; a template
+    recurs across groups."""
+    parent = {m: m for m in media}
+
+    def root(m: str) -> str:
+        while parent[m] != m:
+            parent[m] = parent[parent[m]]
+            m = parent[m]
+        return m
+
+    for a, linked in related.items():
+        for b in linked:
+            if a in parent and b in parent:
+                parent[root(a)] = root(b)
+    roots = sorted({root(m) for m in media})
+    number = {r: n for n, r in enumerate(roots)}
+    return {m: number[root(m)] for m in media}
 
 
 def without(features: Features, shared: np.ndarray) -> Features:

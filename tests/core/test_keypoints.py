@@ -147,7 +147,8 @@ def test_a_page_shared_by_unrelated_screenshots_is_set_aside_and_the_picture_kep
     loose = VerifyRules(12, 0.9)
     assert verify(pages[0], features[0], pages[1], features[1], loose).in_place
     assert not verify(pages[0], features[0], crop, features[5], loose).in_place
-    # Linked by strong PDQ (same-size copies), the others are not a template for m0.
-    related = {"m0": {"m1", "m2", "m3", "m4"}}
+    # Linked to each other by strong PDQ (versions of one footage, copies of one picture),
+    # the other four are one group: what they share with m0 is no template.
+    related = {"m1": {"m2"}, "m2": {"m3"}, "m3": {"m4"}}
     linked = shared_regions.recurring(features, keys, sizes, {0}, related, 200.0)
     assert not linked[0].any()
