@@ -299,6 +299,14 @@ def _judged_by_rules(
     return match
 
 
+SCENE_REASON = "align as one scene"  # the words of every pixel scene proposal's reason
+
+
+def _pixel_scene(match: MediaMatch) -> bool:
+    """A same_scene proposal made from pixels (`_one_scene`), not from recorded exposures."""
+    return match.relation == "same_scene" and SCENE_REASON in match.reason
+
+
 def _one_scene(a_id: str, b_id: str, support: Sequence[FrameMatch]) -> MediaMatch:
     """Two media whose frames align as one scene whose content partly differs: a `same_scene`
     proposal (a static camera's other moment, a second viewpoint), never same content and
@@ -316,7 +324,7 @@ def _one_scene(a_id: str, b_id: str, support: Sequence[FrameMatch]) -> MediaMatc
         b_end_s=best.time_b,
         frames_agreeing=0,
         method="keypoints",
-        reason=f"keypoints: {len(support)} frame pair(s) align as one scene ({best.inliers} "
+        reason=f"keypoints: {len(support)} frame pair(s) {SCENE_REASON} ({best.inliers} "
         f"inliers), but {differ:.0%} of the content blocks differ: another moment or "
         "viewpoint of one scene, not a copy",
     )
@@ -591,11 +599,18 @@ def accepted_relations(
         if not is_rejected(m.media_a, m.media_b)
     ]
     links = [m for m in direct if m.same_content or is_confirmed(m.media_a, m.media_b)]
-    proposed = {(m.media_a, m.media_b) for m in direct if not m.same_content}
+    # A pixel scene proposal yields to a chain of verified relations (one frame pair that
+    # aligned as a scene, against copies proven link by link); a candidate or two recorded
+    # exposures do not.
+    proposed = {
+        (m.media_a, m.media_b) for m in direct if not m.same_content and not _pixel_scene(m)
+    }
     inferred = [
         m
         for m in infer_transitive(links, media)
         if not is_rejected(m.media_a, m.media_b) and (m.media_a, m.media_b) not in proposed
     ]
+    proven = {(m.media_a, m.media_b) for m in inferred}
+    direct = [m for m in direct if not (_pixel_scene(m) and (m.media_a, m.media_b) in proven)]
     every = sorted(direct + inferred, key=lambda m: (m.media_a, m.media_b, m.a_start_s or 0.0))
     return links, every

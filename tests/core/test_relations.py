@@ -253,3 +253,18 @@ def test_no_inferred_relation_overrides_a_same_scene_proposal() -> None:
     evidence = Evidence.of(frames, {"a": "2017-11-07T22:14:15", "b": "2017-11-07T22:14:30"})
     _, every = accepted_relations(frames, MEDIA, RULES, set(), _never, evidence)
     assert [m.relation for m in every if {m.media_a, m.media_b} == {"a", "b"}] == ["same_scene"]
+
+
+def test_a_pixel_scene_proposal_yields_to_a_chain_of_verified_relations() -> None:
+    """Two exposures stay a proposal (above); one frame pair that aligned only as one scene
+    (a logo bar over part of a re-upload) does not outweigh copies proven link by link."""
+    scene = FrameMatch("a", 0, None, "b", 0, None, 80, "scene", 97, 0.9, 0.9, 0.92)
+    chain = [FrameMatch("a", 0, None, "v", 3, 3.0, 5), FrameMatch("b", 0, None, "v", 3, 3.0, 5)]
+    (alone,) = media_matches([scene], MEDIA, RULES)
+    assert alone.relation == "same_scene" and not alone.same_content
+    _, every = accepted_relations([scene, *chain], MEDIA, RULES, set(), _never)
+    assert [(m.relation, m.method) for m in every if {m.media_a, m.media_b} == {"a", "b"}] == [
+        ("near_duplicate", "inferred")
+    ]
+    _, unproven = accepted_relations([scene, chain[0]], MEDIA, RULES, set(), _never)
+    assert [m.relation for m in unproven if {m.media_a, m.media_b} == {"a", "b"}] == ["same_scene"]
