@@ -378,9 +378,10 @@ def feature_matches(
     """The crop path: frames whose features were not searched under params vote, descriptor
     by descriptor, for frames of other media; candidates whose media are not linked yet are
     confirmed by homography and pixel agreement, less the keypoints that recur at one place
-    across media unrelated to theirs (core/shared_regions; `related`: media -> media linked
-    to it by strong PDQ matches), then moved to the closest frames of their shots
-    (`closest_in_shot`)."""
+    across groups of unrelated media (core/shared_regions; `related`: media -> media strong
+    PDQ matches or keypoint confirmations link it to, `strong_links`), then moved to the
+    closest frames of their shots (`closest_in_shot`); those that align only as one scene
+    come back as `scene` matches."""
     related = related or {}
     new = [i for i, row in enumerate(features) if row.searched_params != params]
     if not new:
@@ -523,14 +524,16 @@ def merge_frame_matches(
     stored: Sequence[FrameMatchRow], new: Iterable[FrameMatchRow]
 ) -> list[FrameMatchRow]:
     """The stored matches with the new ones added, as the catalog keeps them
-    (io/catalog.add_frame_matches): a pair found again keeps its first method, its smaller
+    (io/catalog.add_frame_matches): a pair found again keeps its first method (a `scene`
+    match found again as the same picture takes the new method and evidence), its smaller
     distance and its first measured evidence; sorted by media and frame."""
     merged: dict[tuple[str, int, str, int], FrameMatchRow] = {}
     for m in [*stored, *new]:
         key = (m.media_a, m.frame_a, m.media_b, m.frame_b)
         old = merged.get(key)
-        if old is None:
-            merged[key] = m
+        if old is None or (old.method == SCENE_METHOD and m.method != SCENE_METHOD):
+            # A scene match found again as the same picture is the same picture.
+            merged[key] = m if old is None else replace(m, distance=min(m.distance, old.distance))
             continue
         if m.distance < old.distance:
             old = replace(old, distance=m.distance)

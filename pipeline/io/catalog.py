@@ -749,10 +749,17 @@ class Catalog:
         self._db.executemany(
             "INSERT INTO frame_matches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO"
             " UPDATE SET distance = MIN(distance, excluded.distance),"
-            " inliers = COALESCE(inliers, excluded.inliers),"
-            " coverage_a = COALESCE(coverage_a, excluded.coverage_a),"
-            " coverage_b = COALESCE(coverage_b, excluded.coverage_b),"
-            " agreement = COALESCE(agreement, excluded.agreement)",
+            # A `scene` match found again as the same picture takes the new method and
+            # evidence (core/alignment.merge_frame_matches is the same rule in memory).
+            " inliers = CASE WHEN method = 'scene' AND excluded.method != 'scene'"
+            " THEN excluded.inliers ELSE COALESCE(inliers, excluded.inliers) END,"
+            " coverage_a = CASE WHEN method = 'scene' AND excluded.method != 'scene'"
+            " THEN excluded.coverage_a ELSE COALESCE(coverage_a, excluded.coverage_a) END,"
+            " coverage_b = CASE WHEN method = 'scene' AND excluded.method != 'scene'"
+            " THEN excluded.coverage_b ELSE COALESCE(coverage_b, excluded.coverage_b) END,"
+            " agreement = CASE WHEN method = 'scene' AND excluded.method != 'scene'"
+            " THEN excluded.agreement ELSE COALESCE(agreement, excluded.agreement) END,"
+            " method = CASE WHEN method = 'scene' THEN excluded.method ELSE method END",
             [
                 (
                     m.media_a,

@@ -109,3 +109,17 @@ def test_detections_and_derived_state_are_records(catalog: Catalog) -> None:
     assert catalog.detections("other") == {}
     assert catalog.derived_state("count") == DerivedState("key", {"counts.csv": "abc"})
     assert catalog.derived_state("dedupe") is None
+
+
+def test_a_scene_match_found_again_as_the_same_picture_is_the_same_picture(
+    catalog: Catalog,
+) -> None:
+    scene = [FrameMatchRow("a", 0, "b", 1, 80, "scene", 90, 0.9, 0.9, 0.8)]
+    again = [FrameMatchRow("a", 0, "b", 1, 82, "keypoints", 120, 0.95, 0.95, 0.99)]
+    with catalog.transaction():
+        catalog.add_frame_matches(scene)
+    with catalog.transaction():
+        catalog.add_frame_matches(again)
+    expected = [FrameMatchRow("a", 0, "b", 1, 80, "keypoints", 120, 0.95, 0.95, 0.99)]
+    assert catalog.frame_matches() == expected
+    assert alignment.merge_frame_matches(scene, again) == expected
