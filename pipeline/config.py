@@ -63,6 +63,8 @@ class DedupeConfig(_Section):
     keypoint_min_inliers: int = Field(12, ge=4)
     keypoint_min_ncc: float = Field(0.9, gt=0, le=1)
     keypoint_block_min_ncc: float = Field(0.5, ge=0, le=1)
+    keypoint_min_agreement: float = Field(0.9, ge=0, le=1)
+    keypoint_min_coverage: float = Field(0.15, ge=0, le=1)
     weak_pdq_bits: int = Field(28, ge=0, le=128)
     short_run_frames: int = Field(3, ge=0)
 

@@ -20,15 +20,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from pipeline.config import DedupeConfig
-from pipeline.core import hamming
+from pipeline.core import hamming, shared_regions
 from pipeline.core.hashing import hamming as hamming_bits
 from pipeline.core.keypoints import (
     Features,
+    Verification,
     VerifyRules,
     candidate_pairs,
     sift_features,
@@ -43,7 +44,7 @@ from pipeline.core.records import (
     IndexEntry,
     StoredFrame,
 )
-from pipeline.core.relations import FrameMatch, MediaInfo
+from pipeline.core.relations import SCENE_METHOD, FrameMatch, MediaInfo
 
 PictureLoader = Callable[[FrameKey], np.ndarray]  # a stored frame's RGB thumbnail
 FramePair = tuple[FrameKey, FrameKey]  # ordered: first < second
@@ -111,6 +112,14 @@ class FrameTable:
             },
             {media_id: tuple(group) for media_id, group in by_media.items()},
         )
+
+    def sizes(self) -> dict[FrameKey, tuple[int, int]]:
+        """Every stored frame's thumbnail (width, height): where its keypoints lie."""
+        return {
+            (f.media_id, f.frame.frame_index): (f.width, f.height)
+            for frames in self.frames_by_media.values()
+            for f in frames
+        }
 
     def usable(self, media_ids: Iterable[str]) -> set[FrameKey]:
         """Frames of these media that are not uniform: keypoint matches need no more."""
@@ -183,9 +192,25 @@ def _ordered(this: FrameKey, other: FrameKey) -> FramePair:
     return (this, other) if this < other else (other, this)
 
 
-def _row(table: FrameTable, a: FrameKey, b: FrameKey, method: str) -> FrameMatchRow:
+def _row(
+    table: FrameTable, a: FrameKey, b: FrameKey, method: str, checked: Verification | None = None
+) -> FrameMatchRow:
+    """A frame match, with the keypoint and pixel evidence when `checked` measured it."""
     distance = frame_distance(table.hashed[a], table.hashed[b])
-    return FrameMatchRow(a[0], a[1], b[0], b[1], distance, method)
+    if checked is None:
+        return FrameMatchRow(a[0], a[1], b[0], b[1], distance, method)
+    return FrameMatchRow(
+        a[0],
+        a[1],
+        b[0],
+        b[1],
+        distance,
+        method,
+        checked.inliers,
+        checked.coverage_a,
+        checked.coverage_b,
+        checked.agreement,
+    )
 
 
 def index_pairs(
@@ -215,6 +240,37 @@ def index_pairs(
 
 def pdq_matches(table: FrameTable, pairs: Iterable[FramePair]) -> list[FrameMatchRow]:
     return [_row(table, a, b, "pdq") for a, b in sorted(pairs)]
+
+
+def strong_links(matches: Iterable[FrameMatchRow], weak_bits: int) -> dict[str, set[str]]:
+    """media -> the media a PDQ frame match below weak_bits, or a keypoint confirmation,
+    links it to (its copies and versions: they share its keypoints at their places, and are
+    not a template; core/shared_regions)."""
+    linked: dict[str, set[str]] = defaultdict(set)
+    for m in matches:
+        strong_pdq = m.method == "pdq" and (not weak_bits or m.distance < weak_bits)
+        if strong_pdq or m.method == "keypoints":
+            linked[m.media_a].add(m.media_b)
+            linked[m.media_b].add(m.media_a)
+    return linked
+
+
+def weak_still_pairs(
+    table: FrameTable, pairs: Iterable[FramePair], weak_bits: int
+) -> list[FramePair]:
+    """PDQ pairs of two stills at weak_bits or more (0: none): screenshots of different
+    pictures in one page template match at 30 bits. Their pixels are checked
+    (`confirm_pairs`); one left unconfirmed makes its relation only a candidate
+    (core/relations)."""
+    if not weak_bits:
+        return []
+    return [
+        (a, b)
+        for a, b in sorted(pairs)
+        if table.hashed[a].pts_s is None
+        and table.hashed[b].pts_s is None
+        and frame_distance(table.hashed[a], table.hashed[b]) >= weak_bits
+    ]
 
 
 def anchor_candidates(
@@ -256,24 +312,47 @@ def anchor_candidates(
 
 def _same_picture(
     a: tuple[np.ndarray, Features], b: tuple[np.ndarray, Features], rules: VerifyRules
-) -> bool:
-    """Keypoints and pixels agree; plain frames (few keypoints) by intensity alignment."""
+) -> Verification | None:
+    """The evidence when keypoints and pixels agree (plain frames, with few keypoints, by
+    intensity alignment), else None."""
+    return _checks(a, b, rules)[0]
+
+
+def _checks(
+    a: tuple[np.ndarray, Features], b: tuple[np.ndarray, Features], rules: VerifyRules
+) -> tuple[Verification | None, Verification]:
+    """(the confirming evidence or None, the keypoint check): `_same_picture`, with the
+    keypoint check kept for `Verification.one_scene`."""
     (pic_a, feat_a), (pic_b, feat_b) = a, b
-    same = verify(pic_a, feat_a, pic_b, feat_b, rules).confirmed
-    if not same and min(len(feat_a), len(feat_b)) < PLAIN_FRAME_KEYPOINTS:
-        same = verify_aligned(pic_a, pic_b, rules).confirmed
-    return same
+    keypoint = verify(pic_a, feat_a, pic_b, feat_b, rules)
+    if keypoint.confirmed:
+        return keypoint, keypoint
+    if min(len(feat_a), len(feat_b)) < PLAIN_FRAME_KEYPOINTS:
+        aligned = verify_aligned(pic_a, pic_b, rules)
+        if aligned.confirmed:
+            return aligned, keypoint
+    return None, keypoint
 
 
 def confirm_pairs(
-    table: FrameTable, pairs: Iterable[FramePair], pictures: PictureLoader, rules: VerifyRules
+    table: FrameTable,
+    pairs: Iterable[FramePair],
+    pictures: PictureLoader,
+    rules: VerifyRules,
+    scenes: bool = True,
 ) -> list[FrameMatchRow]:
-    """The pairs whose pictures keypoints and pixels confirm, as `keypoints` matches."""
+    """The pairs whose pictures keypoints and pixels confirm, as `keypoints` matches; with
+    `scenes`, also those that align as one scene only, as `scene` matches."""
     confirmed = []
     for a, b in pairs:
         pic_a, pic_b = pictures(a), pictures(b)
-        if _same_picture((pic_a, sift_features(pic_a)), (pic_b, sift_features(pic_b)), rules):
-            confirmed.append(_row(table, a, b, "keypoints"))
+        checked, keypoint = _checks(
+            (pic_a, sift_features(pic_a)), (pic_b, sift_features(pic_b)), rules
+        )
+        if checked is not None:
+            confirmed.append(_row(table, a, b, "keypoints", checked))
+        elif scenes and keypoint.one_scene(rules):
+            confirmed.append(_row(table, a, b, SCENE_METHOD, keypoint))
     return confirmed
 
 
@@ -294,25 +373,58 @@ def feature_matches(
     votes_min: int,
     descriptor_max_l2: float,
     rules: VerifyRules,
+    related: Mapping[str, AbstractSet[str]] | None = None,
 ) -> FeatureSearch:
     """The crop path: frames whose features were not searched under params vote, descriptor
     by descriptor, for frames of other media; candidates whose media are not linked yet are
-    confirmed by homography and pixel agreement, then moved to the closest frames of their
-    shots (`closest_in_shot`)."""
+    confirmed by homography and pixel agreement, less the keypoints that recur at one place
+    across groups of unrelated media (core/shared_regions; `related`: media -> media strong
+    PDQ matches or keypoint confirmations link it to, `strong_links`), then moved to the
+    closest frames of their shots (`closest_in_shot`); those that align only as one scene
+    come back as `scene` matches."""
+    related = related or {}
     new = [i for i, row in enumerate(features) if row.searched_params != params]
     if not new:
         return FeatureSearch((), ())
     decoded = [Features.from_bytes(row.points, row.descriptors) for row in features]
     keys = [row.key for row in features]
-    votes = candidate_pairs(decoded, keys, new, votes_min, descriptor_max_l2)
+    votes = [
+        (i, j)
+        for i, j in candidate_pairs(decoded, keys, new, votes_min, descriptor_max_l2)
+        if tuple(sorted((keys[i][0], keys[j][0]))) not in linked_media
+    ]
+    ordered_votes = [(i, j) if keys[i] < keys[j] else (j, i) for i, j in votes]
+    checks = {
+        (i, j): verify(pictures(keys[i]), decoded[i], pictures(keys[j]), decoded[j], rules)
+        for i, j in ordered_votes
+    }
+    # Pairs framed alike may rest on a template (core/shared_regions): their frames are
+    # looked up in one search, and the pair checked again without what recurs.
+    framed_alike = [pair for pair, c in checks.items() if c.confirmed and c.in_place]
+    sizes = table.sizes()
+    masks = shared_regions.recurring(
+        decoded,
+        keys,
+        [sizes[key] for key in keys],
+        {i for pair in framed_alike for i in pair},
+        related,
+        descriptor_max_l2,
+    )
+    for i, j in framed_alike:
+        checks[(i, j)] = verify(
+            pictures(keys[i]),
+            shared_regions.without(decoded[i], masks[i]),
+            pictures(keys[j]),
+            shared_regions.without(decoded[j], masks[j]),
+            rules,
+        )
     confirmed: list[FrameMatchRow] = []
-    for i, j in votes:
-        a, b = sorted((keys[i], keys[j]))
-        if (a[0], b[0]) in linked_media:
-            continue
-        feat_a, feat_b = (decoded[i], decoded[j]) if keys[i] == a else (decoded[j], decoded[i])
-        if verify(pictures(a), feat_a, pictures(b), feat_b, rules).confirmed:
-            confirmed.append(_row(table, *closest_in_shot(table, a, b), "keypoints"))
+    for (i, j), checked in checks.items():
+        a, b = keys[i], keys[j]
+        if checked.confirmed:
+            confirmed.append(_row(table, *closest_in_shot(table, a, b), "keypoints", checked))
+        elif checked.one_scene(rules):
+            confirmed.append(_row(table, a, b, SCENE_METHOD, checked))
     return FeatureSearch(tuple(confirmed), tuple(keys[i] for i in new))
 
 
@@ -354,6 +466,8 @@ def extend_alignments(
     existing: set[tuple[str, int, str, int]] = set()
     for m in known:
         existing.add((m.media_a, m.frame_a, m.media_b, m.frame_b))
+        if m.method == SCENE_METHOD:
+            continue  # one scene, not one footage: nothing to follow
         followed = m.media_a in new_media or m.media_b in new_media
         if followed and m.media_a in timed and m.media_b in timed:
             best = anchors.get((m.media_a, m.media_b))
@@ -365,8 +479,9 @@ def extend_alignments(
         for frame_a, frame_b in _aligned_frames(table, timed, (a, fa), (b, fb)):
             if (a, frame_a, b, frame_b) in existing:
                 continue
-            if _same_picture(seen.get((a, frame_a)), seen.get((b, frame_b)), rules):
-                confirmed.append(_row(table, (a, frame_a), (b, frame_b), "keypoints"))
+            checked = _same_picture(seen.get((a, frame_a)), seen.get((b, frame_b)), rules)
+            if checked is not None:
+                confirmed.append(_row(table, (a, frame_a), (b, frame_b), "keypoints", checked))
     return confirmed
 
 
@@ -409,16 +524,28 @@ def merge_frame_matches(
     stored: Sequence[FrameMatchRow], new: Iterable[FrameMatchRow]
 ) -> list[FrameMatchRow]:
     """The stored matches with the new ones added, as the catalog keeps them
-    (io/catalog.add_frame_matches): a pair found again keeps its first method and its
-    smaller distance; sorted by media and frame."""
+    (io/catalog.add_frame_matches): a pair found again keeps its first method (a `scene`
+    match found again as the same picture takes the new method and evidence), its smaller
+    distance and its first measured evidence; sorted by media and frame."""
     merged: dict[tuple[str, int, str, int], FrameMatchRow] = {}
     for m in [*stored, *new]:
         key = (m.media_a, m.frame_a, m.media_b, m.frame_b)
         old = merged.get(key)
-        if old is None:
-            merged[key] = m
-        elif m.distance < old.distance:
-            merged[key] = FrameMatchRow(*key, m.distance, old.method)
+        if old is None or (old.method == SCENE_METHOD and m.method != SCENE_METHOD):
+            # A scene match found again as the same picture is the same picture.
+            merged[key] = m if old is None else replace(m, distance=min(m.distance, old.distance))
+            continue
+        if m.distance < old.distance:
+            old = replace(old, distance=m.distance)
+        if old.agreement is None and m.agreement is not None:  # the pixels checked it later
+            old = replace(
+                old,
+                inliers=m.inliers,
+                coverage_a=m.coverage_a,
+                coverage_b=m.coverage_b,
+                agreement=m.agreement,
+            )
+        merged[key] = old
     return [merged[key] for key in sorted(merged)]
 
 
@@ -440,6 +567,10 @@ def timed_matches(
             table.hashed[(m.media_b, m.frame_b)].pts_s,
             m.distance,
             m.method,
+            m.inliers,
+            m.coverage_a,
+            m.coverage_b,
+            m.agreement,
         )
         for m in matches
         if {(m.media_a, m.frame_a), (m.media_b, m.frame_b)}
@@ -493,6 +624,7 @@ def search_frames(
         cfg.keypoint_min_inliers,
         cfg.keypoint_min_ncc,
         block_min_ncc=cfg.keypoint_block_min_ncc,
+        min_agreement=cfg.keypoint_min_agreement,
     )
     indexed = {e.key for e in known.entries}
     new = sorted(key for key in eligible.matchable if key not in indexed)
@@ -507,6 +639,9 @@ def search_frames(
         mirror_index.add(ids, table.codes(new, mirror=True))
         pairs = index_pairs(table, index, mirror_index, new, by_id, cfg.pdq_max_distance)
         found += pdq_matches(table, pairs)
+        found += confirm_pairs(
+            table, weak_still_pairs(table, pairs, cfg.weak_pdq_bits), pictures, rules, False
+        )
         if cfg.video_anchor_max_distance > cfg.pdq_max_distance:
             # 64 bits is far beyond a multi-index's exact radius (15): search exhaustively.
             exact = hamming.exact_for(index, cfg.video_anchor_max_distance)
@@ -518,11 +653,12 @@ def search_frames(
         table,
         [row for row in known.features if row.key in eligible.usable],
         params,
-        {(m.media_a, m.media_b) for m in [*known.matches, *found]},
+        {(m.media_a, m.media_b) for m in [*known.matches, *found] if m.method != SCENE_METHOD},
         pictures,
         cfg.keypoint_votes,
         cfg.descriptor_max_l2,
         rules,
+        strong_links([*known.matches, *found], cfg.weak_pdq_bits),
     )
     found += crop.matches
     new_media = {key[0] for key in new} | {key[0] for key in crop.searched}

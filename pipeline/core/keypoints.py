@@ -12,7 +12,7 @@ pixel check removed every false merge.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import cv2
@@ -56,6 +56,10 @@ class VerifyRules:
     # inside one page template keep block means and spreads alike but not their structure.
     # 0 turns the structure test off.
     block_min_ncc: float = 0.0
+    # Of the blocks that carry content (textured on either side), at least this fraction must
+    # agree: plain page chrome or sky agrees trivially and must not outvote a different
+    # picture or object in front. 0 turns the rule off.
+    min_agreement: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,32 @@ class Verification:
     bad_blocks: float
     overlap: float
     mirrored: bool = False
+    # Evidence beyond the decision (match_evidence in matches.csv, issue 15): the fraction of
+    # content blocks (textured on either side) that agree after the warp, and how much of
+    # each picture the matched region (the inliers' convex hull) covers.
+    agreement: float = 0.0
+    coverage_a: float = 0.0
+    coverage_b: float = 0.0
+    # b's frame maps onto a's corner to corner (within IN_PLACE_TOLERANCE of each side):
+    # framed alike, as screenshots of one page are, so a shared template could explain it.
+    in_place: bool = False
+
+    def one_scene(self, rules: VerifyRules) -> bool:
+        """Not the same picture, but one scene: a plausible homography maps most of each
+        picture onto the other and most content blocks agree, while some differ beyond the
+        rules (people who moved in front of a static camera, a second viewpoint)."""
+        return (
+            not self.confirmed
+            and self.inliers >= rules.min_inliers
+            and min(self.coverage_a, self.coverage_b) >= SCENE_MIN_COVERAGE
+            and self.agreement >= SCENE_MIN_AGREEMENT
+        )
+
+
+# A different moment of one static camera, or a second viewpoint, aligns over most of both
+# pictures (the matched region covers this much of each) and most content agrees.
+SCENE_MIN_COVERAGE = 0.5
+SCENE_MIN_AGREEMENT = 0.75
 
 
 def grey(rgb: np.ndarray) -> np.ndarray:
@@ -98,16 +128,28 @@ def _ratio_matches(a: Features, b: Features, ratio: float = 0.75) -> list[tuple[
 STRUCTURE_MIN_STD = 12.0  # grey levels: below this a block is too plain to compare structure
 
 
+@dataclass(frozen=True)
+class Pixels:
+    """Pixel agreement after a warp: NCC over the overlap, fraction of disagreeing blocks,
+    overlap / smaller area, and the fraction of content blocks (textured on either side, or
+    disagreeing) that agree (1.0 when no block carries content)."""
+
+    ncc: float
+    bad: float
+    overlap: float
+    agreement: float = 1.0
+
+
 def _pixel_agreement(
     a: np.ndarray,
     b: np.ndarray,
     homography: np.ndarray,
     block: int = 16,
     block_min_ncc: float = 0.0,
-) -> tuple[float, float, float]:
-    """(NCC over the overlap, fraction of disagreeing blocks, overlap / smaller area). A block
-    disagrees when its mean or spread differs by more than 24 grey levels, or (block_min_ncc
-    > 0) when both sides are textured and their correlation is below block_min_ncc."""
+) -> Pixels:
+    """Pixels of b warped onto a, compared block by block. A block disagrees when its mean or
+    spread differs by more than 24 grey levels, or (block_min_ncc > 0) when both sides are
+    textured and their correlation is below block_min_ncc."""
     height, width = a.shape[:2]
     warped = cv2.warpPerspective(b, homography, (width, height), flags=cv2.INTER_LINEAR)
     mask = (
@@ -123,14 +165,14 @@ def _pixel_agreement(
     area = int(mask.sum())
     overlap = area / min(a.shape[0] * a.shape[1], b.shape[0] * b.shape[1])
     if area < 64:
-        return 0.0, 1.0, overlap
+        return Pixels(0.0, 1.0, overlap, 0.0)
     x, y = a[mask].astype(np.float64), warped[mask].astype(np.float64)
     x, y = x - x.mean(), y - y.mean()
     denominator = float(np.sqrt((x * x).sum() * (y * y).sum()))
     ncc = float((x * y).sum() / denominator) if denominator > 0 else 0.0
     rows, cols = height // block, width // block
     if not rows or not cols:
-        return ncc, 1.0, overlap
+        return Pixels(ncc, 1.0, overlap, 0.0)
 
     def blocks(image: np.ndarray) -> np.ndarray:
         """(rows * cols, block * block): every whole block of the picture, row by row."""
@@ -141,7 +183,7 @@ def _pixel_agreement(
     pa, pb = blocks(a)[inside], blocks(warped)[inside]
     total = int(inside.sum())
     if not total:
-        return ncc, 1.0, overlap
+        return Pixels(ncc, 1.0, overlap, 0.0)
     mean_a, mean_b = pa.mean(axis=1), pb.mean(axis=1)
     std_a, std_b = pa.std(axis=1), pb.std(axis=1)
     bad_blocks = (np.abs(mean_a - mean_b) > 24) | (np.abs(std_a - std_b) > 24)
@@ -152,7 +194,11 @@ def _pixel_agreement(
         textured = np.minimum(std_a, std_b) >= STRUCTURE_MIN_STD
         bad_blocks |= textured & (corr < block_min_ncc)
     bad = int(bad_blocks.sum())
-    return ncc, bad / total, overlap
+    # Content: blocks textured on either side, or plain blocks that differ (a flat picture
+    # where the other shows another); plain blocks alike on both sides prove nothing.
+    content = (np.maximum(std_a, std_b) >= STRUCTURE_MIN_STD) | bad_blocks
+    agreement = float((content & ~bad_blocks).sum() / content.sum()) if content.any() else 1.0
+    return Pixels(ncc, bad / total, overlap, agreement)
 
 
 def verify(
@@ -168,13 +214,62 @@ def verify(
     inliers = int(inlier_mask.sum()) if inlier_mask is not None else 0
     if homography is None or inliers < rules.min_inliers or not _plausible(homography):
         return Verification(False, inliers, 0.0, 1.0, 0.0)
-    ncc, bad, overlap = _pixel_agreement(
+    pixels = _pixel_agreement(
         grey(a_rgb), grey(b_rgb), homography, block_min_ncc=rules.block_min_ncc
     )
-    confirmed = (
-        ncc >= rules.min_ncc and bad <= rules.max_bad_blocks and overlap >= rules.min_overlap
+    keep = inlier_mask.ravel().astype(bool)
+    verdict = _verdict(
+        pixels,
+        rules,
+        inliers,
+        hull_coverage(dst.reshape(-1, 2)[keep], a_rgb.shape),
+        hull_coverage(src.reshape(-1, 2)[keep], b_rgb.shape),
     )
-    return Verification(confirmed, inliers, round(ncc, 4), round(bad, 4), round(overlap, 4))
+    return replace(verdict, in_place=_in_place(homography, a_rgb.shape, b_rgb.shape))
+
+
+IN_PLACE_TOLERANCE = 0.05  # of each side
+
+
+def _in_place(homography: np.ndarray, a_shape: tuple[int, ...], b_shape: tuple[int, ...]) -> bool:
+    """Do b's corners land on a's corners?"""
+    (ha, wa), (hb, wb) = a_shape[:2], b_shape[:2]
+    corners = np.array([[0, 0], [wb, 0], [wb, hb], [0, hb]], np.float32).reshape(-1, 1, 2)
+    landed = cv2.perspectiveTransform(corners, homography).reshape(-1, 2)
+    target = np.array([[0, 0], [wa, 0], [wa, ha], [0, ha]], np.float32)
+    return bool((np.abs(landed - target) <= IN_PLACE_TOLERANCE * np.array([wa, ha])).all())
+
+
+def hull_coverage(points: np.ndarray, shape: tuple[int, ...]) -> float:
+    """The fraction of a picture the convex hull of these points covers: how much of it the
+    matched region is (a crop's inliers cover most of the crop; a shared backdrop's, only
+    the backdrop)."""
+    if len(points) < 3:
+        return 0.0
+    hull = cv2.convexHull(points.astype(np.float32))
+    return min(1.0, float(cv2.contourArea(hull)) / float(shape[0] * shape[1]))
+
+
+def _verdict(
+    pixels: Pixels, rules: VerifyRules, inliers: int, coverage_a: float, coverage_b: float
+) -> Verification:
+    """The rules on the pixel evidence, with the evidence kept for the relation."""
+    confirmed = (
+        pixels.ncc >= rules.min_ncc
+        and pixels.bad <= rules.max_bad_blocks
+        and pixels.overlap >= rules.min_overlap
+        and pixels.agreement >= rules.min_agreement
+    )
+    return Verification(
+        confirmed,
+        inliers,
+        round(pixels.ncc, 4),
+        round(pixels.bad, 4),
+        round(pixels.overlap, 4),
+        agreement=round(pixels.agreement, 4),
+        coverage_a=round(coverage_a, 4),
+        coverage_b=round(coverage_b, 4),
+    )
 
 
 def _plausible(homography: np.ndarray) -> bool:
@@ -267,6 +362,9 @@ def _descriptor_index(vectors: np.ndarray, exact_up_to: int) -> Any:
     return index
 
 
+descriptor_index = _descriptor_index  # core/shared_regions searches the same way
+
+
 def _vote(
     query: int,
     distances: np.ndarray,
@@ -314,8 +412,17 @@ def verify_aligned(a_rgb: np.ndarray, b_rgb: np.ndarray, rules: VerifyRules) -> 
         return Verification(False, 0, 0.0, 1.0, 0.0)
     # No structure test here: frames aligned by intensity are moments of one footage a
     # fraction of a second apart (motion changes their blocks), already tied by a time offset.
-    ncc, bad, overlap = _pixel_agreement(a, b, homography)
-    confirmed = (
-        ncc >= rules.min_ncc and bad <= rules.max_bad_blocks and overlap >= rules.min_overlap
+    # The content rule (min_agreement) does not apply either, for the same reason.
+    pixels = _pixel_agreement(a, b, homography)
+    unruled = VerifyRules(rules.min_inliers, rules.min_ncc, rules.max_bad_blocks, rules.min_overlap)
+    corners = np.array([[0, 0], [b.shape[1], 0], [b.shape[1], b.shape[0]], [0, b.shape[0]]])
+    warped = cv2.perspectiveTransform(corners.reshape(-1, 1, 2).astype(np.float32), homography)
+    clipped = np.clip(warped.reshape(-1, 2), 0, [a.shape[1], a.shape[0]])
+    back = cv2.perspectiveTransform(clipped.reshape(-1, 1, 2), np.linalg.inv(homography))
+    return _verdict(
+        pixels,
+        unruled,
+        0,
+        hull_coverage(clipped, a.shape),
+        hull_coverage(back.reshape(-1, 2), b.shape),
     )
-    return Verification(confirmed, 0, round(ncc, 4), round(bad, 4), round(overlap, 4))

@@ -47,15 +47,16 @@ def hash_params_hash(cfg: HashConfig) -> str:
 def dedupe_params_hash(config: Config) -> str:
     """Everything that changes which frames are indexed or what matches: a change starts
     the index over. Offset tolerance, agreeing frames and the evidence rules only change the
-    assembly."""
+    assembly, except weak_pdq_bits: it also picks the PDQ pairs of stills whose pixels the
+    search checks (core/alignment.weak_still_pairs)."""
     return _digest(
         {
             "dedupe": config.dedupe.model_dump(
                 exclude={
                     "offset_tolerance_s",
                     "min_agreeing_frames",
-                    "weak_pdq_bits",
                     "short_run_frames",
+                    "keypoint_min_coverage",
                 }
             ),
             "hash": hash_params_hash(config.hash),

@@ -133,7 +133,10 @@ class IndexEntry:
 @dataclass(frozen=True)
 class FrameMatchRow:
     """Two frames of different media that show the same picture (media_a < media_b):
-    PDQ distance in bits and what decided it (`pdq` or `keypoints`)."""
+    PDQ distance in bits, what decided it (`pdq` or `keypoints`) and, where keypoints or
+    pixels were checked, the evidence: inliers, how much of each picture the matched region
+    covers, and the fraction of content blocks that agree after the warp (None: not
+    measured, a plain PDQ match)."""
 
     media_a: str
     frame_a: int
@@ -141,6 +144,10 @@ class FrameMatchRow:
     frame_b: int
     distance: int
     method: str
+    inliers: int | None = None
+    coverage_a: float | None = None
+    coverage_b: float | None = None
+    agreement: float | None = None
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ from dataclasses import dataclass, replace
 from statistics import median
 from typing import Literal
 
+from pipeline.core import evidence as evidence_rules
+
 Relation = Literal[
     "exact", "near_duplicate", "video_overlap", "still_in_video", "candidate", "same_scene"
 ]
@@ -31,6 +33,7 @@ Relation = Literal[
 SAME_CONTENT: frozenset[str] = frozenset(
     {"exact", "near_duplicate", "video_overlap", "still_in_video"}
 )
+SCENE_METHOD = "scene"  # a frame match of one scene, not one picture (core/alignment)
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,11 @@ class FrameMatch:
     time_b: float | None
     distance: int
     method: str = "pdq"  # pdq | keypoints (the crop path)
+    # Evidence where keypoints or pixels were checked (FrameMatchRow); None for plain PDQ.
+    inliers: int | None = None
+    coverage_a: float | None = None
+    coverage_b: float | None = None
+    agreement: float | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,14 @@ class MediaMatch:
     frames_agreeing: int = 1
     method: str = "pdq"
     reason: str = ""  # the evidence that decided the relation, in words (matches.csv)
+    # The evidence in numbers (core/evidence.py): frames compared, and the inliers, the
+    # matched region's coverage of each picture and the content blocks agreeing of the best
+    # keypoint-checked frame match (None where only PDQ decided, or inferred).
+    frames_compared: int = 0
+    inliers: int | None = None
+    coverage_a: float | None = None
+    coverage_b: float | None = None
+    pixel_agreement: float | None = None
 
     @property
     def same_content(self) -> bool:
@@ -90,6 +106,7 @@ class OverlapRules:
     min_frames: int = 2
     weak_pdq_bits: int = 0
     short_run_frames: int = 0
+    min_coverage: float = 0.0  # core/evidence.coverage_rule
 
 
 @dataclass(frozen=True)
@@ -107,7 +124,7 @@ class Evidence:
     ) -> Evidence:
         partners: dict[tuple[str, int], set[str]] = defaultdict(set)
         for m in frame_matches:
-            if m.media_a != m.media_b:
+            if m.media_a != m.media_b and m.method != SCENE_METHOD:
                 partners[(m.media_a, m.frame_a)].add(m.media_b)
                 partners[(m.media_b, m.frame_b)].add(m.media_a)
         return cls({k: frozenset(v) for k, v in partners.items()}, dict(captured_at or {}))
@@ -133,6 +150,10 @@ def ordered(match: FrameMatch) -> FrameMatch:
         match.time_a,
         match.distance,
         match.method,
+        match.inliers,
+        match.coverage_b,
+        match.coverage_a,
+        match.agreement,
     )
 
 
@@ -157,9 +178,12 @@ def media_matches(
         if match.media_a != match.media_b:
             by_pair[(match.media_a, match.media_b)].append(match)
     found: list[MediaMatch] = []
-    for (a_id, b_id), matches in sorted(by_pair.items()):
+    for (a_id, b_id), every in sorted(by_pair.items()):
         a, b = media[a_id], media[b_id]
-        if a.kind != "video" and b.kind != "video":
+        matches = [m for m in every if m.method != SCENE_METHOD]
+        if not matches:  # one scene only, never one picture: a proposal
+            found.append(evidence_rules.with_evidence(_one_scene(a_id, b_id, every), every, media))
+        elif a.kind != "video" and b.kind != "video":
             stills = MediaMatch(
                 a_id,
                 b_id,
@@ -217,7 +241,20 @@ def _judged(
     rules: OverlapRules,
     media: dict[str, MediaInfo],
 ) -> MediaMatch:
-    """The relation as the evidence allows it: same content, or a proposal with its reason."""
+    """The relation as the evidence allows it (same content, or a proposal with its reason),
+    with its evidence in numbers (core/evidence)."""
+    judged = _judged_by_rules(match, support, evidence, rules, media)
+    judged = evidence_rules.coverage_rule(judged, support, rules.min_coverage)
+    return evidence_rules.with_evidence(judged, support, media)
+
+
+def _judged_by_rules(
+    match: MediaMatch,
+    support: Sequence[FrameMatch],
+    evidence: Evidence,
+    rules: OverlapRules,
+    media: dict[str, MediaInfo],
+) -> MediaMatch:
     pair = (match.media_a, match.media_b)
     if match.relation == "near_duplicate":
         taken = [evidence.captured_at.get(m, "") for m in pair]
@@ -227,18 +264,21 @@ def _judged(
                 relation="same_scene",
                 reason=f"{match.reason}; different exposures: captured {taken[0]} and {taken[1]}",
             )
-        return match
-    if (
-        rules.weak_pdq_bits
-        and all(m.method == "pdq" for m in support)
-        and min(m.distance for m in support) >= rules.weak_pdq_bits
-    ):
+    if _weak_pdq_only(support, rules.weak_pdq_bits):
+        why = (
+            "screenshots of different pictures in one page look this alike, and the pixels "
+            "did not confirm it"
+            if match.relation == "near_duplicate"
+            else "a static camera's different moments look this alike"
+        )
         return replace(
             match,
             relation="candidate",
-            reason=f"{match.reason}; only PDQ at {rules.weak_pdq_bits}+ bits: a static "
-            f"camera's different moments look this alike ({match.relation} unproven)",
+            reason=f"{match.reason}; only PDQ at {rules.weak_pdq_bits}+ bits: {why} "
+            f"({match.relation} unproven)",
         )
+    if match.relation == "near_duplicate":
+        return match
     if (
         match.relation == "video_overlap"
         and rules.short_run_frames
@@ -257,6 +297,45 @@ def _judged(
             "media share too (a title card, an intro): video_overlap unproven",
         )
     return match
+
+
+SCENE_REASON = "align as one scene"  # the words of every pixel scene proposal's reason
+
+
+def _pixel_scene(match: MediaMatch) -> bool:
+    """A same_scene proposal made from pixels (`_one_scene`), not from recorded exposures."""
+    return match.relation == "same_scene" and SCENE_REASON in match.reason
+
+
+def _one_scene(a_id: str, b_id: str, support: Sequence[FrameMatch]) -> MediaMatch:
+    """Two media whose frames align as one scene whose content partly differs: a `same_scene`
+    proposal (a static camera's other moment, a second viewpoint), never same content and
+    never disjoint."""
+    best = max(support, key=lambda m: (m.inliers or 0, -m.distance))
+    differ = 1.0 - (best.agreement or 0.0)
+    return MediaMatch(
+        a_id,
+        b_id,
+        "same_scene",
+        min(m.distance for m in support),
+        a_start_s=best.time_a,
+        a_end_s=best.time_a,
+        b_start_s=best.time_b,
+        b_end_s=best.time_b,
+        frames_agreeing=0,
+        method="keypoints",
+        reason=f"keypoints: {len(support)} frame pair(s) {SCENE_REASON} ({best.inliers} "
+        f"inliers), but {differ:.0%} of the content blocks differ: another moment or "
+        "viewpoint of one scene, not a copy",
+    )
+
+
+def _weak_pdq_only(support: Sequence[FrameMatch], weak_bits: int) -> bool:
+    """Every supporting frame match is plain PDQ at weak_bits or more, none confirmed by
+    keypoints or pixels (0: the rule is off)."""
+    return bool(weak_bits) and all(
+        m.method == "pdq" and m.agreement is None and m.distance >= weak_bits for m in support
+    )
 
 
 def _still_in_video(a: MediaInfo, b: MediaInfo, matches: list[FrameMatch]) -> MediaMatch:
@@ -520,11 +599,18 @@ def accepted_relations(
         if not is_rejected(m.media_a, m.media_b)
     ]
     links = [m for m in direct if m.same_content or is_confirmed(m.media_a, m.media_b)]
-    proposed = {(m.media_a, m.media_b) for m in direct if not m.same_content}
+    # A pixel scene proposal yields to a chain of verified relations (one frame pair that
+    # aligned as a scene, against copies proven link by link); a candidate or two recorded
+    # exposures do not.
+    proposed = {
+        (m.media_a, m.media_b) for m in direct if not m.same_content and not _pixel_scene(m)
+    }
     inferred = [
         m
         for m in infer_transitive(links, media)
         if not is_rejected(m.media_a, m.media_b) and (m.media_a, m.media_b) not in proposed
     ]
+    proven = {(m.media_a, m.media_b) for m in inferred}
+    direct = [m for m in direct if not (_pixel_scene(m) and (m.media_a, m.media_b) in proven)]
     every = sorted(direct + inferred, key=lambda m: (m.media_a, m.media_b, m.a_start_s or 0.0))
     return links, every

@@ -327,6 +327,24 @@ MIGRATIONS: tuple[str, ...] = (
     );
     """
     + _generation_triggers(("tracks",)),
+    # 11: unused (it was reserved for dedupe's scaling work, which needed no table: its
+    # descriptor index is a file under processed/index/); kept so the numbers stay stable.
+    "",
+    # 12 (issue 15, precision): the evidence of each frame match (inliers, the matched
+    # region's coverage of each picture, content blocks agreeing after the warp; NULL for a
+    # plain PDQ match) and of each media relation (frames compared, and its best frame
+    # match's evidence), so a reviewer sees why two files were called the same.
+    """
+    ALTER TABLE frame_matches ADD COLUMN inliers INTEGER;
+    ALTER TABLE frame_matches ADD COLUMN coverage_a REAL;
+    ALTER TABLE frame_matches ADD COLUMN coverage_b REAL;
+    ALTER TABLE frame_matches ADD COLUMN agreement REAL;
+    ALTER TABLE media_matches ADD COLUMN frames_compared INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE media_matches ADD COLUMN inliers INTEGER;
+    ALTER TABLE media_matches ADD COLUMN coverage_a REAL;
+    ALTER TABLE media_matches ADD COLUMN coverage_b REAL;
+    ALTER TABLE media_matches ADD COLUMN pixel_agreement REAL;
+    """,
 )
 
 
@@ -729,18 +747,44 @@ class Catalog:
         )
 
     def add_frame_matches(self, matches: Sequence[FrameMatchRow]) -> None:
-        """Insert frame matches; a pair found again keeps its first method and its smaller
-        distance (core/alignment.merge_frame_matches is the same rule in memory)."""
+        """Insert frame matches; a pair found again keeps its first method, its smaller
+        distance and its first measured evidence (core/alignment.merge_frame_matches is the
+        same rule in memory)."""
         self._db.executemany(
-            "INSERT INTO frame_matches VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET"
-            " distance = MIN(distance, excluded.distance)",
-            [(m.media_a, m.frame_a, m.media_b, m.frame_b, m.distance, m.method) for m in matches],
+            "INSERT INTO frame_matches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO"
+            " UPDATE SET distance = MIN(distance, excluded.distance),"
+            # A `scene` match found again as the same picture takes the new method and
+            # evidence (core/alignment.merge_frame_matches is the same rule in memory).
+            " inliers = CASE WHEN method = 'scene' AND excluded.method != 'scene'"
+            " THEN excluded.inliers ELSE COALESCE(inliers, excluded.inliers) END,"
+            " coverage_a = CASE WHEN method = 'scene' AND excluded.method != 'scene'"
+            " THEN excluded.coverage_a ELSE COALESCE(coverage_a, excluded.coverage_a) END,"
+            " coverage_b = CASE WHEN method = 'scene' AND excluded.method != 'scene'"
+            " THEN excluded.coverage_b ELSE COALESCE(coverage_b, excluded.coverage_b) END,"
+            " agreement = CASE WHEN method = 'scene' AND excluded.method != 'scene'"
+            " THEN excluded.agreement ELSE COALESCE(agreement, excluded.agreement) END,"
+            " method = CASE WHEN method = 'scene' THEN excluded.method ELSE method END",
+            [
+                (
+                    m.media_a,
+                    m.frame_a,
+                    m.media_b,
+                    m.frame_b,
+                    m.distance,
+                    m.method,
+                    m.inliers,
+                    m.coverage_a,
+                    m.coverage_b,
+                    m.agreement,
+                )
+                for m in matches
+            ],
         )
 
     def frame_matches(self) -> list[FrameMatchRow]:
         rows = self._db.execute(
-            "SELECT media_a, frame_a, media_b, frame_b, distance, method FROM frame_matches"
-            " ORDER BY media_a, frame_a, media_b, frame_b"
+            "SELECT media_a, frame_a, media_b, frame_b, distance, method, inliers, coverage_a,"
+            " coverage_b, agreement FROM frame_matches ORDER BY media_a, frame_a, media_b, frame_b"
         ).fetchall()
         return [FrameMatchRow(*row) for row in rows]
 
@@ -748,7 +792,7 @@ class Catalog:
     def replace_media_matches(self, matches: list[MediaMatch]) -> None:
         self._db.execute("DELETE FROM media_matches")
         self._db.executemany(
-            "INSERT INTO media_matches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO media_matches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     m.media_a,
@@ -762,6 +806,11 @@ class Catalog:
                     m.frames_agreeing,
                     m.method,
                     m.reason,
+                    m.frames_compared,
+                    m.inliers,
+                    m.coverage_a,
+                    m.coverage_b,
+                    m.pixel_agreement,
                 )
                 for m in matches
             ],

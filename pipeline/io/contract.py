@@ -130,6 +130,11 @@ MATCH_COLUMNS = (
     "frames_agreeing",
     "method",
     "reason",
+    "frames_compared",
+    "inliers",
+    "coverage_a",
+    "coverage_b",
+    "pixel_agreement",
 )
 CLUSTER_COLUMNS = ("media_id", "cluster_id")
 PROVENANCE_COLUMNS = (

@@ -61,6 +61,12 @@ class MatchView:
     timeline: OverlapDrawing | None
     confirmed: bool = False
     reason: str = ""  # the evidence that decided the relation (matches.csv)
+    # The evidence in numbers, as shown side by side: frames agreeing of those compared,
+    # inliers, the matched region's coverage of a and of b, content blocks agreeing.
+    frames: str = ""
+    inliers: str = ""
+    coverage: str = ""
+    agreement: str = ""
 
 
 @dataclass
@@ -214,6 +220,7 @@ def _match_view(row: dict[str, str], media: dict[str, dict[str, str]]) -> MatchV
                 b0,
                 b1,
             )
+    cells = _evidence_cells(row)
     return MatchView(
         row["media_a"],
         row["media_b"],
@@ -223,7 +230,30 @@ def _match_view(row: dict[str, str], media: dict[str, dict[str, str]]) -> MatchV
         interval,
         timeline,
         reason=row.get("reason", ""),
+        frames=cells["frames"],
+        inliers=cells["inliers"],
+        coverage=cells["coverage"],
+        agreement=cells["agreement"],
     )
+
+
+def _percent(text: str) -> str:
+    value = _float(text)
+    return "" if value is None else f"{value:.0%}"
+
+
+def _evidence_cells(row: dict[str, str]) -> dict[str, str]:
+    """matches.csv's evidence columns as the duplicate pages show them (empty where not
+    measured: plain PDQ matches, inferred relations, files written before the columns)."""
+    compared = row.get("frames_compared", "")
+    agreeing = row.get("frames_agreeing", "")
+    a, b = _percent(row.get("coverage_a", "")), _percent(row.get("coverage_b", ""))
+    return {
+        "frames": f"{agreeing} of {compared}" if compared not in ("", "0") else "",
+        "inliers": row.get("inliers", ""),
+        "coverage": f"a {a}, b {b}" if a and b else "",
+        "agreement": _percent(row.get("pixel_agreement", "")),
+    }
 
 
 def _sightings(members: list[Member]) -> list[tuple[datetime, str, str]]:

@@ -129,6 +129,7 @@ def _relations(
             cfg.min_agreeing_frames,
             cfg.weak_pdq_bits,
             cfg.short_run_frames,
+            cfg.keypoint_min_coverage,
         ),
         alignment.exact_pairs(table),
         review.is_rejected,

@@ -28,8 +28,10 @@ raw/, so ingest never sees it) with columns `TRUTH_COLUMNS`:
   `mirror+resize_50`, `trim`, `compilation`, ...); for two copies of one original, their
   roles joined by `+` (`repost+repost`, `compilation+trim`, `grab+reupload`);
 - hard negatives are listed too, with relation `none` and the trap as transform:
-  `sibling_crop`, `shared_background`, `black_intro`, `uniform_intro`, `disjoint_excerpts`.
-  Pairs not listed at all share nothing.
+  `sibling_crop`, `shared_background`, `black_intro`, `uniform_intro`, `disjoint_excerpts`,
+  and issue 15's precision traps (synth/traps.py): `shared_template` (screenshots of
+  different pictures in one page), `same_backdrop` (one static scene, a different object in
+  front), `same_scene` (a stereo pair). Pairs not listed at all share nothing.
 
 For an original and its copy, path_a is the original. Times are seconds on the 25 fps frame
 grid. `DIR/eval_corpus.json` records (scale, seed, SHA-256 of every file), so a second run
@@ -56,6 +58,7 @@ from PIL import Image
 from pipeline.io import ffmpeg
 from pipeline.layout import DataLayout
 from pipeline.synth import images as im
+from pipeline.synth import traps
 from pipeline.synth.family import MANIFEST_FILE as MANIFEST_FILE
 from pipeline.synth.family import (
     TRUTH_COLUMNS,
@@ -76,6 +79,9 @@ HARD_NEGATIVE_KINDS = (
     "black_intro",
     "uniform_intro",
     "disjoint_excerpts",
+    "shared_template",  # issue 15's precision traps (synth/traps.py)
+    "same_backdrop",
+    "same_scene",
 )
 SOURCES = tuple(f"src{index:02d}" for index in range(1, 9))
 CROP_PERCENTS = (5, 10, 15, 20, 25)
@@ -414,7 +420,12 @@ def _unit_group(unit: str) -> tuple[str, str] | None:
         return family, "sibling_crop"
     if family == "background":
         return family, "shared_background"
+    if family in {"template", "backdrop", "scene"}:  # synth/traps.py
+        return family, _TRAP_KINDS[family]
     return None
+
+
+_TRAP_KINDS = {"template": "shared_template", "backdrop": "same_backdrop", "scene": "same_scene"}
 
 
 # ---------------------------------------------------------------------------------------
@@ -442,6 +453,7 @@ def _plan(scale: float, seed: int) -> list[_Job]:
     jobs.extend(_byte_identical_copy(jobs[0].file, place))
     jobs.extend(_sibling_crops(place))
     jobs.extend(_shared_background(scale, place))
+    jobs.extend(_precision_traps(place))
     jobs.extend(_video_jobs(scale, place))
     jobs.extend(_intro_videos(scale, place))
     jobs.extend(_singletons(place))
@@ -686,6 +698,32 @@ def _shared_background(scale: float, place: Callable[[str], str]) -> list[_Job]:
                 units=frozenset({unit}),
             )
             jobs.append(_still_job(copy, unit, lambda image: im.resize(image, 0.7), 80))
+    return jobs
+
+
+def _precision_traps(place: Callable[[str], str]) -> list[_Job]:
+    """Issue 15's traps as development examples (synth/traps.py): screenshots of different
+    pictures in one page, one static camera's scene with different objects in front, a
+    stereo pair. Each file stands alone: every pair among them is a hard negative."""
+    units = [
+        *(f"template:{name}" for name in traps.TEMPLATE_PICTURES),
+        *(f"backdrop:{obj}" for obj in traps.BACKDROP_OBJECTS),
+        "scene:left",
+        "scene:right",
+    ]
+    jobs = []
+    for unit in units:
+        key = unit.replace(":", "_")
+        original = CorpusFile(
+            place(f"{key}.jpg"),
+            key,
+            "image",
+            "original",
+            "original",
+            still_unit=unit,
+            units=frozenset({unit}),
+        )
+        jobs.append(_still_job(original, unit, lambda image: image, 88))
     return jobs
 
 
@@ -943,6 +981,12 @@ def _unit_image(unit: str) -> np.ndarray:
         image = np.ascontiguousarray(hubble[:, :middle] if name == "left" else hubble[:, middle:])
     elif family == "background":
         image = _composite(name.split("+", 1)[1])
+    elif family == "template":
+        image = traps.template_picture(name)
+    elif family == "backdrop":
+        image = traps.backdrop_picture(name)
+    elif family == "scene":
+        image = traps.scene_picture(name)
     else:
         raise ValueError(f"no picture for unit {unit!r}")
     image.setflags(write=False)

@@ -74,3 +74,81 @@ def test_the_structure_test_keeps_a_recompressed_copy_and_a_crop() -> None:
     copy = im.decode(im.jpeg_bytes(page, 40))
     assert _verify(page, copy, 0.5)
     assert _verify(page, np.ascontiguousarray(page[20:, 15:]), 0.5)
+
+
+# --- issue 15: the evidence a confirmation carries ---------------------------------------
+
+
+def test_a_crop_is_covered_by_its_matched_region_and_its_content_agrees() -> None:
+    photo = im.resize(im.photo("coffee"), 0.6)
+    crop = np.ascontiguousarray(photo[40:, 60:])
+    checked = verify(photo, sift_features(photo), crop, sift_features(crop), VerifyRules())
+    assert checked.confirmed and checked.inliers >= 12
+    assert checked.agreement >= 0.95
+    # The crop is the smaller picture: the matched region covers most of it, less of the whole.
+    assert checked.coverage_b > 0.6 and checked.coverage_b > checked.coverage_a
+
+
+def test_a_different_picture_in_a_shared_page_lowers_the_content_agreement() -> None:
+    one, two = _page("coffee"), _page("chelsea")
+    checked = verify(one, sift_features(one), two, sift_features(two), VerifyRules(12, 0.9))
+    copy = im.decode(im.jpeg_bytes(one, 40))
+    same = verify(one, sift_features(one), copy, sift_features(copy), VerifyRules(12, 0.9))
+    assert same.agreement > checked.agreement
+    strict = VerifyRules(12, 0.9, min_agreement=same.agreement - 0.01)
+    assert not verify(one, sift_features(one), two, sift_features(two), strict).confirmed
+    assert verify(one, sift_features(one), copy, sift_features(copy), strict).confirmed
+
+
+def test_one_static_scene_with_different_objects_in_front_is_one_scene_not_one_picture() -> None:
+    """Two moments of one static camera (synth/traps): the ground aligns everywhere, the
+    objects in front differ; a re-encoded copy of one moment is the same picture."""
+    from pipeline.synth import traps
+
+    rules = VerifyRules(12, 0.9, block_min_ncc=0.5, min_agreement=0.95)
+    horse, logo = traps.backdrop_picture("horse"), traps.backdrop_picture("logo")
+    moments = verify(horse, sift_features(horse), logo, sift_features(logo), rules)
+    assert not moments.confirmed and moments.one_scene(rules)
+    assert min(moments.coverage_a, moments.coverage_b) > 0.8 and moments.agreement < 0.95
+    copy = im.decode(im.jpeg_bytes(im.resize(horse, 0.7), 60))
+    same = verify(horse, sift_features(horse), copy, sift_features(copy), rules)
+    assert same.confirmed and not same.one_scene(rules)
+
+
+def test_screenshots_of_different_pictures_in_one_page_are_not_one_picture() -> None:
+    from pipeline.synth import traps
+
+    rules = VerifyRules(12, 0.9, block_min_ncc=0.5, min_agreement=0.95)
+    one, two = traps.template_picture("cell"), traps.template_picture("clock")
+    assert not verify(one, sift_features(one), two, sift_features(two), rules).confirmed
+
+
+def test_a_page_shared_by_unrelated_screenshots_is_set_aside_and_the_picture_kept() -> None:
+    """core/shared_regions: five screenshots of different pictures in one page (synth/traps)
+    share its keypoints at their places; a crop of the first picture's screenshot shares the
+    picture, moved: nothing of it is set aside."""
+    from pipeline.core import shared_regions
+    from pipeline.synth import traps
+
+    pages = [traps.template_picture(n) for n in ("cell", "clock", "microaneurysms", "brick")]
+    pages.append(traps.template_picture("gravel"))
+    crop = np.ascontiguousarray(pages[0][120:380, 30:330])
+    pictures = [*pages, crop]
+    features = [sift_features(p) for p in pictures]
+    keys = [(f"m{i}", 0) for i in range(len(pictures))]
+    sizes = [(p.shape[1], p.shape[0]) for p in pictures]
+    masks = shared_regions.recurring(features, keys, sizes, set(range(6)), {}, 200.0)
+    first = features[0].points
+    in_chrome = (first[:, 1] < 108) | (first[:, 1] > 396)
+    assert masks[0][in_chrome].mean() > 0.5  # the page around the picture
+    assert masks[0][~in_chrome].mean() < 0.1  # the picture itself
+    assert not masks[5].any()  # the crop: its picture's keypoints moved
+    # Only pairs framed alike are looked up: two pages are, the page and its crop are not.
+    loose = VerifyRules(12, 0.9)
+    assert verify(pages[0], features[0], pages[1], features[1], loose).in_place
+    assert not verify(pages[0], features[0], crop, features[5], loose).in_place
+    # Linked to each other by strong PDQ (versions of one footage, copies of one picture),
+    # the other four are one group: what they share with m0 is no template.
+    related = {"m1": {"m2"}, "m2": {"m3"}, "m3": {"m4"}}
+    linked = shared_regions.recurring(features, keys, sizes, {0}, related, 200.0)
+    assert not linked[0].any()

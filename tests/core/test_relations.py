@@ -33,7 +33,9 @@ def test_two_stills_are_near_duplicates_at_their_smallest_distance() -> None:
         OverlapRules(),
     )
     assert found == [
-        MediaMatch("a", "b", "near_duplicate", 4, reason="pdq: 1 frame pair at 4 bits")
+        MediaMatch(
+            "a", "b", "near_duplicate", 4, reason="pdq: 1 frame pair at 4 bits", frames_compared=1
+        )
     ]
 
 
@@ -131,9 +133,45 @@ def test_a_keypoint_confirmed_still_in_video_is_not_weak_pdq() -> None:
     assert [m.relation for m in found] == ["still_in_video"]
 
 
-def test_weak_pdq_between_two_stills_stays_a_near_duplicate() -> None:
-    found = media_matches([FrameMatch("a", 0, None, "b", 0, None, 30)], MEDIA, RULES)
-    assert [m.relation for m in found] == ["near_duplicate"]
+def test_weak_pdq_between_two_stills_needs_its_pixels_confirmed() -> None:
+    """Screenshots of different pictures in one page match by PDQ at 30 bits: unconfirmed,
+    a candidate; the search's pixel check (core/alignment.weak_still_pairs) proves it."""
+    (weak,) = media_matches([FrameMatch("a", 0, None, "b", 0, None, 30)], MEDIA, RULES)
+    assert weak.relation == "candidate" and "near_duplicate unproven" in weak.reason
+    checked = FrameMatch("a", 0, None, "b", 0, None, 30, "pdq", 55, 0.9, 0.92, 0.99)
+    (proven,) = media_matches([checked], MEDIA, RULES)
+    assert proven.relation == "near_duplicate"
+    assert (proven.inliers, proven.coverage_a, proven.coverage_b, proven.pixel_agreement) == (
+        55,
+        0.9,
+        0.92,
+        0.99,
+    )
+    (strong,) = media_matches([FrameMatch("a", 0, None, "b", 0, None, 12)], MEDIA, RULES)
+    assert strong.relation == "near_duplicate" and strong.pixel_agreement is None
+
+
+def test_a_keypoint_match_on_a_small_shared_part_is_a_candidate() -> None:
+    """A logo or avatar both pictures carry: the matched region covers little of either."""
+    rules = OverlapRules(min_coverage=0.15)
+    logo = FrameMatch("a", 0, None, "b", 0, None, 110, "keypoints", 20, 0.04, 0.06, 1.0)
+    (found,) = media_matches([logo], MEDIA, rules)
+    assert found.relation == "candidate" and "covers at most 6%" in found.reason
+    crop = FrameMatch("a", 0, None, "b", 0, None, 110, "keypoints", 80, 0.55, 0.97, 1.0)
+    assert [m.relation for m in media_matches([crop], MEDIA, rules)] == ["near_duplicate"]
+
+
+def test_the_evidence_follows_the_pair_when_its_media_are_swapped() -> None:
+    swapped = FrameMatch("b", 0, None, "a", 0, None, 90, "keypoints", 40, 0.3, 0.8, 0.99)
+    (found,) = media_matches([swapped], MEDIA, OverlapRules())
+    assert (found.media_a, found.coverage_a, found.coverage_b) == ("a", 0.8, 0.3)
+
+
+def test_a_video_overlap_counts_the_frames_compared_inside_it() -> None:
+    run = [FrameMatch("v", i, float(i), "w", i, float(i), 6) for i in (2, 3, 5)]
+    (overlap,) = media_matches(run, MEDIA, OverlapRules())
+    # Samples at 2, 3 and 5 s matched, the one at 4 s did not: 3 of the 4 inside agree.
+    assert (overlap.frames_agreeing, overlap.frames_compared) == (3, 4)
 
 
 def _title_card(first: str, second: str) -> list[FrameMatch]:
@@ -215,3 +253,18 @@ def test_no_inferred_relation_overrides_a_same_scene_proposal() -> None:
     evidence = Evidence.of(frames, {"a": "2017-11-07T22:14:15", "b": "2017-11-07T22:14:30"})
     _, every = accepted_relations(frames, MEDIA, RULES, set(), _never, evidence)
     assert [m.relation for m in every if {m.media_a, m.media_b} == {"a", "b"}] == ["same_scene"]
+
+
+def test_a_pixel_scene_proposal_yields_to_a_chain_of_verified_relations() -> None:
+    """Two exposures stay a proposal (above); one frame pair that aligned only as one scene
+    (a logo bar over part of a re-upload) does not outweigh copies proven link by link."""
+    scene = FrameMatch("a", 0, None, "b", 0, None, 80, "scene", 97, 0.9, 0.9, 0.92)
+    chain = [FrameMatch("a", 0, None, "v", 3, 3.0, 5), FrameMatch("b", 0, None, "v", 3, 3.0, 5)]
+    (alone,) = media_matches([scene], MEDIA, RULES)
+    assert alone.relation == "same_scene" and not alone.same_content
+    _, every = accepted_relations([scene, *chain], MEDIA, RULES, set(), _never)
+    assert [(m.relation, m.method) for m in every if {m.media_a, m.media_b} == {"a", "b"}] == [
+        ("near_duplicate", "inferred")
+    ]
+    _, unproven = accepted_relations([scene, chain[0]], MEDIA, RULES, set(), _never)
+    assert [m.relation for m in unproven if {m.media_a, m.media_b} == {"a", "b"}] == ["same_scene"]

@@ -80,6 +80,13 @@ def test_a_frame_match_found_again_keeps_its_method_and_smaller_distance(
     assert stored == alignment.merge_frame_matches(first, again)  # the in-memory rule agrees
 
 
+def test_a_frame_matchs_evidence_comes_back_as_stored(catalog: Catalog) -> None:
+    checked = FrameMatchRow("a", 0, "b", 1, 90, "keypoints", 41, 0.38, 0.97, 0.981)
+    with catalog.transaction():
+        catalog.add_frame_matches([checked, FrameMatchRow("a", 2, "b", 3, 9, "pdq")])
+    assert catalog.frame_matches() == [checked, FrameMatchRow("a", 2, "b", 3, 9, "pdq")]
+
+
 def test_index_entries_and_reset(catalog: Catalog) -> None:
     entries = [IndexEntry(0, "m1", 0, "dp"), IndexEntry(1, "m1", 1, "dp")]
     with catalog.transaction():
@@ -123,3 +130,17 @@ def test_a_shots_tracks_are_replaced_and_an_unchanged_rerun_writes_nothing(
         catalog.put_tracks("det|gap=2", ("m1", 0), second)  # other settings: one set per shot
         catalog.put_tracks("det|gap=2", ("m1", 1), [])
     assert catalog.tracks() == second
+
+
+def test_a_scene_match_found_again_as_the_same_picture_is_the_same_picture(
+    catalog: Catalog,
+) -> None:
+    scene = [FrameMatchRow("a", 0, "b", 1, 80, "scene", 90, 0.9, 0.9, 0.8)]
+    again = [FrameMatchRow("a", 0, "b", 1, 82, "keypoints", 120, 0.95, 0.95, 0.99)]
+    with catalog.transaction():
+        catalog.add_frame_matches(scene)
+    with catalog.transaction():
+        catalog.add_frame_matches(again)
+    expected = [FrameMatchRow("a", 0, "b", 1, 80, "keypoints", 120, 0.95, 0.95, 0.99)]
+    assert catalog.frame_matches() == expected
+    assert alignment.merge_frame_matches(scene, again) == expected

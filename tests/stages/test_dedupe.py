@@ -316,3 +316,33 @@ def test_every_relation_says_what_decided_it(layout: DataLayout, run_stage: RunS
     rows = [row for pair in relations(layout).values() for row in pair]
     assert len(rows) == 3 and all(row["reason"] for row in rows)
     assert all(row["reason"].startswith(("pdq: ", "keypoints: ", "a chain of")) for row in rows)
+
+
+def test_a_static_scene_at_two_moments_is_a_same_scene_proposal_not_a_duplicate(
+    layout: DataLayout, run_stage: RunStage
+) -> None:
+    """Issue 15's traps (synth/traps.py): one static camera's scene with a different object
+    in front aligns everywhere but its content differs where the objects are: `same_scene`,
+    out of clusters; screenshots of different pictures in one page are no relation of same
+    content; a re-encoded copy of one moment stays a duplicate, with its evidence."""
+    from pipeline.synth import traps
+
+    horse = traps.backdrop_picture("horse")
+    put(layout.raw, "inc/a/horse.jpg", im.jpeg_bytes(horse, 90))
+    put(layout.raw, "inc/b/logo.jpg", im.jpeg_bytes(traps.backdrop_picture("logo"), 90))
+    put(layout.raw, "inc/c/copy.jpg", im.jpeg_bytes(im.crop(horse, 0.2), 70))
+    put(layout.raw, "inc/d/cell.jpg", im.jpeg_bytes(traps.template_picture("cell"), 88))
+    put(layout.raw, "inc/e/clock.jpg", im.jpeg_bytes(traps.template_picture("clock"), 88))
+    run_to_dedupe(run_stage)
+    found = relations(layout)
+    (scene,) = found[frozenset({"horse.jpg", "logo.jpg"})]
+    assert scene["relation"] == "same_scene" and "one scene" in scene["reason"]
+    assert float(scene["pixel_agreement"]) < 0.95 and float(scene["coverage_a"]) > 0.5
+    (copy,) = found[frozenset({"horse.jpg", "copy.jpg"})]
+    assert copy["relation"] == "near_duplicate" and copy["method"] == "keypoints"
+    assert float(copy["pixel_agreement"]) >= 0.9 and int(copy["inliers"]) >= 12
+    pages = found.get(frozenset({"cell.jpg", "clock.jpg"}), [])
+    assert all(r["relation"] in ("candidate", "same_scene") for r in pages)
+    groups = clusters(layout)
+    assert groups["horse.jpg"] == groups["copy.jpg"] != groups["logo.jpg"]
+    assert groups["cell.jpg"] != groups["clock.jpg"]

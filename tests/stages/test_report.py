@@ -174,3 +174,30 @@ def test_a_same_scene_proposal_is_shown_with_its_evidence_and_joins_once_confirm
         )
     assert main(["--data-dir", str(layout.data_dir), "--no-progress", "run"]) in (0, 3)
     assert len(clusters()) == 1
+
+
+def test_a_keypoint_match_shows_its_evidence_side_by_side(layout: DataLayout) -> None:
+    """A 25% crop (PDQ cannot see it; keypoints and pixels confirm it): the duplicate page
+    shows the inliers, how much of each picture the matched region covers and the content
+    blocks agreeing, from matches.csv's evidence columns."""
+    photo = im.resize(im.photo("coffee"), 0.8)
+    put(layout.raw, "inc/a/photo.jpg", im.jpeg_bytes(photo, 92))
+    put(layout.raw, "inc/b/crop.jpg", im.jpeg_bytes(im.crop(photo, 0.25), 85))
+    assert main(["--data-dir", str(layout.data_dir), "--no-progress", "run"]) == 0
+    rows = (layout.processed / "matches.csv").read_text(encoding="utf-8").splitlines()
+    header = rows[0].split(",")
+    assert header[-5:] == [
+        "frames_compared",
+        "inliers",
+        "coverage_a",
+        "coverage_b",
+        "pixel_agreement",
+    ]
+    (row,) = [dict(zip(header, line.split(","), strict=False)) for line in rows[1:]]
+    assert row["relation"] == "near_duplicate" and row["method"] == "keypoints"
+    assert int(row["inliers"]) >= 12 and float(row["pixel_agreement"]) >= 0.9
+    page = parse(layout.processed / "report" / "duplicates-1.html")
+    cells = {a.get("class"): i for i, (t, a) in enumerate(page.tags) if t == "td"}
+    assert {"ev-frames", "ev-inliers", "ev-coverage", "ev-agreement"} <= set(cells)
+    shown = " ".join(page.text)
+    assert f"{float(row['pixel_agreement']):.0%}" in shown and row["inliers"] in shown
