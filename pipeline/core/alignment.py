@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.config import DedupeConfig
-from pipeline.core import hamming
+from pipeline.core import hamming, lowtexture, subimage
 from pipeline.core.hashing import hamming as hamming_bits
 from pipeline.core.keypoints import (
     Features,
@@ -64,6 +64,8 @@ class FrameFacts:
     pdq_mirror: bytes
     pdq_quality: int
     uniform: bool
+    phash: bytes = b""  # imagehash's pHash and its mirror's (8 bytes each): core/lowtexture
+    phash_mirror: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,8 @@ class FrameTable:
                 h.pdq_mirror,
                 h.pdq_quality,
                 h.uniform,
+                h.phash,
+                h.phash_mirror,
             )
             for h in hashes
             if h.key in timing
@@ -316,6 +320,61 @@ def feature_matches(
     return FeatureSearch(tuple(confirmed), tuple(keys[i] for i in new))
 
 
+def plain_matches(
+    table: FrameTable,
+    eligible: Eligible,
+    new: Sequence[FrameKey],
+    searched: Sequence[FrameKey],
+    found: Sequence[FrameMatchRow],
+    known: KnownMatches,
+    pictures: PictureLoader,
+    rules: VerifyRules,
+) -> list[FrameMatchRow]:
+    """The low-texture path (core/lowtexture): frames below the PDQ quality minimum, which
+    the index leaves out, proposed by pHash and confirmed by keypoints and pixels."""
+    facts = {
+        key: lowtexture.PlainFrame(
+            table.hashed[key].phash, table.hashed[key].phash_mirror, key not in eligible.matchable
+        )
+        for key in eligible.usable
+    }
+    new_media = {key[0] for key in [*new, *searched]}
+    linked = {(m.media_a, m.media_b) for m in [*known.matches, *found]}
+    pairs = lowtexture.candidates(facts, new_media, linked)
+    return [_row(table, a, b, "keypoints") for a, b in lowtexture.confirmed(pairs, pictures, rules)]
+
+
+def view_matches(
+    table: FrameTable,
+    features: Sequence[FeatureRow],
+    usable: AbstractSet[FrameKey],
+    searched: Sequence[FrameKey],
+    found: Sequence[FrameMatchRow],
+    known: KnownMatches,
+    pictures: PictureLoader,
+    cfg: DedupeConfig,
+    rules: VerifyRules,
+) -> list[FrameMatchRow]:
+    """The recall paths of core/subimage (mirrored crops, pictures inside pages) for media
+    the other searches left unlinked, as `keypoints` matches."""
+    rows = [row for row in features if row.key in usable]
+    linked = {(m.media_a, m.media_b) for m in [*known.matches, *found]}
+    confirmed = subimage.view_matches(
+        [row.key for row in rows],
+        [Features.from_bytes(row.points, row.descriptors) for row in rows],
+        frozenset(searched),
+        linked,
+        pictures,
+        cfg.keypoint_votes,
+        cfg.descriptor_max_l2,
+        rules,
+    )
+    # The frames the view matched, not the closest by PDQ (closest_in_shot): a mirrored crop
+    # or a picture inside a page is far from every frame in PDQ bits, so that choice would be
+    # arbitrary and give a false time offset.
+    return [_row(table, *_ordered(a, b), "keypoints") for a, b, _ in confirmed]
+
+
 def closest_in_shot(table: FrameTable, a: FrameKey, b: FrameKey) -> FramePair:
     """Keypoints are kept for a shot's first frame only; a still confirmed against it was
     taken somewhere in that shot, so move each video side to the frame of the same shot
@@ -362,12 +421,20 @@ def extend_alignments(
     confirmed: list[FrameMatchRow] = []
     for (a, b), (_, fa, fb) in sorted(anchors.items()):
         seen = _Pictures(pictures)  # one pair's pictures and features, computed once
+        flipped = _Pictures(_mirrored(pictures))  # a mirrored (and cropped) re-upload
         for frame_a, frame_b in _aligned_frames(table, timed, (a, fa), (b, fb)):
             if (a, frame_a, b, frame_b) in existing:
                 continue
-            if _same_picture(seen.get((a, frame_a)), seen.get((b, frame_b)), rules):
+            one, other = seen.get((a, frame_a)), seen.get((b, frame_b))
+            if _same_picture(one, other, rules) or _same_picture(
+                one, flipped.get((b, frame_b)), rules
+            ):
                 confirmed.append(_row(table, (a, frame_a), (b, frame_b), "keypoints"))
     return confirmed
+
+
+def _mirrored(pictures: PictureLoader) -> PictureLoader:
+    return lambda key: np.ascontiguousarray(pictures(key)[:, ::-1])
 
 
 class _Pictures:
@@ -525,6 +592,10 @@ def search_frames(
         rules,
     )
     found += crop.matches
+    found += plain_matches(table, eligible, new, crop.searched, found, known, pictures, rules)
+    found += view_matches(
+        table, known.features, eligible.usable, crop.searched, found, known, pictures, cfg, rules
+    )
     new_media = {key[0] for key in new} | {key[0] for key in crop.searched}
     extended = extend_alignments(table, [*known.matches, *found], new_media, pictures, rules)
     return FrameSearch(tuple(new_entries), tuple(found + extended), crop.searched, len(extended))

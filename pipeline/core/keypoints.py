@@ -12,7 +12,7 @@ pixel check removed every false merge.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import cv2
@@ -66,6 +66,8 @@ class Verification:
     bad_blocks: float
     overlap: float
     mirrored: bool = False
+    # Maps b onto a (None when no plausible one was found); core/subimage measures coverage.
+    homography: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 def grey(rgb: np.ndarray) -> np.ndarray:
@@ -174,7 +176,9 @@ def verify(
     confirmed = (
         ncc >= rules.min_ncc and bad <= rules.max_bad_blocks and overlap >= rules.min_overlap
     )
-    return Verification(confirmed, inliers, round(ncc, 4), round(bad, 4), round(overlap, 4))
+    return Verification(
+        confirmed, inliers, round(ncc, 4), round(bad, 4), round(overlap, 4), homography=homography
+    )
 
 
 def _plausible(homography: np.ndarray) -> bool:
