@@ -197,9 +197,12 @@ def candidate_pairs(
     max_l2: float,
     neighbours: int = 8,
     exact_up_to: int = EXACT_SEARCH_MAX_DESCRIPTORS,
+    searched: int | None = None,
 ) -> list[tuple[int, int]]:
     """Pairs (query position, other position) of frames of different media sharing at least
     min_votes close descriptors: a k-NN over every descriptor (faiss), voting by frame.
+    `searched`: only the first that many frames are searched (queries may lie beyond: the
+    views of core/subimage are asked, never answered).
 
     Up to exact_up_to stored descriptors (an incident: hundreds of frames) the search is
     exact. Above it, every query against every descriptor grows with the square of the
@@ -209,12 +212,13 @@ def candidate_pairs(
     hundreds of descriptors against the min_votes it needs, while every candidate is still
     confirmed by homography and pixels.
     """
+    stored = features if searched is None else features[:searched]
     owners = np.concatenate(
-        [np.full(len(f), i, np.int64) for i, f in enumerate(features)] or [np.zeros(0, np.int64)]
+        [np.full(len(f), i, np.int64) for i, f in enumerate(stored)] or [np.zeros(0, np.int64)]
     )
     if owners.size == 0:
         return []
-    vectors = np.concatenate([f.descriptors for f in features]).astype(np.float32)
+    vectors = np.concatenate([f.descriptors for f in stored]).astype(np.float32)
     index = _descriptor_index(vectors, exact_up_to)
     pairs: set[tuple[int, int]] = set()
     k = min(neighbours, len(vectors))

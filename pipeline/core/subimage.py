@@ -11,7 +11,8 @@ frame against every stored frame's local features:
   new frame against an old frame finds the same pair as the other way round);
 - `region`: the largest textured rectangles inside the frame (a picture on a plain page,
   found from the dilated edge map's connected parts), cut out and scaled up to the size the
-  stored frames have, and the mirror of each.
+  stored frames have (not mirrored: a mirrored screenshot is rare, and each view costs a
+  search of every stored descriptor).
 
 Every candidate a view's descriptors vote for goes through the crop path's verification
 (keypoints, homography, warped pixels and the structure test, core/keypoints.verify); a
@@ -54,7 +55,7 @@ class View:
     """A picture derived from a stored frame (`key`), searched as if it were one."""
 
     key: FrameKey
-    kind: str  # "mirror", "region", "region_mirror"
+    kind: str  # "mirror", "region"
     picture: np.ndarray
     features: Features
 
@@ -92,7 +93,7 @@ def _scaled(picture: np.ndarray) -> np.ndarray:
 
 
 def frame_views(key: FrameKey, rgb: np.ndarray, mirror: bool) -> list[View]:
-    """The views of one frame: its regions (and their mirrors), and its mirror if asked."""
+    """The views of one frame: its regions, and its mirror if asked."""
     views = []
     if mirror:
         flipped = np.ascontiguousarray(rgb[:, ::-1])
@@ -100,8 +101,6 @@ def frame_views(key: FrameKey, rgb: np.ndarray, mirror: bool) -> list[View]:
     for left, top, right, bottom in region_proposals(rgb):
         region = _scaled(rgb[top:bottom, left:right])
         views.append(View(key, "region", region, sift_features(region)))
-        flipped = np.ascontiguousarray(region[:, ::-1])
-        views.append(View(key, "region_mirror", flipped, sift_features(flipped)))
     return [view for view in views if len(view.features)]
 
 
@@ -147,12 +146,11 @@ def view_matches(
     every = [*features, *(view.features for view in views)]
     owners = [*keys, *(view.key for view in views)]
     queries = list(range(len(keys), len(every)))
-    votes = candidate_pairs(every, owners, queries, votes_min, descriptor_max_l2)
+    votes = candidate_pairs(
+        every, owners, queries, votes_min, descriptor_max_l2, searched=len(keys)
+    )
     found: dict[tuple[str, ...], tuple[FrameKey, FrameKey, str]] = {}
-    for i, j in votes:
-        view_at, other_at = (j, i) if j >= len(keys) else (i, j)
-        if other_at >= len(keys) or view_at < len(keys):
-            continue  # view against view: what two pages share would confirm itself
+    for other_at, view_at in votes:
         view, other = views[view_at - len(keys)], keys[other_at]
         pair = tuple(sorted((view.key[0], other[0])))
         if pair in linked_media or pair in found:
