@@ -2,7 +2,7 @@
 
 Pure: everything a dedupe run searches is handed in (a `FrameTable` of the hashed frames,
 the index, the local features, a callable that loads a frame's picture), and new frame
-matches come back; the stage (pipeline/stages/dedupe.py) loads and saves. Four searches,
+matches come back; the stage (pipeline/stages/dedupe.py) loads and saves. Five searches,
 each feeding the next:
 
 1. `index_pairs`: new frames against the Hamming index of every indexed frame, with their
@@ -12,7 +12,11 @@ each feeding the next:
    keypoints and pixels confirm it.
 3. `feature_matches`: the crop path, local descriptors voting for frames of other media,
    confirmed by homography and pixel agreement.
-4. `extend_alignments`: a video pair's best match followed along its time offset.
+4. `plain_matches` and `view_matches`: the recall paths for what the others leave unlinked
+   (core/lowtexture: frames below the PDQ quality minimum, proposed by pHash; core/subimage:
+   mirror images and regions inside pages), verified as the crop path verifies.
+5. `extend_alignments`: a video pair's best match followed along its time offset (each frame
+   pair also tried mirrored).
 """
 
 from __future__ import annotations
