@@ -133,21 +133,13 @@ def view_matches(
     """(frame, other frame, view kind) for every view of a frame that keypoints and pixels
     confirm against a frame of a media not linked to it yet, one per pair of media.
 
-    keys and features: every stored frame with local features. Views are taken of the
-    frames of media linked to nothing yet (a copy the other searches found needs none, and
-    each view costs a search of every stored descriptor): regions of every such frame (so
-    that an old screenshot meets a new original as a new screenshot meets an old one),
-    mirrors of the new frames only; pairs without a new frame were searched before.
+    keys and features: every stored frame with local features. Regions are taken of every
+    such frame (so that an old screenshot meets a new original as a new screenshot meets an
+    old one), mirrors of the new frames only; pairs without a new frame were searched before.
     """
     if not new:
         return []
-    linked_anywhere = {media for pair in linked_media for media in pair}
-    views = [
-        view
-        for key in keys
-        if key[0] not in linked_anywhere
-        for view in frame_views(key, pictures(key), key in new)
-    ]
+    views = [view for key in keys for view in frame_views(key, pictures(key), key in new)]
     if not views:
         return []
     position = {key: i for i, key in enumerate(keys)}
