@@ -16,7 +16,7 @@ each feeding the next:
    (core/lowtexture: frames below the PDQ quality minimum, proposed by pHash; core/subimage:
    mirror images and regions inside pages), verified as the crop path verifies.
 5. `extend_alignments`: a video pair's best match followed along its time offset (each frame
-   pair also tried mirrored).
+   pair also tried mirrored, and as a picture inside the other: picture-in-picture).
 """
 
 from __future__ import annotations
@@ -430,8 +430,11 @@ def extend_alignments(
             if (a, frame_a, b, frame_b) in existing:
                 continue
             one, other = seen.get((a, frame_a)), seen.get((b, frame_b))
-            if _same_picture(one, other, rules) or _same_picture(
-                one, flipped.get((b, frame_b)), rules
+            if (
+                _same_picture(one, other, rules)
+                or _same_picture(one, flipped.get((b, frame_b)), rules)
+                or subimage.shows_inside(one[0], other[0], other[1], rules)
+                or subimage.shows_inside(other[0], one[0], one[1], rules)
             ):
                 confirmed.append(_row(table, (a, frame_a), (b, frame_b), "keypoints"))
     return confirmed

@@ -61,11 +61,24 @@ class View:
 
 
 def region_proposals(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """(left, top, right, bottom) of up to MAX_REGIONS textured rectangles inside the frame,
-    largest first: the connected parts of the edge map dilated to close a picture's texture,
-    kept when their bounding box is the size of a picture and mostly filled."""
+    """(left, top, right, bottom) of up to MAX_REGIONS rectangles inside the frame that may
+    hold a picture, largest first: textured parts on a plain page (`_textured_boxes`) and
+    inset frames drawn over a busy one (`_framed_boxes`: picture-in-picture)."""
+    height, width = rgb.shape[:2]
+    found = {}
+    for box in [*_textured_boxes(rgb), *_framed_boxes(rgb)]:
+        w, h = box[2] - box[0], box[3] - box[1]
+        area = w * h / (width * height)
+        if REGION_MIN_AREA <= area <= REGION_MAX_AREA and min(w, h) >= REGION_MIN_SIDE_PX:
+            found[box] = w * h
+    ranked = sorted(found, key=lambda box: (-found[box], box))
+    return ranked[:MAX_REGIONS]
+
+
+def _textured_boxes(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Bounding boxes of the connected parts of the edge map dilated to close a picture's
+    texture, kept when mostly filled (a screenshot's or a meme's picture on a plain page)."""
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    height, width = grey.shape
     edges = cv2.Canny(grey, 40, 120)
     closed = cv2.morphologyEx(
         cv2.dilate(edges, np.ones((5, 5), np.uint8)), cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8)
@@ -74,13 +87,67 @@ def region_proposals(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
     boxes = []
     for contour in contours:
         x, y, w, h = cv2.boundingRect(contour)
-        area = w * h / (width * height)
-        if not REGION_MIN_AREA <= area <= REGION_MAX_AREA or min(w, h) < REGION_MIN_SIDE_PX:
+        if w and h and float((closed[y : y + h, x : x + w] > 0).mean()) >= REGION_MIN_FILL:
+            boxes.append((x, y, x + w, y + h))
+    return boxes
+
+
+FRAME_EDGE_MIN = 0.2  # a straight side is at least this fraction of the frame's side
+FRAME_EDGE_SLACK_PX = 4  # sides meet within this many pixels
+
+
+def _framed_boxes(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Rectangles with a straight top or bottom side met at a corner by a straight left or
+    right side (colour edges, Hough segments): an inset picture over another, which the
+    texture of the picture behind it hides from `_textured_boxes`."""
+    edges = np.max([cv2.Canny(np.ascontiguousarray(rgb[..., c]), 50, 150) for c in range(3)], 0)
+    height, width = edges.shape
+    segments = cv2.HoughLinesP(
+        edges,
+        1,
+        np.pi / 180,
+        threshold=30,
+        minLineLength=int(FRAME_EDGE_MIN * min(height, width)),
+        maxLineGap=3,
+    )
+    if segments is None:
+        return []
+    flat = [tuple(int(v) for v in seg) for seg in segments[:, 0]]
+    rows = _merged(
+        [(min(x0, x1), max(x0, x1), (y0 + y1) // 2) for x0, y0, x1, y1 in flat if abs(y0 - y1) <= 1]
+    )
+    cols = _merged(
+        [(min(y0, y1), max(y0, y1), (x0 + x1) // 2) for x0, y0, x1, y1 in flat if abs(x0 - x1) <= 1]
+    )
+    slack = FRAME_EDGE_SLACK_PX
+    boxes = []
+    for left, right, y in rows:
+        if right - left < FRAME_EDGE_MIN * width:
             continue
-        if float((closed[y : y + h, x : x + w] > 0).mean()) < REGION_MIN_FILL:
-            continue
-        boxes.append((w * h, (x, y, x + w, y + h)))
-    return [box for _, box in sorted(boxes, reverse=True)[:MAX_REGIONS]]
+        for top, bottom, x in cols:
+            if bottom - top < FRAME_EDGE_MIN * height:
+                continue
+            if min(abs(x - left), abs(x - right)) > slack:
+                continue
+            if abs(top - y) <= slack:
+                boxes.append((left, y, right, bottom))
+            elif abs(bottom - y) <= slack:
+                boxes.append((left, top, right, y))
+    return boxes
+
+
+def _merged(segments: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """Collinear segments (start, end, position) joined where they touch or nearly do (a
+    side broken where the picture behind it has the inset's colour)."""
+    merged: list[tuple[int, int, int]] = []
+    for start, end, position in sorted(segments):
+        for i, (other_start, other_end, other_position) in enumerate(merged):
+            if abs(position - other_position) <= 1 and start <= other_end + 8:
+                merged[i] = (other_start, max(end, other_end), other_position)
+                break
+        else:
+            merged.append((start, end, position))
+    return merged
 
 
 def _scaled(picture: np.ndarray) -> np.ndarray:
@@ -160,6 +227,19 @@ def view_matches(
         if _confirmed(view, pictures(other), features[position[other]], rules):
             found[pair] = (view.key, other, view.kind)
     return sorted(found.values())
+
+
+def shows_inside(
+    outer: np.ndarray, inner: np.ndarray, inner_features: Features, rules: VerifyRules
+) -> bool:
+    """Does a region of `outer` show the picture `inner` (verified, covering
+    REGION_MIN_COVER of it)? For following a picture-in-picture along its time offset."""
+    for left, top, right, bottom in region_proposals(outer):
+        region = _scaled(outer[top:bottom, left:right])
+        view = View(("", 0), "region", region, sift_features(region))
+        if len(view.features) and _confirmed(view, inner, inner_features, rules):
+            return True
+    return False
 
 
 def _confirmed(view: View, other_rgb: np.ndarray, other: Features, rules: VerifyRules) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.core.keypoints import VerifyRules, sift_features
-from pipeline.core.subimage import covered, region_proposals, view_matches
+from pipeline.core.subimage import covered, region_proposals, shows_inside, view_matches
 from pipeline.synth import images as im
 
 RULES = VerifyRules(12, 0.9, block_min_ncc=0.5)
@@ -96,3 +96,30 @@ def _inside(inner: np.ndarray, outer: np.ndarray, slack: float = 3.0) -> bool:
 
 def _area(box: np.ndarray) -> float:
     return float((box[2] - box[0]) * (box[3] - box[1]))
+
+
+def _picture_in_picture(inner: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """Vertical colour bars (a busy picture behind) with `inner` inset at 45% of the width."""
+    frame = np.zeros((180, 320, 3), np.uint8)
+    colours = [(255, 0, 0), (0, 200, 0), (250, 250, 0), (0, 0, 255), (255, 0, 255), (0, 255, 255)]
+    for i, colour in enumerate(colours):
+        frame[:, i * 54 : (i + 1) * 54] = colour
+    inset = im.resize(inner, 144 / inner.shape[1])
+    top, left = 20, 160
+    frame[top : top + inset.shape[0], left : left + inset.shape[1]] = inset
+    return frame, (left, top, left + inset.shape[1], top + inset.shape[0])
+
+
+def test_an_inset_over_a_busy_picture_is_proposed_and_shows_its_original() -> None:
+    original = _thumb(im.photo("chelsea"))
+    frame, (left, top, right, bottom) = _picture_in_picture(original)
+    assert any(
+        abs(box[0] - left) <= 4
+        and abs(box[1] - top) <= 4
+        and abs(box[2] - right) <= 4
+        and abs(box[3] - bottom) <= 4
+        for box in region_proposals(frame)
+    )
+    assert shows_inside(frame, original, sift_features(original), RULES)
+    other = _thumb(im.photo("astronaut"))
+    assert not shows_inside(frame, other, sift_features(other), RULES)
