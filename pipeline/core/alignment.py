@@ -363,6 +363,7 @@ def view_matches(
     the other searches left unlinked, as `keypoints` matches."""
     rows = [row for row in features if row.key in usable]
     linked = {(m.media_a, m.media_b) for m in [*known.matches, *found]}
+    max_distance = cfg.video_anchor_max_distance
     confirmed = subimage.view_matches(
         [row.key for row in rows],
         [Features.from_bytes(row.points, row.descriptors) for row in rows],
@@ -373,10 +374,19 @@ def view_matches(
         cfg.descriptor_max_l2,
         rules,
     )
-    # The frames the view matched, not the closest by PDQ (closest_in_shot): a mirrored crop
-    # or a picture inside a page is far from every frame in PDQ bits, so that choice would be
-    # arbitrary and give a false time offset.
-    return [_row(table, *_ordered(a, b), "keypoints") for a, b, _ in confirmed]
+    matched = []
+    for a, b, _ in confirmed:
+        pair = _ordered(a, b)
+        moved = closest_in_shot(table, *pair)
+        # As on the crop path, a video side moves to the frame of its shot nearest the other
+        # side in PDQ (a still was taken somewhere in the shot). Between two videos only when
+        # that distance means something (within the anchor search's reach): a mirrored crop
+        # is far from every frame, the nearest would be an arbitrary one, and the pair's
+        # time offset, which the alignment follows, false.
+        still = table.hashed[a].pts_s is None or table.hashed[b].pts_s is None
+        near = frame_distance(table.hashed[moved[0]], table.hashed[moved[1]]) <= max_distance
+        matched.append(_row(table, *(moved if still or near else pair), "keypoints"))
+    return matched
 
 
 def closest_in_shot(table: FrameTable, a: FrameKey, b: FrameKey) -> FramePair:

@@ -48,6 +48,11 @@ REGION_SIDE_PX = 320  # a region is scaled up to this long side (the stored fram
 # synthetic family: a screenshot's picture covers 0.9-1.0 of its original, a crop of it
 # 0.55-0.8; an advert shared by two screenshots covers under 0.1 of the other page).
 REGION_MIN_COVER = 0.4
+# Views search the stored descriptors through faiss's inverted file (IVF) at any size: as
+# many queries again as the crop path makes, which an exact search made the largest part of
+# a dedupe run; IVF misses a few nearest neighbours (recall@8 0.937, core/keypoints) where a
+# true copy shares dozens of descriptors.
+VIEW_EXACT_SEARCH_MAX = 0
 
 
 @dataclass(frozen=True)
@@ -214,7 +219,13 @@ def view_matches(
     owners = [*keys, *(view.key for view in views)]
     queries = list(range(len(keys), len(every)))
     votes = candidate_pairs(
-        every, owners, queries, votes_min, descriptor_max_l2, searched=len(keys)
+        every,
+        owners,
+        queries,
+        votes_min,
+        descriptor_max_l2,
+        exact_up_to=VIEW_EXACT_SEARCH_MAX,
+        searched=len(keys),
     )
     found: dict[tuple[str, ...], tuple[FrameKey, FrameKey, str]] = {}
     for other_at, view_at in votes:
