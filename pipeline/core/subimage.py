@@ -9,10 +9,11 @@ frame against every stored frame's local features:
 
 - `mirror`: the whole frame flipped left-right (frames new in this run only: the mirror of a
   new frame against an old frame finds the same pair as the other way round);
-- `region`: the largest textured rectangles inside the frame (a picture on a plain page,
-  found from the dilated edge map's connected parts), cut out and scaled up to the size the
-  stored frames have (not mirrored: a mirrored screenshot is rare, and each view costs a
-  search of every stored descriptor).
+- `region`: the largest rectangles inside the frame that may hold a picture (a picture on a
+  plain page, found from the dilated edge map's connected parts; an inset over a busy
+  picture, framed by straight colour edges meeting at a corner), cut out and scaled up to
+  the size the stored frames have (not mirrored: a mirrored screenshot is rare, and each
+  view costs a search of the stored descriptors).
 
 Every candidate a view's descriptors vote for goes through the crop path's verification
 (keypoints, homography, warped pixels and the structure test, core/keypoints.verify); a
