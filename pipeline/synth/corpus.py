@@ -616,7 +616,7 @@ def _still_family(
 def _low_texture_family(place: Callable[[str], str]) -> list[_Job]:
     """A dark, low-contrast photo (fog at dusk: PDQ quality below the minimum) and its
     reposts: the issue's independent corpus lost all seven reposts of such a picture."""
-    return _family_jobs("coffee_dusk", "lowtex:coffee", dict(_LOW_TEXTURE_EDITS), place)
+    return _family_jobs("clock_dusk", "lowtex:clock", dict(_LOW_TEXTURE_EDITS), place)
 
 
 def _family_jobs(
