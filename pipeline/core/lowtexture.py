@@ -10,8 +10,10 @@ decides, on both pictures stretched to full contrast first (SIFT finds few keypo
 picture that uses 40 grey levels, and the pixel check's 24-level tolerance would pass any two
 dark pictures).
 
-Measured on the synthetic family (docs/dedupe.md): the dark photo's reposts are 0-12 bits from
-it in mirror-invariant pHash, a 10% crop 16; the nearest unrelated frame 18-22 bits.
+Measured on the synthetic family's first dark photo (a development run at scale 0.3): its
+reposts were 0-12 bits from it in mirror-invariant pHash, a 10% crop 16, the nearest unrelated
+frame 18-22 bits. A near-featureless picture (a handful of keypoints even stretched) is out
+of reach: its pHash is unstable (14-26 bits from its copies) and nothing can verify it.
 """
 
 from __future__ import annotations
