@@ -48,7 +48,7 @@ REGION_SIDE_PX = 320  # a region is scaled up to this long side (the stored fram
 # A region confirmed against another frame must cover this much of it: a screenshot's or a
 # meme's picture shows all of its original (coverage near 1) and a crop of it most (a 25%
 # crop keeps 56%), while a part two pages share (an advert, an avatar, a header) is a small
-# part of the other page. Not tuned: no synthetic copy was lost or gained by it.
+# part of the other page. Set a priori, not tuned on any family.
 REGION_MIN_COVER = 0.4
 # Views search the stored descriptors through faiss's inverted file (IVF) at any size: as
 # many queries again as the crop path makes, which an exact search made the largest part of
