@@ -50,11 +50,12 @@ REGION_SIDE_PX = 320  # a region is scaled up to this long side (the stored fram
 # crop keeps 56%), while a part two pages share (an advert, an avatar, a header) is a small
 # part of the other page. Set a priori, not tuned on any family.
 REGION_MIN_COVER = 0.4
-# Views search the stored descriptors through faiss's inverted file (IVF) at any size: as
-# many queries again as the crop path makes, which an exact search made the largest part of
-# a dedupe run; IVF misses a few nearest neighbours (recall@8 0.937, core/keypoints) where a
-# true copy shares dozens of descriptors.
-VIEW_EXACT_SEARCH_MAX = 0
+# Views search the stored descriptors through faiss's inverted file (IVF) above a few
+# thousand descriptors (exact below: cheap, and IVF's k-means needs more points than lists):
+# as many queries again as the crop path makes, which an exact search made the largest part
+# of a dedupe run; IVF misses a few nearest neighbours (recall@8 0.937, core/keypoints) where
+# a true copy shares dozens of descriptors.
+VIEW_EXACT_SEARCH_MAX = 4_096
 
 
 @dataclass(frozen=True)

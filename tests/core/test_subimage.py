@@ -123,3 +123,15 @@ def test_an_inset_over_a_busy_picture_is_proposed_and_shows_its_original() -> No
     assert shows_inside(frame, original, sift_features(original), RULES)
     other = _thumb(im.photo("astronaut"))
     assert not shows_inside(frame, other, sift_features(other), RULES)
+
+
+def test_a_collection_of_a_few_keypoints_is_searched_exactly() -> None:
+    """Faiss's inverted file needs more descriptors than lists: tiny collections (a few
+    plain frames) are searched exactly, never crash."""
+    pictures = {}
+    for i in range(3):
+        plain = np.full((120, 160, 3), 128, np.uint8)
+        plain[40 + 10 * i : 60 + 10 * i, 50:80] = 30  # one dark square: a few keypoints
+        pictures[f"plain{i}"] = plain
+    assert sum(len(sift_features(p)) for p in pictures.values()) < 16
+    assert _search(pictures, set(pictures)) == set()
