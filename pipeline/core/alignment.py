@@ -2,7 +2,7 @@
 
 Pure: everything a dedupe run searches is handed in (a `FrameTable` of the hashed frames,
 the index, the local features, a callable that loads a frame's picture), and new frame
-matches come back; the stage (pipeline/stages/dedupe.py) loads and saves. Four searches,
+matches come back; the stage (pipeline/stages/dedupe.py) loads and saves. Five searches,
 each feeding the next:
 
 1. `index_pairs`: new frames against the Hamming index of every indexed frame, with their
@@ -12,7 +12,11 @@ each feeding the next:
    keypoints and pixels confirm it.
 3. `feature_matches`: the crop path, local descriptors voting for frames of other media,
    confirmed by homography and pixel agreement.
-4. `extend_alignments`: a video pair's best match followed along its time offset.
+4. `plain_matches` and `view_matches`: the recall paths for what the others leave unlinked
+   (core/lowtexture: frames below the PDQ quality minimum, proposed by pHash; core/subimage:
+   mirror images and regions inside pages), verified as the crop path verifies.
+5. `extend_alignments`: a video pair's best match followed along its time offset (each frame
+   pair also tried mirrored, and as a picture inside the other: picture-in-picture).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from pipeline.config import DedupeConfig
-from pipeline.core import hamming, shared_regions
+from pipeline.core import hamming, lowtexture, shared_regions, subimage
 from pipeline.core.hashing import hamming as hamming_bits
 from pipeline.core.keypoints import (
     Features,
@@ -65,6 +69,8 @@ class FrameFacts:
     pdq_mirror: bytes
     pdq_quality: int
     uniform: bool
+    phash: bytes = b""  # imagehash's pHash and its mirror's (8 bytes each): core/lowtexture
+    phash_mirror: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,8 @@ class FrameTable:
                 h.pdq_mirror,
                 h.pdq_quality,
                 h.uniform,
+                h.phash,
+                h.phash_mirror,
             )
             for h in hashes
             if h.key in timing
@@ -428,6 +436,71 @@ def feature_matches(
     return FeatureSearch(tuple(confirmed), tuple(keys[i] for i in new))
 
 
+def plain_matches(
+    table: FrameTable,
+    eligible: Eligible,
+    new: Sequence[FrameKey],
+    searched: Sequence[FrameKey],
+    found: Sequence[FrameMatchRow],
+    known: KnownMatches,
+    pictures: PictureLoader,
+    rules: VerifyRules,
+) -> list[FrameMatchRow]:
+    """The low-texture path (core/lowtexture): frames below the PDQ quality minimum, which
+    the index leaves out, proposed by pHash and confirmed by keypoints and pixels."""
+    facts = {
+        key: lowtexture.PlainFrame(
+            table.hashed[key].phash, table.hashed[key].phash_mirror, key not in eligible.matchable
+        )
+        for key in eligible.usable
+    }
+    new_media = {key[0] for key in [*new, *searched]}
+    linked = {(m.media_a, m.media_b) for m in [*known.matches, *found]}
+    pairs = lowtexture.candidates(facts, new_media, linked)
+    return [_row(table, a, b, "keypoints") for a, b in lowtexture.confirmed(pairs, pictures, rules)]
+
+
+def view_matches(
+    table: FrameTable,
+    features: Sequence[FeatureRow],
+    usable: AbstractSet[FrameKey],
+    searched: Sequence[FrameKey],
+    found: Sequence[FrameMatchRow],
+    known: KnownMatches,
+    pictures: PictureLoader,
+    cfg: DedupeConfig,
+    rules: VerifyRules,
+) -> list[FrameMatchRow]:
+    """The recall paths of core/subimage (mirrored crops, pictures inside pages) for media
+    the other searches left unlinked, as `keypoints` matches."""
+    rows = [row for row in features if row.key in usable]
+    linked = {(m.media_a, m.media_b) for m in [*known.matches, *found]}
+    max_distance = cfg.video_anchor_max_distance
+    confirmed = subimage.view_matches(
+        [row.key for row in rows],
+        [Features.from_bytes(row.points, row.descriptors) for row in rows],
+        frozenset(searched),
+        linked,
+        pictures,
+        cfg.keypoint_votes,
+        cfg.descriptor_max_l2,
+        rules,
+    )
+    matched = []
+    for a, b, _ in confirmed:
+        pair = _ordered(a, b)
+        moved = closest_in_shot(table, *pair)
+        # As on the crop path, a video side moves to the frame of its shot nearest the other
+        # side in PDQ (a still was taken somewhere in the shot). Between two videos only when
+        # that distance means something (within the anchor search's reach): a mirrored crop
+        # is far from every frame, the nearest would be an arbitrary one, and the pair's
+        # time offset, which the alignment follows, false.
+        still = table.hashed[a].pts_s is None or table.hashed[b].pts_s is None
+        near = frame_distance(table.hashed[moved[0]], table.hashed[moved[1]]) <= max_distance
+        matched.append(_row(table, *(moved if still or near else pair), "keypoints"))
+    return matched
+
+
 def closest_in_shot(table: FrameTable, a: FrameKey, b: FrameKey) -> FramePair:
     """Keypoints are kept for a shot's first frame only; a still confirmed against it was
     taken somewhere in that shot, so move each video side to the frame of the same shot
@@ -476,13 +549,25 @@ def extend_alignments(
     confirmed: list[FrameMatchRow] = []
     for (a, b), (_, fa, fb) in sorted(anchors.items()):
         seen = _Pictures(pictures)  # one pair's pictures and features, computed once
+        flipped = _Pictures(_mirrored(pictures))  # a mirrored (and cropped) re-upload
         for frame_a, frame_b in _aligned_frames(table, timed, (a, fa), (b, fb)):
             if (a, frame_a, b, frame_b) in existing:
                 continue
-            checked = _same_picture(seen.get((a, frame_a)), seen.get((b, frame_b)), rules)
+            one, other = seen.get((a, frame_a)), seen.get((b, frame_b))
+            checked = _same_picture(one, other, rules) or _same_picture(
+                one, flipped.get((b, frame_b)), rules
+            )
             if checked is not None:
                 confirmed.append(_row(table, (a, frame_a), (b, frame_b), "keypoints", checked))
+            elif subimage.shows_inside(one[0], other[0], other[1], rules) or subimage.shows_inside(
+                other[0], one[0], one[1], rules
+            ):
+                confirmed.append(_row(table, (a, frame_a), (b, frame_b), "keypoints"))
     return confirmed
+
+
+def _mirrored(pictures: PictureLoader) -> PictureLoader:
+    return lambda key: np.ascontiguousarray(pictures(key)[:, ::-1])
 
 
 class _Pictures:
@@ -661,6 +746,10 @@ def search_frames(
         strong_links([*known.matches, *found], cfg.weak_pdq_bits),
     )
     found += crop.matches
+    found += plain_matches(table, eligible, new, crop.searched, found, known, pictures, rules)
+    found += view_matches(
+        table, known.features, eligible.usable, crop.searched, found, known, pictures, cfg, rules
+    )
     new_media = {key[0] for key in new} | {key[0] for key in crop.searched}
     extended = extend_alignments(table, [*known.matches, *found], new_media, pictures, rules)
     return FrameSearch(tuple(new_entries), tuple(found + extended), crop.searched, len(extended))

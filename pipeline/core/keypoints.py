@@ -12,7 +12,7 @@ pixel check removed every false merge.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import cv2
@@ -79,6 +79,8 @@ class Verification:
     # b's frame maps onto a's corner to corner (within IN_PLACE_TOLERANCE of each side):
     # framed alike, as screenshots of one page are, so a shared template could explain it.
     in_place: bool = False
+    # Maps b onto a (None when no plausible one was found); core/subimage measures coverage.
+    homography: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def one_scene(self, rules: VerifyRules) -> bool:
         """Not the same picture, but one scene: a plausible homography maps most of each
@@ -225,7 +227,11 @@ def verify(
         hull_coverage(dst.reshape(-1, 2)[keep], a_rgb.shape),
         hull_coverage(src.reshape(-1, 2)[keep], b_rgb.shape),
     )
-    return replace(verdict, in_place=_in_place(homography, a_rgb.shape, b_rgb.shape))
+    return replace(
+        verdict,
+        in_place=_in_place(homography, a_rgb.shape, b_rgb.shape),
+        homography=homography,
+    )
 
 
 IN_PLACE_TOLERANCE = 0.05  # of each side
@@ -288,9 +294,12 @@ def candidate_pairs(
     max_l2: float,
     neighbours: int = 8,
     exact_up_to: int = EXACT_SEARCH_MAX_DESCRIPTORS,
+    searched: int | None = None,
 ) -> list[tuple[int, int]]:
     """Pairs (query position, other position) of frames of different media sharing at least
     min_votes close descriptors: a k-NN over every descriptor (faiss), voting by frame.
+    `searched`: only the first that many frames are searched (queries may lie beyond: the
+    views of core/subimage are asked, never answered).
 
     Up to exact_up_to stored descriptors (an incident: hundreds of frames) the search is
     exact. Above it, every query against every descriptor grows with the square of the
@@ -300,12 +309,13 @@ def candidate_pairs(
     hundreds of descriptors against the min_votes it needs, while every candidate is still
     confirmed by homography and pixels.
     """
+    stored = features if searched is None else features[:searched]
     owners = np.concatenate(
-        [np.full(len(f), i, np.int64) for i, f in enumerate(features)] or [np.zeros(0, np.int64)]
+        [np.full(len(f), i, np.int64) for i, f in enumerate(stored)] or [np.zeros(0, np.int64)]
     )
     if owners.size == 0:
         return []
-    vectors = np.concatenate([f.descriptors for f in features]).astype(np.float32)
+    vectors = np.concatenate([f.descriptors for f in stored]).astype(np.float32)
     index = _descriptor_index(vectors, exact_up_to)
     pairs: set[tuple[int, int]] = set()
     k = min(neighbours, len(vectors))

@@ -23,6 +23,11 @@ from pipeline.config import Config, FramesConfig, HashConfig, SignaturesConfig
 # 3: PDQ of the square moved one column right (`centre_for_pdq`), its mirror from the DCT.
 HASH_VERSION = 3
 
+# What dedupe's searches look for, versioned: a catalog searched by an earlier version is
+# searched again (its index and frame matches start over) rather than missing what the new
+# paths find. 2: the recall paths of issue 15 (core/subimage views, core/lowtexture).
+DEDUPE_SEARCH_VERSION = 2
+
 # Bump when the standard signatures' computation changes: all signed again.
 # 2: videos get TMK+PDQF (tmkpy) beside vPDQ.
 SIGNATURE_VERSION = 2
@@ -61,6 +66,7 @@ def dedupe_params_hash(config: Config) -> str:
             ),
             "hash": hash_params_hash(config.hash),
             "frames": frames_params_hash(config.frames),
+            "search": DEDUPE_SEARCH_VERSION,
         }
     )
 

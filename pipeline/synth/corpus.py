@@ -195,8 +195,28 @@ _REUPLOADS: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
     "video2": (
         ("reupload_150k_320x180", "reupload", ("-vf", "scale=320:180", "-b:v", "150k")),
         ("reupload_15fps_crf34", "reupload", ("-r", "15", "-crf", "34")),
+        # Mirrored and cropped by a fifth (issue 15: cropped and mirrored-and-cropped re-uploads).
+        (
+            "mirrorcrop_reupload",
+            "reupload",
+            ("-vf", "hflip,crop=iw*4/5:ih*4/5:iw/20:ih/8,scale=480:-2", "-crf", "30"),
+        ),
     ),
-    "video3": (("reupload_crf38_426x240", "reupload", ("-vf", "scale=426:240", "-crf", "38")),),
+    "video3": (
+        ("reupload_crf38_426x240", "reupload", ("-vf", "scale=426:240", "-crf", "38")),
+        # Picture-in-picture: the footage at 45% width over another moving picture.
+        (
+            "pip_reupload",
+            "reupload",
+            (
+                "-filter_complex",
+                "testsrc2=s=640x360:r=25[bg];[0:v]scale=288:-2[fg];"
+                "[bg][fg]overlay=320:40:shortest=1",
+                "-crf",
+                "28",
+            ),
+        ),
+    ),
     "video4": (
         ("reupload_150k_320x180", "reupload", ("-vf", "scale=320:180", "-b:v", "150k")),
         ("mirror_reupload", "mirror_reupload", ("-vf", "hflip,scale=426:240", "-crf", "36")),
@@ -457,6 +477,7 @@ def _plan(scale: float, seed: int) -> list[_Job]:
     jobs.extend(_video_jobs(scale, place))
     jobs.extend(_intro_videos(scale, place))
     jobs.extend(_singletons(place))
+    jobs.extend(_low_texture_family(place))
     paths = [job.file.path for job in jobs]
     assert len(set(paths)) == len(paths), "file names must be unique"
     return jobs
@@ -531,6 +552,35 @@ _PAD_EDITS: dict[str, tuple[_Edit, int]] = {
     "border_black": (lambda image: im.pad(image, 0.06, _BLACK, "all"), 0),
     "border_white": (lambda image: im.pad(image, 0.06, _WHITE, "all"), 88),
 }
+# Development examples of the kinds the independent corpora miss (issue 15, recall): a picture
+# inside a phone or web screenshot, a chain of three edits, a mirrored crop.
+_RECALL_EDITS: dict[str, tuple[_Edit, int]] = {
+    "screenshot_phone": (im.screenshot_phone, 0),
+    "screenshot_web": (im.screenshot_web, 88),
+    "crop_corner_12+colour_shift+watermark": (
+        lambda image: im.watermark(
+            im.colour_shift(_crop_edges(image, right=0.12, bottom=0.12), 0.9, 8), "@relay"
+        ),
+        75,
+    ),
+    "mirrorcrop_center_15": (lambda image: im.crop(im.mirror(image), 0.15, "center"), 85),
+    "screenshot_phone_inset": (lambda image: im.screenshot_phone(image, 1, 0.6), 80),
+    "screenshot_web_inset": (lambda image: im.screenshot_web(image, 1, 0.3), 80),
+    "crop_left_20+resize_50+watermark": (
+        lambda image: im.watermark(
+            im.resize(_crop_edges(image, left=0.2), 0.5), "@breaking_now", opacity=0.8
+        ),
+        40,
+    ),
+}
+# Reposts of the dark, low-contrast original (`_low_texture_family`).
+_LOW_TEXTURE_EDITS: dict[str, tuple[_Edit, int]] = {
+    "lowtex_jpeg_q30": (lambda image: image, 30),
+    "lowtex_resize_50": (lambda image: im.resize(image, 0.5), 85),
+    "lowtex_mirror": (im.mirror, 88),
+    "lowtex_watermark": (lambda image: im.watermark(image, "@repost_channel"), 85),
+    "lowtex_crop_center_10": (lambda image: im.crop(image, 0.10, "center"), 88),
+}
 _STACKED_EDITS: dict[str, tuple[_Edit, int]] = {
     "crop_center_10+jpeg_q40": (lambda image: im.crop(image, 0.10, "center"), 40),
     "mirror+resize_50": (lambda image: im.resize(im.mirror(image), 0.5), 85),
@@ -555,11 +605,11 @@ def _still_family(
 ) -> list[_Job]:
     """An original photo and its reposts; which edits each family gets rotates so that the
     families together cover every edit, each edit on several photos at scale 1."""
-    unit = f"photo:{name}"
     percents = [f"{p:02d}" for p in CROP_PERCENTS]
     per_pad = _per_family(len(_PAD_EDITS), families, 0, floor=2)
     per_crop = _per_family(len(percents), families, scale)
     per_stacked = _per_family(len(_STACKED_EDITS), families, 0, floor=2)
+    per_recall = _per_family(len(_RECALL_EDITS), families, scale, floor=2)
     edits: dict[str, tuple[_Edit, int]] = dict(_BASIC_EDITS)
     for pad in _pick(list(_PAD_EDITS), index, per_pad, offset):
         edits[pad] = _PAD_EDITS[pad]
@@ -570,7 +620,26 @@ def _still_family(
         edits[f"crop_{anchor}_{pct}"] = (_crop_edit(anchor, int(pct)), 88)
     for stacked in _pick(list(_STACKED_EDITS), index, per_stacked, offset):
         edits[stacked] = _STACKED_EDITS[stacked]
+    for recall in _pick(list(_RECALL_EDITS), index, per_recall, offset):
+        edits[recall] = _RECALL_EDITS[recall]
+    return _family_jobs(name, f"photo:{name}", edits, place)
 
+
+def _low_texture_family(place: Callable[[str], str]) -> list[_Job]:
+    """Two dark, low-contrast photos (fog at dusk: PDQ quality below the minimum) and their
+    reposts: the issue's independent corpus lost all seven reposts of such a picture. The
+    text photo keeps some structure (PDQ quality about 28); the clock almost none (about 5,
+    a handful of keypoints even at full contrast)."""
+    return [
+        *_family_jobs("text_dusk", "lowtex:text", dict(_LOW_TEXTURE_EDITS), place),
+        *_family_jobs("clock_dusk", "lowtex:clock", dict(_LOW_TEXTURE_EDITS), place),
+    ]
+
+
+def _family_jobs(
+    name: str, unit: str, edits: dict[str, tuple[_Edit, int]], place: Callable[[str], str]
+) -> list[_Job]:
+    """The original of a content unit (as name.jpg) and one repost per edit."""
     jobs = [
         _still_job(
             CorpusFile(
@@ -979,6 +1048,8 @@ def _unit_image(unit: str) -> np.ndarray:
         hubble = im.photo("hubble_deep_field")
         middle = hubble.shape[1] // 2
         image = np.ascontiguousarray(hubble[:, :middle] if name == "left" else hubble[:, middle:])
+    elif family == "lowtex":
+        image = im.low_texture(im.photo(name))
     elif family == "background":
         image = _composite(name.split("+", 1)[1])
     elif family == "template":

@@ -148,3 +148,69 @@ def exif_block(
     gps[3] = "E" if lon >= 0 else "W"
     gps[4] = dms(lon)
     return exif.tobytes()
+
+
+def _text_lines(
+    draw: ImageDraw.ImageDraw, left: int, top: int, width: int, lines: int, size: int, seed: int
+) -> None:
+    """Grey bars of varying length where a page shows text (no font needed)."""
+    rng = np.random.default_rng(seed)
+    for line in range(lines):
+        length = int(width * (0.45 + 0.5 * rng.random()))
+        y = top + line * size * 2
+        draw.rectangle((left, y, left + length, y + size), fill=(120, 124, 130))
+
+
+def screenshot_phone(image: np.ndarray, seed: int = 0, fill: float = 0.92) -> np.ndarray:
+    """The picture scaled into a phone app's feed (720 x 1480 portrait): status bar, app
+    header, avatar and name above it, caption lines and a tab bar below, as a phone
+    screenshot of a post shows it. The picture keeps its aspect at `fill` of the screen width."""
+    width, height = 720, 1480
+    canvas = Image.new("RGB", (width, height), (250, 250, 250))
+    draw = ImageDraw.Draw(canvas)
+    draw.rectangle((0, 0, width, 48), fill=(20, 20, 20))
+    draw.rectangle((0, 48, width, 150), fill=(59, 89, 152))
+    draw.ellipse((24, 170, 94, 240), fill=(200, 120, 60))
+    _text_lines(draw, 110, 185, 260, 2, 14, seed)
+    pic_w = round(width * fill)
+    pic_h = round(image.shape[0] * pic_w / image.shape[1])
+    picture = Image.fromarray(image).resize((pic_w, pic_h), Image.Resampling.LANCZOS)
+    top = 260
+    canvas.paste(picture, ((width - pic_w) // 2, top))
+    _text_lines(draw, 30, top + pic_h + 30, width - 60, 6, 16, seed + 1)
+    draw.rectangle((0, height - 110, width, height), fill=(235, 235, 235))
+    for i in range(5):
+        x = 50 + i * 140
+        draw.rectangle((x, height - 80, x + 50, height - 30), fill=(90, 90, 90))
+    return np.asarray(canvas)
+
+
+def screenshot_web(image: np.ndarray, seed: int = 0, fill: float = 0.45) -> np.ndarray:
+    """The picture inside a news page captured on a desktop (1280 x 800): browser bar, site
+    header, the picture at `fill` of the page width beside a column of text and boxes."""
+    width, height = 1280, 800
+    canvas = Image.new("RGB", (width, height), (255, 255, 255))
+    draw = ImageDraw.Draw(canvas)
+    draw.rectangle((0, 0, width, 70), fill=(222, 225, 230))
+    draw.rectangle((160, 20, 1100, 50), fill=(255, 255, 255))
+    draw.rectangle((0, 70, width, 140), fill=(160, 20, 30))
+    pic_w = round(width * fill)
+    pic_h = min(round(image.shape[0] * pic_w / image.shape[1]), height - 200)
+    pic_w = round(image.shape[1] * pic_h / image.shape[0])
+    picture = Image.fromarray(image).resize((pic_w, pic_h), Image.Resampling.LANCZOS)
+    canvas.paste(picture, (80, 170))
+    _text_lines(draw, 80 + pic_w + 40, 180, width - pic_w - 200, 12, 12, seed)
+    draw.rectangle((width - 260, 520, width - 40, 760), fill=(210, 230, 245))
+    return np.asarray(canvas)
+
+
+def low_texture(image: np.ndarray) -> np.ndarray:
+    """A dark, low-contrast version (fog over water at dusk): grey levels squeezed into
+    about 30-70 with a blur, the kind of picture whose PDQ quality falls below 50."""
+    from PIL import ImageFilter
+
+    grey_image = Image.fromarray(image).convert("L").filter(ImageFilter.GaussianBlur(3))
+    values = np.asarray(grey_image).astype(np.float32)
+    squeezed = 30 + (values - values.min()) * (40 / max(1.0, float(np.ptp(values))))
+    tint = np.array([0.9, 1.0, 1.1], np.float32)
+    return np.clip(squeezed[..., None] * tint, 0, 255).astype(np.uint8)

@@ -3,6 +3,8 @@ callable over in-memory sample photos)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from pipeline.config import DedupeConfig, HashConfig
@@ -152,8 +154,10 @@ def test_exact_pairs_are_media_whose_frames_all_share_thumbnails() -> None:
     assert alignment.exact_pairs(table) == {("a", "b")}
 
 
-def _photo_table() -> tuple[FrameTable, dict[tuple[str, int], np.ndarray]]:
-    """Two copies of a 'video' of three sample photos, the second starting 10 s later."""
+def _photo_table(
+    edit: Callable[[np.ndarray], np.ndarray] = lambda photo: im.recompress(photo, 60),
+) -> tuple[FrameTable, dict[tuple[str, int], np.ndarray]]:
+    """Two copies of a 'video' of three sample photos, the second (edited) 10 s later."""
     photos = [
         im.resize(im.photo(n), 256 / max(im.photo(n).shape[:2]))
         for n in ("astronaut", "coffee", "chelsea")
@@ -163,7 +167,7 @@ def _photo_table() -> tuple[FrameTable, dict[tuple[str, int], np.ndarray]]:
     cfg = HashConfig()
     for media, start in (("a", 0.0), ("b", 10.0)):
         for i, photo in enumerate(photos):
-            picture = photo if media == "a" else im.recompress(photo, 60)
+            picture = photo if media == "a" else edit(photo)
             pictures[(media, i)] = picture
             h = hash_frame(picture, cfg)
             row = _hashed(media, i, h.pdq, h.pdq_mirror, start + i, quality=h.pdq_quality)
@@ -180,6 +184,16 @@ def test_extend_alignments_follows_the_anchor_offset_to_the_other_frames() -> No
         (1, 1, "keypoints"),
         (2, 2, "keypoints"),
     ]
+
+
+def test_extend_alignments_follows_a_mirrored_and_cropped_copy() -> None:
+    """A mirrored crop re-upload: each frame pair is also tried mirrored (issue 15)."""
+    table, pictures = _photo_table(lambda photo: im.crop(im.mirror(photo), 0.2))
+    anchor = FrameMatchRow("a", 0, "b", 0, 90, "keypoints")
+    found = alignment.extend_alignments(
+        table, [anchor], {"b"}, pictures.__getitem__, VerifyRules(12, 0.9)
+    )
+    assert [(m.frame_a, m.frame_b) for m in found] == [(1, 1), (2, 2)]
 
 
 def test_extend_alignments_leaves_pairs_of_old_media_alone() -> None:
