@@ -181,6 +181,28 @@ class FaceRow:
 
 
 @dataclass(frozen=True)
+class StoredBox:
+    """A detector's box as the catalog keeps it (a detection's or a face's JSON), for drawing:
+    where it is, not how sure the detector was."""
+
+    label: str  # person | face
+    x: int
+    y: int
+    width: int
+    height: int
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any], label: str = "") -> StoredBox:
+        return cls(
+            str(value.get("label", label)),
+            int(value["x"]),
+            int(value["y"]),
+            int(value["width"]),
+            int(value["height"]),
+        )
+
+
+@dataclass(frozen=True)
 class TrackRow:
     """One track of one shot (core/tracks): its boxes as JSON, a list of [frame_index,
     index among the frame's boxes of the label, x, y, width, height], in frame order."""

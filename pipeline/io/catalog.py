@@ -31,6 +31,7 @@ from pipeline.core.records import (
     MediaRecord,
     Observation,
     Reject,
+    StoredBox,
     StoredFrame,
     TrackRow,
 )
@@ -828,16 +829,17 @@ class Catalog:
         )
         return {(row[0], row[1]): Detection(row[2], row[3]) for row in rows}
 
-    def detection_boxes(self) -> dict[tuple[str, int], list[dict[str, Any]]]:
+    def detection_boxes(self) -> dict[FrameKey, list[StoredBox]]:
         """Every stored proposal's boxes by frame (the first detector by name when several
         looked at one frame), for drawing in the report."""
         rows = self._db.execute(
             "SELECT media_id, frame_index, boxes_json FROM detections"
             " ORDER BY media_id, frame_index, detector"
         )
-        boxes: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        boxes: dict[FrameKey, list[StoredBox]] = {}
         for row in rows:
-            boxes.setdefault((row[0], row[1]), json.loads(row[2]))
+            if (row[0], row[1]) not in boxes:
+                boxes[(row[0], row[1])] = [StoredBox.from_json(b) for b in json.loads(row[2])]
         return boxes
 
     def put_detection(
@@ -887,16 +889,18 @@ class Catalog:
         )
         return [FaceRow(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
-    def face_boxes(self) -> dict[str, dict[str, Any]]:
+    def face_boxes(self) -> dict[str, StoredBox]:
         """Every stored face's box by face ref `<media_id>#<frame_index>#<face_index>` (the
         first describer by name), for the report's gallery: boxes only, no descriptor."""
         rows = self._db.execute(
             "SELECT media_id, frame_index, face_index, box_json FROM faces"
             " ORDER BY media_id, frame_index, face_index, describer"
         )
-        boxes: dict[str, dict[str, Any]] = {}
+        boxes: dict[str, StoredBox] = {}
         for row in rows:
-            boxes.setdefault(f"{row[0]}#{row[1]}#{row[2]}", json.loads(row[3]))
+            ref = f"{row[0]}#{row[1]}#{row[2]}"
+            if ref not in boxes:
+                boxes[ref] = StoredBox.from_json(json.loads(row[3]), label="face")
         return boxes
 
     def faces_described(self) -> int:

@@ -362,7 +362,7 @@ def load_report_data(layout: DataLayout, catalog: Catalog) -> ReportData:
             ref,
             f"thumbs/{sha[:2]}/{sha}.jpg",
             sizes.get(sha, (320, 180)),
-            Box("face", box["x"], box["y"], box["width"], box["height"]),
+            Box("face", box.x, box.y, box.width, box.height),
         )
 
     tracks_of: dict[tuple[str, int], list[TrackRow]] = defaultdict(list)
@@ -424,7 +424,7 @@ def load_report_data(layout: DataLayout, catalog: Catalog) -> ReportData:
                     f"thumbs/{sha[:2]}/{sha}.jpg" if sha else "",
                     sizes.get(sha, (320, 180)),
                     [
-                        Box(b["label"], b["x"], b["y"], b["width"], b["height"])
+                        Box(b.label, b.x, b.y, b.width, b.height)
                         for b in boxes.get(
                             (shown.get("media_id", ""), int(shown.get("frame_index", -1))), []
                         )

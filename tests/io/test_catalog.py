@@ -11,6 +11,7 @@ import pytest
 from pipeline.core import alignment
 from pipeline.core.records import (
     Detection,
+    FaceRow,
     FeatureRow,
     FrameMatchRow,
     FrameRef,
@@ -19,6 +20,7 @@ from pipeline.core.records import (
     HashRow,
     IndexEntry,
     MediaRecord,
+    StoredBox,
     StoredFrame,
     TrackRow,
 )
@@ -110,6 +112,17 @@ def test_detections_and_derived_state_are_records(catalog: Catalog) -> None:
     assert catalog.detections("other") == {}
     assert catalog.derived_state("count") == DerivedState("key", {"counts.csv": "abc"})
     assert catalog.derived_state("dedupe") is None
+
+
+def test_stored_boxes_come_back_as_records_first_detector_by_name(catalog: Catalog) -> None:
+    person = '[{"label": "person", "x": 1, "y": 2, "width": 30, "height": 60, "score": 2.0}]'
+    face = '{"label": "face", "x": 5, "y": 6, "width": 20, "height": 22, "score": 0.9}'
+    with catalog.transaction():
+        catalog.put_detection("m1", 0, "zz-later", "[]", 0)
+        catalog.put_detection("m1", 0, "centerface", person, 1)
+        catalog.put_faces("dlib", [FaceRow("m1", 0, 0, face, None)])
+    assert catalog.detection_boxes() == {("m1", 0): [StoredBox("person", 1, 2, 30, 60)]}
+    assert catalog.face_boxes() == {"m1#0#0": StoredBox("face", 5, 6, 20, 22)}
 
 
 def test_a_shots_tracks_are_replaced_and_an_unchanged_rerun_writes_nothing(
