@@ -28,9 +28,9 @@ from pipeline.config import DedupeConfig
 from pipeline.core import hamming
 from pipeline.core.hashing import hamming as hamming_bits
 from pipeline.core.keypoints import (
+    DescriptorIndex,
     Features,
     VerifyRules,
-    candidate_pairs,
     sift_features,
     verify,
     verify_aligned,
@@ -254,35 +254,119 @@ def anchor_candidates(
     return [(a, b) for _, a, b in sorted(best.values())]
 
 
-def _same_picture(
-    a: tuple[np.ndarray, Features], b: tuple[np.ndarray, Features], rules: VerifyRules
-) -> bool:
-    """Keypoints and pixels agree; plain frames (few keypoints) by intensity alignment."""
-    (pic_a, feat_a), (pic_b, feat_b) = a, b
+@dataclass(frozen=True)
+class Check:
+    """One candidate frame pair to confirm by keypoints and pixels, picture a against
+    picture b. `stored`: the frames' stored features (the crop path), else features of the
+    pictures themselves; `plain_fallback`: plain frames (few keypoints) are also tried by
+    intensity alignment (anchors and alignments, not the crop path)."""
+
+    a: FrameKey
+    b: FrameKey
+    stored: tuple[Features, Features] | None = None
+    plain_fallback: bool = True
+
+
+# Confirms checks in order (one bool each) under the rules: `verify_checks` in this process,
+# or the dedupe stage's batches on the run's executor (same answers, pictures sent as bytes).
+Verifier = Callable[[Sequence[Check], VerifyRules], list[bool]]
+
+
+class _Pictures:
+    """Pictures and their features, each loaded or computed once per use of the cache."""
+
+    def __init__(self, load: PictureLoader) -> None:
+        self._load = load
+        self._pictures: dict[FrameKey, np.ndarray] = {}
+        self._features: dict[FrameKey, Features] = {}
+
+    def picture(self, key: FrameKey) -> np.ndarray:
+        if key not in self._pictures:
+            self._pictures[key] = self._load(key)
+        return self._pictures[key]
+
+    def features(self, key: FrameKey) -> Features:
+        if key not in self._features:
+            self._features[key] = sift_features(self.picture(key))
+        return self._features[key]
+
+
+def _confirmed(check: Check, seen: _Pictures, rules: VerifyRules) -> bool:
+    """Keypoints and pixels agree; plain frames (few keypoints) by intensity alignment when
+    the check allows it."""
+    pic_a, pic_b = seen.picture(check.a), seen.picture(check.b)
+    if check.stored is not None:
+        feat_a, feat_b = check.stored
+    else:
+        feat_a, feat_b = seen.features(check.a), seen.features(check.b)
     same = verify(pic_a, feat_a, pic_b, feat_b, rules).confirmed
-    if not same and min(len(feat_a), len(feat_b)) < PLAIN_FRAME_KEYPOINTS:
+    if not same and check.plain_fallback and min(len(feat_a), len(feat_b)) < PLAIN_FRAME_KEYPOINTS:
         same = verify_aligned(pic_a, pic_b, rules).confirmed
     return same
 
 
+def verify_checks(
+    checks: Sequence[Check], pictures: PictureLoader, rules: VerifyRules
+) -> list[bool]:
+    """Each check's answer, in order; a picture (and its features) is loaded (computed) once
+    for all the checks that name it."""
+    seen = _Pictures(pictures)
+    return [_confirmed(check, seen, rules) for check in checks]
+
+
+def local_verifier(pictures: PictureLoader, batch: int = 256) -> Verifier:
+    """`verify_checks` in this process, batch checks at a time (the pictures of one batch
+    are held together, so memory stays bounded however many candidates a run has)."""
+
+    def verify_all(checks: Sequence[Check], rules: VerifyRules) -> list[bool]:
+        answers: list[bool] = []
+        for start in range(0, len(checks), batch):
+            answers += verify_checks(checks[start : start + batch], pictures, rules)
+        return answers
+
+    return verify_all
+
+
 def confirm_pairs(
-    table: FrameTable, pairs: Iterable[FramePair], pictures: PictureLoader, rules: VerifyRules
+    table: FrameTable,
+    pairs: Iterable[FramePair],
+    pictures: PictureLoader,
+    rules: VerifyRules,
+    verifier: Verifier | None = None,
 ) -> list[FrameMatchRow]:
     """The pairs whose pictures keypoints and pixels confirm, as `keypoints` matches."""
-    confirmed = []
-    for a, b in pairs:
-        pic_a, pic_b = pictures(a), pictures(b)
-        if _same_picture((pic_a, sift_features(pic_a)), (pic_b, sift_features(pic_b)), rules):
-            confirmed.append(_row(table, a, b, "keypoints"))
-    return confirmed
+    checks = [Check(a, b) for a, b in pairs]
+    answers = (verifier or local_verifier(pictures))(checks, rules)
+    return [
+        _row(table, check.a, check.b, "keypoints")
+        for check, same in zip(checks, answers, strict=True)
+        if same
+    ]
 
 
 @dataclass(frozen=True)
 class FeatureSearch:
-    """What the crop path found: confirmed matches and the frames it searched."""
+    """What the crop path found: confirmed matches, the frames it searched, and the
+    descriptor index holding every searched frame (None when nothing was new)."""
 
     matches: tuple[FrameMatchRow, ...]
     searched: tuple[FrameKey, ...]
+    index: DescriptorIndex | None = None
+
+
+def descriptor_index(
+    saved: DescriptorIndex | None, features: Sequence[FeatureRow], params: str
+) -> DescriptorIndex:
+    """The saved index when it holds exactly the frames searched under params, else one
+    rebuilt from their stored features (first run, changed parameters, a removed media, a
+    run killed between writing the index and committing its frames)."""
+    searched = [row for row in features if row.searched_params == params]
+    if saved is not None and sorted(saved.keys) == sorted(row.key for row in searched):
+        return saved
+    return DescriptorIndex.build(
+        [Features.from_bytes(row.points, row.descriptors) for row in searched],
+        [row.key for row in searched],
+    )
 
 
 def feature_matches(
@@ -294,26 +378,49 @@ def feature_matches(
     votes_min: int,
     descriptor_max_l2: float,
     rules: VerifyRules,
+    verifier: Verifier | None = None,
+    saved: DescriptorIndex | None = None,
 ) -> FeatureSearch:
-    """The crop path: frames whose features were not searched under params vote, descriptor
-    by descriptor, for frames of other media; candidates whose media are not linked yet are
+    """The crop path: frames whose features were not searched under params are added to the
+    descriptor index (`descriptor_index`: kept between runs) and vote, descriptor by
+    descriptor, for frames of other media; candidates whose media are not linked yet are
     confirmed by homography and pixel agreement, then moved to the closest frames of their
-    shots (`closest_in_shot`)."""
+    shots (`closest_in_shot`). Only the new frames are decoded and searched."""
     new = [i for i, row in enumerate(features) if row.searched_params != params]
     if not new:
         return FeatureSearch((), ())
-    decoded = [Features.from_bytes(row.points, row.descriptors) for row in features]
+    index = descriptor_index(saved, features, params)
+    decoded: dict[int, Features] = {}
+
+    def feats(i: int) -> Features:
+        if i not in decoded:
+            decoded[i] = Features.from_bytes(features[i].points, features[i].descriptors)
+        return decoded[i]
+
     keys = [row.key for row in features]
-    votes = candidate_pairs(decoded, keys, new, votes_min, descriptor_max_l2)
-    confirmed: list[FrameMatchRow] = []
+    position = {key: i for i, key in enumerate(keys)}
+    first = len(index.keys)
+    index.add([feats(i) for i in new], [keys[i] for i in new])
+    numbered = index.pairs(
+        [(first + n, feats(i)) for n, i in enumerate(new)], votes_min, descriptor_max_l2
+    )
+    votes = sorted(
+        {tuple(sorted((position[index.keys[x]], position[index.keys[y]]))) for x, y in numbered}
+    )
+    checks: list[Check] = []
     for i, j in votes:
         a, b = sorted((keys[i], keys[j]))
         if (a[0], b[0]) in linked_media:
             continue
-        feat_a, feat_b = (decoded[i], decoded[j]) if keys[i] == a else (decoded[j], decoded[i])
-        if verify(pictures(a), feat_a, pictures(b), feat_b, rules).confirmed:
-            confirmed.append(_row(table, *closest_in_shot(table, a, b), "keypoints"))
-    return FeatureSearch(tuple(confirmed), tuple(keys[i] for i in new))
+        feat_a, feat_b = (feats(i), feats(j)) if keys[i] == a else (feats(j), feats(i))
+        checks.append(Check(a, b, (feat_a, feat_b), plain_fallback=False))
+    answers = (verifier or local_verifier(pictures))(checks, rules)
+    confirmed = [
+        _row(table, *closest_in_shot(table, check.a, check.b), "keypoints")
+        for check, same in zip(checks, answers, strict=True)
+        if same
+    ]
+    return FeatureSearch(tuple(confirmed), tuple(keys[i] for i in new), index)
 
 
 def closest_in_shot(table: FrameTable, a: FrameKey, b: FrameKey) -> FramePair:
@@ -337,6 +444,7 @@ def extend_alignments(
     new_media: set[str],
     pictures: PictureLoader,
     rules: VerifyRules,
+    verifier: Verifier | None = None,
 ) -> list[FrameMatchRow]:
     """Follow each video pair's best frame match along its time offset, confirming each
     frame pair on that line by keypoints and pixels; returns the new matches.
@@ -359,27 +467,18 @@ def extend_alignments(
             best = anchors.get((m.media_a, m.media_b))
             if best is None or (m.distance, m.frame_a, m.frame_b) < best:
                 anchors[(m.media_a, m.media_b)] = (m.distance, m.frame_a, m.frame_b)
-    confirmed: list[FrameMatchRow] = []
-    for (a, b), (_, fa, fb) in sorted(anchors.items()):
-        seen = _Pictures(pictures)  # one pair's pictures and features, computed once
-        for frame_a, frame_b in _aligned_frames(table, timed, (a, fa), (b, fb)):
-            if (a, frame_a, b, frame_b) in existing:
-                continue
-            if _same_picture(seen.get((a, frame_a)), seen.get((b, frame_b)), rules):
-                confirmed.append(_row(table, (a, frame_a), (b, frame_b), "keypoints"))
-    return confirmed
-
-
-class _Pictures:
-    def __init__(self, load: PictureLoader) -> None:
-        self._load = load
-        self._cache: dict[FrameKey, tuple[np.ndarray, Features]] = {}
-
-    def get(self, key: FrameKey) -> tuple[np.ndarray, Features]:
-        if key not in self._cache:
-            rgb = self._load(key)
-            self._cache[key] = (rgb, sift_features(rgb))
-        return self._cache[key]
+    checks = [
+        Check((a, frame_a), (b, frame_b))
+        for (a, b), (_, fa, fb) in sorted(anchors.items())
+        for frame_a, frame_b in _aligned_frames(table, timed, (a, fa), (b, fb))
+        if (a, frame_a, b, frame_b) not in existing
+    ]
+    answers = (verifier or local_verifier(pictures))(checks, rules)
+    return [
+        _row(table, check.a, check.b, "keypoints")
+        for check, same in zip(checks, answers, strict=True)
+        if same
+    ]
 
 
 def _aligned_frames(
@@ -471,6 +570,7 @@ class FrameSearch:
     matches: tuple[FrameMatchRow, ...]
     feature_frames: tuple[FrameKey, ...]
     confirmed_by_alignment: int
+    descriptors: DescriptorIndex | None = None  # to save when feature_frames is not empty
 
 
 def search_frames(
@@ -481,13 +581,18 @@ def search_frames(
     known: KnownMatches,
     indexes: tuple[hamming.HammingIndex, hamming.HammingIndex],
     pictures: PictureLoader,
+    verifier: Verifier | None = None,
+    descriptors: DescriptorIndex | None = None,
 ) -> FrameSearch:
     """Search every frame not indexed yet (and every feature not searched under params)
     against everything stored: the four searches of the module docstring, in order.
 
     indexes: (PDQ, mirrored PDQ) holding every entry of known.entries; the new frames are
-    added to both (the caller saves them). Nothing else is changed.
+    added to both (the caller saves them). Nothing else is changed. verifier: where the
+    keypoint confirmations run (default: `local_verifier(pictures)`, this process).
+    descriptors: the descriptor index saved by the last run, if any (`descriptor_index`).
     """
+    verifier = verifier or local_verifier(pictures)
     index, mirror_index = indexes
     rules = VerifyRules(
         cfg.keypoint_min_inliers,
@@ -513,7 +618,7 @@ def search_frames(
             candidates = anchor_candidates(
                 table, exact, new, by_id, pairs, cfg.video_anchor_max_distance
             )
-            found += confirm_pairs(table, candidates, pictures, rules)
+            found += confirm_pairs(table, candidates, pictures, rules, verifier)
     crop = feature_matches(
         table,
         [row for row in known.features if row.key in eligible.usable],
@@ -523,8 +628,14 @@ def search_frames(
         cfg.keypoint_votes,
         cfg.descriptor_max_l2,
         rules,
+        verifier,
+        descriptors,
     )
     found += crop.matches
     new_media = {key[0] for key in new} | {key[0] for key in crop.searched}
-    extended = extend_alignments(table, [*known.matches, *found], new_media, pictures, rules)
-    return FrameSearch(tuple(new_entries), tuple(found + extended), crop.searched, len(extended))
+    extended = extend_alignments(
+        table, [*known.matches, *found], new_media, pictures, rules, verifier
+    )
+    return FrameSearch(
+        tuple(new_entries), tuple(found + extended), crop.searched, len(extended), crop.index
+    )

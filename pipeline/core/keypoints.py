@@ -11,7 +11,7 @@ pixel check removed every false merge.
 
 from __future__ import annotations
 
-import math
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,10 @@ QUERY_BATCH_DESCRIPTORS = 16_384  # descriptors per search call: ~8 MB of float3
 # Exact k-NN up to here (~250 frames): a full search of 58k descriptors took 25 s exact on 2
 # cores and 3.7 s with IVF, which found 1,195 of the exact search's 1,196 candidate pairs.
 EXACT_SEARCH_MAX_DESCRIPTORS = 65_536
-IVF_PROBES = 16  # inverted lists searched per query (of about sqrt(n))
+IVF_PROBES = 16  # inverted lists searched per query
+IVF_LIST_SIZE = 1024  # descriptors per inverted list: a query reads ~16k whatever the archive
+INDEX_MAGIC = b"crosscheck-sift-index-1\n"
+RETRAIN_GROWTH = 4  # the lists are trained again once the index holds 4x their training
 IVF_TRAIN_PER_LIST = 40  # k-means training points per list (faiss warns below 39)
 IVF_TRAIN_ITERATIONS = 10  # measured on 397k descriptors: recall@8 0.937 (25 iterations: 0.938)
 
@@ -199,70 +202,199 @@ def candidate_pairs(
 
     Up to exact_up_to stored descriptors (an incident: hundreds of frames) the search is
     exact. Above it, every query against every descriptor grows with the square of the
-    collection (3,300 frames: well over 10 minutes on 2 cores), so an
-    inverted-file index (faiss IVF, about sqrt(n) lists, IVF_PROBES probed) answers instead:
-    it misses a few of a descriptor's nearest neighbours, and a true crop shares dozens to
-    hundreds of descriptors against the min_votes it needs, while every candidate is still
-    confirmed by homography and pixels.
+    collection (3,300 frames: well over 10 minutes on 2 cores), so an inverted-file index
+    answers instead (`DescriptorIndex`): it misses a few of a descriptor's nearest
+    neighbours, and a true crop shares dozens to hundreds of descriptors against the
+    min_votes it needs, while every candidate is still confirmed by homography and pixels.
     """
-    owners = np.concatenate(
-        [np.full(len(f), i, np.int64) for i, f in enumerate(features)] or [np.zeros(0, np.int64)]
-    )
-    if owners.size == 0:
-        return []
-    vectors = np.concatenate([f.descriptors for f in features]).astype(np.float32)
-    index = _descriptor_index(vectors, exact_up_to)
-    pairs: set[tuple[int, int]] = set()
-    k = min(neighbours, len(vectors))
-    asking = [query for query in queries if len(features[query])]
-    # Queries go in batches of frames: every search call streams the whole database through
-    # memory, so one call per frame made the full run's search memory-bound (results are
-    # the same exact k-NN either way).
-    start = 0
-    while start < len(asking):
-        batch: list[int] = []
-        size = 0
-        while start < len(asking) and (not batch or size < QUERY_BATCH_DESCRIPTORS):
-            batch.append(asking[start])
-            size += len(features[asking[start]])
-            start += 1
-        distances, hits = index.search(
-            np.concatenate([features[q].descriptors for q in batch]).astype(np.float32), k
-        )
-        row = 0
-        for query in batch:
-            n = len(features[query])
-            _vote(
-                query,
-                distances[row : row + n],
-                hits[row : row + n],
-                owners,
-                keys,
-                max_l2,
-                min_votes,
-                pairs,
+    index = DescriptorIndex.build(features, keys, exact_up_to)
+    found = index.pairs([(q, features[q]) for q in queries], min_votes, max_l2, neighbours)
+    return sorted(found)
+
+
+class DescriptorIndex:
+    """Every searched frame's SIFT descriptors, kept between dedupe runs so that a run adds
+    and searches its new frames only (the index file under DIR/processed/index).
+
+    Exact (flat) up to exact_up_to descriptors; above, an inverted-file index of about
+    IVF_LIST_SIZE descriptors per list with IVF_PROBES lists probed, so that a query's cost
+    stays the same however large the archive (with about sqrt(n) lists, a full run grew
+    as n^1.5: BENCHMARKS.md, Scale). The lists are trained once and kept; retrained (from
+    the stored vectors) when the index outgrows its training RETRAIN_GROWTH times.
+    Deterministic: k-means is seeded and trained on an evenly spaced sample, and vectors
+    keep the order they were added in (a full run adds them in catalog order).
+    """
+
+    def __init__(
+        self, index: Any, owners: np.ndarray, keys: list[tuple[str, int]], trained_for: int
+    ) -> None:
+        self._index = index
+        self._owners = owners  # vector -> frame number (position in keys)
+        self.keys = keys  # frame number -> (media_id, frame_index)
+        self._trained_for = trained_for  # vectors the IVF lists were trained on (0: flat)
+        self._exact_up_to = EXACT_SEARCH_MAX_DESCRIPTORS
+
+    @classmethod
+    def build(
+        cls,
+        features: list[Features],
+        keys: list[tuple[str, int]],
+        exact_up_to: int = EXACT_SEARCH_MAX_DESCRIPTORS,
+    ) -> DescriptorIndex:
+        empty = cls(_flat_index(), np.zeros(0, np.int64), [], 0)
+        empty._exact_up_to = exact_up_to
+        empty.add(features, keys)
+        return empty
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def add(self, features: list[Features], keys: list[tuple[str, int]]) -> None:
+        """Append these frames' descriptors (retraining the lists when the index outgrows
+        them; a flat index past exact_up_to becomes inverted-file)."""
+        if not keys:
+            return
+        first = len(self.keys)
+        self.keys = [*self.keys, *keys]
+        owners = [np.full(len(f), first + i, np.int64) for i, f in enumerate(features)]
+        self._owners = np.concatenate([self._owners, *owners])
+        vectors = np.concatenate(
+            [f.descriptors for f in features] or [np.zeros((0, 128), np.uint8)]
+        ).astype(np.float32)
+        total = len(self) + len(vectors)
+        flat = self._trained_for == 0
+        if (flat and total > self._exact_up_to) or (
+            not flat and total > RETRAIN_GROWTH * self._trained_for
+        ):
+            stored = self._vectors()
+            self._index = _trained_index(np.concatenate([stored, vectors]))
+            self._index.add(stored)
+            self._trained_for = total
+        if len(vectors):
+            self._index.add(vectors)
+
+    def _vectors(self) -> np.ndarray:
+        """Every stored vector, in the order added."""
+        if not len(self):
+            return np.zeros((0, 128), np.float32)
+        if self._trained_for:
+            self._index.make_direct_map()
+        return np.asarray(self._index.reconstruct_n(0, len(self)), np.float32)
+
+    def pairs(
+        self,
+        queries: list[tuple[int, Features]],
+        min_votes: int,
+        max_l2: float,
+        neighbours: int = 8,
+    ) -> set[tuple[int, int]]:
+        """(smaller, larger) frame numbers of frames of different media sharing at least
+        min_votes close descriptors, for queries (frame number, its features): frames
+        already added."""
+        pairs: set[tuple[int, int]] = set()
+        if not len(self):
+            return pairs
+        k = min(neighbours, len(self))
+        asking = [(q, f) for q, f in queries if len(f)]
+        # Queries go in batches of frames: every search call streams the whole database
+        # through memory, so one call per frame made the full run's search memory-bound
+        # (results are the same k-NN either way).
+        start = 0
+        while start < len(asking):
+            batch: list[tuple[int, Features]] = []
+            size = 0
+            while start < len(asking) and (not batch or size < QUERY_BATCH_DESCRIPTORS):
+                batch.append(asking[start])
+                size += len(asking[start][1])
+                start += 1
+            distances, hits = self._index.search(
+                np.concatenate([f.descriptors for _, f in batch]).astype(np.float32), k
             )
-            row += n
-    return sorted(pairs)
+            row = 0
+            for query, found in batch:
+                n = len(found)
+                _vote(
+                    query,
+                    distances[row : row + n],
+                    hits[row : row + n],
+                    self._owners,
+                    self.keys,
+                    max_l2,
+                    min_votes,
+                    pairs,
+                )
+                row += n
+        return pairs
+
+    def to_bytes(self) -> bytes:
+        """MAGIC, a JSON header (keys, training), the owners (int64), faiss's own bytes:
+        the same index always gives the same bytes."""
+        import faiss
+
+        header = json.dumps(
+            {
+                "keys": self.keys,
+                "trained_for": self._trained_for,
+                "exact_up_to": self._exact_up_to,
+                "vectors": len(self._owners),
+            }
+        ).encode()
+        return b"".join(
+            [
+                INDEX_MAGIC,
+                len(header).to_bytes(8, "little"),
+                header,
+                self._owners.astype("<i8").tobytes(),
+                faiss.serialize_index(self._index).tobytes(),
+            ]
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> DescriptorIndex:
+        """Raises ValueError for bytes that are not an index `to_bytes` wrote."""
+        import faiss
+
+        if not data.startswith(INDEX_MAGIC):
+            raise ValueError("not a descriptor index")
+        at = len(INDEX_MAGIC)
+        size = int.from_bytes(data[at : at + 8], "little")
+        header = json.loads(data[at + 8 : at + 8 + size])
+        at += 8 + size
+        vectors = int(header["vectors"])
+        owners = np.frombuffer(data[at : at + 8 * vectors], "<i8").astype(np.int64)
+        faiss_bytes = np.frombuffer(data[at + 8 * vectors :], np.uint8)
+        index = cls(
+            faiss.deserialize_index(faiss_bytes),
+            owners,
+            [(str(m), int(f)) for m, f in header["keys"]],
+            int(header["trained_for"]),
+        )
+        index._exact_up_to = int(header["exact_up_to"])
+        if index._trained_for:
+            index._index.nprobe = min(IVF_PROBES, index._index.nlist)
+        if len(index) != vectors or (vectors and int(owners.max()) >= len(index.keys)):
+            raise ValueError("descriptor index: vectors and owners disagree")
+        return index
 
 
-def _descriptor_index(vectors: np.ndarray, exact_up_to: int) -> Any:
-    """Exact (flat) for small collections, IVF above exact_up_to; deterministic either way:
-    k-means is seeded and trained on an evenly spaced sample."""
+def _flat_index() -> Any:
     import faiss
 
-    if len(vectors) <= exact_up_to:
-        flat = faiss.IndexFlatL2(128)
-        flat.add(vectors)
-        return flat
-    lists = max(16, int(math.sqrt(len(vectors))))
+    return faiss.IndexFlatL2(128)
+
+
+def _trained_index(vectors: np.ndarray) -> Any:
+    """An inverted-file index (about IVF_LIST_SIZE vectors per list) trained on an evenly
+    spaced sample of vectors; empty."""
+    import faiss
+
+    lists = max(16, len(vectors) // IVF_LIST_SIZE)
     quantizer = faiss.IndexFlatL2(128)
     index = faiss.IndexIVFFlat(quantizer, 128, lists)
     index.cp.seed = 1234
     index.cp.niter = IVF_TRAIN_ITERATIONS
     step = max(1, len(vectors) // (lists * IVF_TRAIN_PER_LIST))
     index.train(vectors[::step])
-    index.add(vectors)
     index.nprobe = min(IVF_PROBES, lists)
     return index
 

@@ -56,6 +56,7 @@ def dedupe_params_hash(config: Config) -> str:
                     "min_agreeing_frames",
                     "weak_pdq_bits",
                     "short_run_frames",
+                    "workers",
                 }
             ),
             "hash": hash_params_hash(config.hash),
