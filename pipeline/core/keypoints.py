@@ -347,7 +347,7 @@ class DescriptorIndex:
                 len(header).to_bytes(8, "little"),
                 header,
                 self._owners.astype("<i8").tobytes(),
-                memoryview(faiss.serialize_index(self._index)),  # joined without a copy
+                faiss.serialize_index(self._index).data,  # joined without a copy
             ]
         )
 
