@@ -363,8 +363,9 @@ class DescriptorIndex:
         header = json.loads(data[at + 8 : at + 8 + size])
         at += 8 + size
         vectors = int(header["vectors"])
-        owners = np.frombuffer(data[at : at + 8 * vectors], "<i8").astype(np.int64)
-        faiss_bytes = np.frombuffer(data[at + 8 * vectors :], np.uint8)
+        view = memoryview(data)  # slices without copying (the index is most of the bytes)
+        owners = np.frombuffer(view[at : at + 8 * vectors], "<i8").astype(np.int64)
+        faiss_bytes = np.frombuffer(view[at + 8 * vectors :], np.uint8)
         index = cls(
             faiss.deserialize_index(faiss_bytes),
             owners,
