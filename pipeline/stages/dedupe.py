@@ -6,9 +6,10 @@ uniform) goes into a Hamming-space index kept between runs; only frames new sinc
 run are searched (with their mirror-image hashes too), so an upload costs its own queries;
 the crop path's SIFT descriptor index is kept between runs the same way. Candidate pairs
 are confirmed (keypoints, RANSAC, pixels) in batches on the run's executor, a Dask cluster
-included: thumbnails travel as bytes, the catalog stays here. Frame matches are stored; media relations, clusters and provenance are then assembled from
-all stored matches (cheap next to the search) and written as contract files. A match a
-reviewer rejected (or split apart) never links its two media again.
+included: thumbnails travel as bytes, the catalog stays here. Frame matches are stored;
+media relations, clusters and provenance are then assembled from all stored matches (cheap
+next to the search) and written as contract files. A match a reviewer rejected (or split
+apart) never links its two media again.
 """
 
 from __future__ import annotations
