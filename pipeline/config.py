@@ -67,6 +67,7 @@ class DedupeConfig(_Section):
     keypoint_min_coverage: float = Field(0.15, ge=0, le=1)
     weak_pdq_bits: int = Field(28, ge=0, le=128)
     short_run_frames: int = Field(3, ge=0)
+    workers: int = Field(1, ge=0)
 
 
 class CountConfig(_Section):

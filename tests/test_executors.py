@@ -108,6 +108,9 @@ def test_dask_cluster_gives_the_outputs_of_the_local_executor(
     assert main([*data, "run", "--executor", "dask", "--scheduler", cluster.scheduler_address]) == 0
     on_dask = _outputs(layout)
     assert any(name.startswith("thumbs/") for name in on_dask[0])
+    # dedupe's keypoint confirmations ran on the cluster too (core/alignment.Check batches)
+    ran = set(cluster.scheduler.task_prefixes)
+    assert {"sample_media", "hash_batch", "verify_batch"} <= ran, ran
     assert differences(on_dask[0], local[0]) == []
     assert differences(on_dask[1], local[1]) == []
 

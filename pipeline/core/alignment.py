@@ -32,10 +32,10 @@ from pipeline.config import DedupeConfig
 from pipeline.core import hamming, lowtexture, shared_regions, subimage
 from pipeline.core.hashing import hamming as hamming_bits
 from pipeline.core.keypoints import (
+    DescriptorIndex,
     Features,
     Verification,
     VerifyRules,
-    candidate_pairs,
     sift_features,
     verify,
     verify_aligned,
@@ -318,28 +318,98 @@ def anchor_candidates(
     return [(a, b) for _, a, b in sorted(best.values())]
 
 
-def _same_picture(
-    a: tuple[np.ndarray, Features], b: tuple[np.ndarray, Features], rules: VerifyRules
-) -> Verification | None:
-    """The evidence when keypoints and pixels agree (plain frames, with few keypoints, by
-    intensity alignment), else None."""
-    return _checks(a, b, rules)[0]
+@dataclass(frozen=True)
+class Check:
+    """One candidate frame pair to confirm by keypoints and pixels, picture a against
+    picture b. `stored`: the frames' stored features (the crop path), else features of the
+    pictures themselves; `plain_fallback`: plain frames (few keypoints) are also tried by
+    intensity alignment (anchors and alignments, not the crop path); `mirrored`: b's
+    picture is flipped left-right first (a mirrored re-upload, followed along an alignment)."""
+
+    a: FrameKey
+    b: FrameKey
+    stored: tuple[Features, Features] | None = None
+    plain_fallback: bool = True
+    mirrored: bool = False
 
 
-def _checks(
-    a: tuple[np.ndarray, Features], b: tuple[np.ndarray, Features], rules: VerifyRules
-) -> tuple[Verification | None, Verification]:
-    """(the confirming evidence or None, the keypoint check): `_same_picture`, with the
-    keypoint check kept for `Verification.one_scene`."""
-    (pic_a, feat_a), (pic_b, feat_b) = a, b
+@dataclass(frozen=True)
+class Checked:
+    """A check's answer: the confirming evidence (the keypoint check, or the intensity
+    alignment of plain frames), None when unconfirmed, and the keypoint check itself, kept
+    for `Verification.one_scene`. Pickles (Verification's homography is a plain array), so
+    it comes back from a Dask worker as it is."""
+
+    confirmed: Verification | None
+    keypoint: Verification
+
+
+# Answers checks in order (one `Checked` each) under the rules: `verify_checks` in this
+# process, or the dedupe stage's batches on the run's executor (same answers, pictures sent
+# as bytes).
+Verifier = Callable[[Sequence[Check], VerifyRules], list[Checked]]
+
+
+class _Pictures:
+    """Pictures (and their mirror images) and their features, each loaded or computed once
+    per use of the cache."""
+
+    def __init__(self, load: PictureLoader) -> None:
+        self._load = load
+        self._pictures: dict[tuple[FrameKey, bool], np.ndarray] = {}
+        self._features: dict[tuple[FrameKey, bool], Features] = {}
+
+    def picture(self, key: FrameKey, mirrored: bool = False) -> np.ndarray:
+        if (key, mirrored) not in self._pictures:
+            self._pictures[(key, mirrored)] = (
+                np.ascontiguousarray(self.picture(key)[:, ::-1]) if mirrored else self._load(key)
+            )
+        return self._pictures[(key, mirrored)]
+
+    def features(self, key: FrameKey, mirrored: bool = False) -> Features:
+        if (key, mirrored) not in self._features:
+            self._features[(key, mirrored)] = sift_features(self.picture(key, mirrored))
+        return self._features[(key, mirrored)]
+
+
+def _checked(check: Check, seen: _Pictures, rules: VerifyRules) -> Checked:
+    """Keypoints and pixels agree; plain frames (few keypoints) by intensity alignment when
+    the check allows it."""
+    pic_a, pic_b = seen.picture(check.a), seen.picture(check.b, check.mirrored)
+    if check.stored is not None:
+        feat_a, feat_b = check.stored
+    else:
+        feat_a, feat_b = seen.features(check.a), seen.features(check.b, check.mirrored)
     keypoint = verify(pic_a, feat_a, pic_b, feat_b, rules)
     if keypoint.confirmed:
-        return keypoint, keypoint
-    if min(len(feat_a), len(feat_b)) < PLAIN_FRAME_KEYPOINTS:
+        return Checked(keypoint, keypoint)
+    if check.plain_fallback and min(len(feat_a), len(feat_b)) < PLAIN_FRAME_KEYPOINTS:
         aligned = verify_aligned(pic_a, pic_b, rules)
         if aligned.confirmed:
-            return aligned, keypoint
-    return None, keypoint
+            return Checked(aligned, keypoint)
+    return Checked(None, keypoint)
+
+
+def verify_checks(
+    checks: Sequence[Check], pictures: PictureLoader, rules: VerifyRules
+) -> list[Checked]:
+    """Each check's answer, in order; a picture (and its features) is loaded (computed) once
+    for all the checks that name it."""
+    seen = _Pictures(pictures)
+    return [_checked(check, seen, rules) for check in checks]
+
+
+def local_verifier(pictures: PictureLoader, batch: int = 256) -> Verifier:
+    """`verify_checks` in this process, batch checks at a time (the pictures of one batch
+    are held together, so memory stays bounded however many candidates a run has)."""
+
+    def verify_all(checks: Sequence[Check], rules: VerifyRules) -> list[Checked]:
+        answers: list[Checked] = []
+        for start in range(0, len(checks), batch):
+            answers += verify_checks(checks[start : start + batch], pictures, rules)
+        return answers
+
+    return verify_all
 
 
 def confirm_pairs(
@@ -348,28 +418,44 @@ def confirm_pairs(
     pictures: PictureLoader,
     rules: VerifyRules,
     scenes: bool = True,
+    verifier: Verifier | None = None,
 ) -> list[FrameMatchRow]:
     """The pairs whose pictures keypoints and pixels confirm, as `keypoints` matches; with
     `scenes`, also those that align as one scene only, as `scene` matches."""
+    checks = [Check(a, b) for a, b in pairs]
+    answers = (verifier or local_verifier(pictures))(checks, rules)
     confirmed = []
-    for a, b in pairs:
-        pic_a, pic_b = pictures(a), pictures(b)
-        checked, keypoint = _checks(
-            (pic_a, sift_features(pic_a)), (pic_b, sift_features(pic_b)), rules
-        )
-        if checked is not None:
-            confirmed.append(_row(table, a, b, "keypoints", checked))
-        elif scenes and keypoint.one_scene(rules):
-            confirmed.append(_row(table, a, b, SCENE_METHOD, keypoint))
+    for check, answer in zip(checks, answers, strict=True):
+        if answer.confirmed is not None:
+            confirmed.append(_row(table, check.a, check.b, "keypoints", answer.confirmed))
+        elif scenes and answer.keypoint.one_scene(rules):
+            confirmed.append(_row(table, check.a, check.b, SCENE_METHOD, answer.keypoint))
     return confirmed
 
 
 @dataclass(frozen=True)
 class FeatureSearch:
-    """What the crop path found: confirmed matches and the frames it searched."""
+    """What the crop path found: confirmed matches, the frames it searched, and the
+    descriptor index holding every searched frame (None when nothing was new)."""
 
     matches: tuple[FrameMatchRow, ...]
     searched: tuple[FrameKey, ...]
+    index: DescriptorIndex | None = None
+
+
+def descriptor_index(
+    saved: DescriptorIndex | None, features: Sequence[FeatureRow], params: str
+) -> DescriptorIndex:
+    """The saved index when it holds exactly the frames searched under params, else one
+    rebuilt from their stored features (first run, changed parameters, a removed media, a
+    run killed between writing the index and committing its frames)."""
+    searched = [row for row in features if row.searched_params == params]
+    if saved is not None and sorted(saved.keys) == sorted(row.key for row in searched):
+        return saved
+    return DescriptorIndex.build(
+        [Features.from_bytes(row.points, row.descriptors) for row in searched],
+        [row.key for row in searched],
+    )
 
 
 def feature_matches(
@@ -381,59 +467,89 @@ def feature_matches(
     votes_min: int,
     descriptor_max_l2: float,
     rules: VerifyRules,
+    verifier: Verifier | None = None,
+    saved: DescriptorIndex | None = None,
     related: Mapping[str, AbstractSet[str]] | None = None,
 ) -> FeatureSearch:
-    """The crop path: frames whose features were not searched under params vote, descriptor
-    by descriptor, for frames of other media; candidates whose media are not linked yet are
+    """The crop path: frames whose features were not searched under params are added to the
+    descriptor index (`descriptor_index`: kept between runs) and vote, descriptor by
+    descriptor, for frames of other media; candidates whose media are not linked yet are
     confirmed by homography and pixel agreement, less the keypoints that recur at one place
     across groups of unrelated media (core/shared_regions; `related`: media -> media strong
     PDQ matches or keypoint confirmations link it to, `strong_links`), then moved to the
     closest frames of their shots (`closest_in_shot`); those that align only as one scene
-    come back as `scene` matches."""
+    come back as `scene` matches. Only the new frames are decoded and searched, unless a
+    pair framed alike asks for the shared regions (they look at every stored frame)."""
     related = related or {}
     new = [i for i, row in enumerate(features) if row.searched_params != params]
     if not new:
         return FeatureSearch((), ())
-    decoded = [Features.from_bytes(row.points, row.descriptors) for row in features]
+    index = descriptor_index(saved, features, params)
+    decoded: dict[int, Features] = {}
+
+    def feats(i: int) -> Features:
+        if i not in decoded:
+            decoded[i] = Features.from_bytes(features[i].points, features[i].descriptors)
+        return decoded[i]
+
     keys = [row.key for row in features]
-    votes = [
-        (i, j)
-        for i, j in candidate_pairs(decoded, keys, new, votes_min, descriptor_max_l2)
+    position = {key: i for i, key in enumerate(keys)}
+    first = len(index.keys)
+    index.add([feats(i) for i in new], [keys[i] for i in new])
+    numbered = index.pairs(
+        [(first + n, feats(i)) for n, i in enumerate(new)], votes_min, descriptor_max_l2
+    )
+    votes = sorted(
+        {tuple(sorted((position[index.keys[x]], position[index.keys[y]]))) for x, y in numbered}
+    )
+    pairs = [
+        (i, j) if keys[i] < keys[j] else (j, i)
+        for i, j in votes
         if tuple(sorted((keys[i][0], keys[j][0]))) not in linked_media
     ]
-    ordered_votes = [(i, j) if keys[i] < keys[j] else (j, i) for i, j in votes]
-    checks = {
-        (i, j): verify(pictures(keys[i]), decoded[i], pictures(keys[j]), decoded[j], rules)
-        for i, j in ordered_votes
-    }
+    checks = [Check(keys[i], keys[j], (feats(i), feats(j)), plain_fallback=False) for i, j in pairs]
+    check_all = verifier or local_verifier(pictures)
+    answers = check_all(checks, rules)
     # Pairs framed alike may rest on a template (core/shared_regions): their frames are
-    # looked up in one search, and the pair checked again without what recurs.
-    framed_alike = [pair for pair, c in checks.items() if c.confirmed and c.in_place]
-    sizes = table.sizes()
-    masks = shared_regions.recurring(
-        decoded,
-        keys,
-        [sizes[key] for key in keys],
-        {i for pair in framed_alike for i in pair},
-        related,
-        descriptor_max_l2,
-    )
-    for i, j in framed_alike:
-        checks[(i, j)] = verify(
-            pictures(keys[i]),
-            shared_regions.without(decoded[i], masks[i]),
-            pictures(keys[j]),
-            shared_regions.without(decoded[j], masks[j]),
-            rules,
+    # looked up in one search (of every stored frame: decoded only then), and the pair
+    # checked again without what recurs.
+    framed_alike = [
+        n
+        for n, answer in enumerate(answers)
+        if answer.keypoint.confirmed and answer.keypoint.in_place
+    ]
+    if framed_alike:
+        sizes = table.sizes()
+        masks = shared_regions.recurring(
+            [feats(i) for i in range(len(features))],
+            keys,
+            [sizes[key] for key in keys],
+            {i for n in framed_alike for i in pairs[n]},
+            related,
+            descriptor_max_l2,
         )
+        again = [
+            Check(
+                keys[i],
+                keys[j],
+                (
+                    shared_regions.without(feats(i), masks[i]),
+                    shared_regions.without(feats(j), masks[j]),
+                ),
+                plain_fallback=False,
+            )
+            for i, j in (pairs[n] for n in framed_alike)
+        ]
+        for n, answer in zip(framed_alike, check_all(again, rules), strict=True):
+            answers[n] = answer
     confirmed: list[FrameMatchRow] = []
-    for (i, j), checked in checks.items():
-        a, b = keys[i], keys[j]
-        if checked.confirmed:
-            confirmed.append(_row(table, *closest_in_shot(table, a, b), "keypoints", checked))
-        elif checked.one_scene(rules):
-            confirmed.append(_row(table, a, b, SCENE_METHOD, checked))
-    return FeatureSearch(tuple(confirmed), tuple(keys[i] for i in new))
+    for check, answer in zip(checks, answers, strict=True):
+        if answer.confirmed is not None:
+            moved = closest_in_shot(table, check.a, check.b)
+            confirmed.append(_row(table, *moved, "keypoints", answer.confirmed))
+        elif answer.keypoint.one_scene(rules):
+            confirmed.append(_row(table, check.a, check.b, SCENE_METHOD, answer.keypoint))
+    return FeatureSearch(tuple(confirmed), tuple(keys[i] for i in new), index)
 
 
 def plain_matches(
@@ -522,6 +638,7 @@ def extend_alignments(
     new_media: set[str],
     pictures: PictureLoader,
     rules: VerifyRules,
+    verifier: Verifier | None = None,
 ) -> list[FrameMatchRow]:
     """Follow each video pair's best frame match along its time offset, confirming each
     frame pair on that line by keypoints and pixels; returns the new matches.
@@ -529,7 +646,9 @@ def extend_alignments(
     PDQ misses frames of fast pans sampled a fraction of a second apart in two copies, and
     low-texture frames; one anchor plus confirmed neighbours gives the run of matches that
     offset agreement and interval estimation need. Only pairs involving media in new_media
-    are followed, so an incremental run does what a full run does.
+    are followed, so an incremental run does what a full run does. The frame pairs go to
+    `verifier` as they are, those left unconfirmed again mirrored (a mirrored re-upload);
+    what is still unconfirmed is tried here as a picture inside the other.
     """
     timed: dict[str, list[tuple[float, int]]] = defaultdict(list)
     for (media_id, frame_index), facts in table.hashed.items():
@@ -546,40 +665,35 @@ def extend_alignments(
             best = anchors.get((m.media_a, m.media_b))
             if best is None or (m.distance, m.frame_a, m.frame_b) < best:
                 anchors[(m.media_a, m.media_b)] = (m.distance, m.frame_a, m.frame_b)
+    checks = [
+        Check((a, frame_a), (b, frame_b))
+        for (a, b), (_, fa, fb) in sorted(anchors.items())
+        for frame_a, frame_b in _aligned_frames(table, timed, (a, fa), (b, fb))
+        if (a, frame_a, b, frame_b) not in existing
+    ]
+    check_all = verifier or local_verifier(pictures)
+    answers = [answer.confirmed for answer in check_all(checks, rules)]
+    # Not the same picture: perhaps a mirrored (and cropped) re-upload.
+    flips = [n for n, answer in enumerate(answers) if answer is None]
+    mirrored = check_all([replace(checks[n], mirrored=True) for n in flips], rules)
+    for n, answer in zip(flips, mirrored, strict=True):
+        answers[n] = answer.confirmed
     confirmed: list[FrameMatchRow] = []
-    for (a, b), (_, fa, fb) in sorted(anchors.items()):
-        seen = _Pictures(pictures)  # one pair's pictures and features, computed once
-        flipped = _Pictures(_mirrored(pictures))  # a mirrored (and cropped) re-upload
-        for frame_a, frame_b in _aligned_frames(table, timed, (a, fa), (b, fb)):
-            if (a, frame_a, b, frame_b) in existing:
-                continue
-            one, other = seen.get((a, frame_a)), seen.get((b, frame_b))
-            checked = _same_picture(one, other, rules) or _same_picture(
-                one, flipped.get((b, frame_b)), rules
-            )
-            if checked is not None:
-                confirmed.append(_row(table, (a, frame_a), (b, frame_b), "keypoints", checked))
-            elif subimage.shows_inside(one[0], other[0], other[1], rules) or subimage.shows_inside(
-                other[0], one[0], one[1], rules
-            ):
-                confirmed.append(_row(table, (a, frame_a), (b, frame_b), "keypoints"))
+    seen = _Pictures(pictures)
+    pair: tuple[str, str] | None = None
+    for check, checked in zip(checks, answers, strict=True):
+        if checked is not None:
+            confirmed.append(_row(table, check.a, check.b, "keypoints", checked))
+            continue
+        if pair != (check.a[0], check.b[0]):  # one pair's pictures and features at a time
+            pair, seen = (check.a[0], check.b[0]), _Pictures(pictures)
+        one, other = seen.picture(check.a), seen.picture(check.b)
+        # Or a picture inside the other (picture-in-picture), tried here.
+        if subimage.shows_inside(one, other, seen.features(check.b), rules) or (
+            subimage.shows_inside(other, one, seen.features(check.a), rules)
+        ):
+            confirmed.append(_row(table, check.a, check.b, "keypoints"))
     return confirmed
-
-
-def _mirrored(pictures: PictureLoader) -> PictureLoader:
-    return lambda key: np.ascontiguousarray(pictures(key)[:, ::-1])
-
-
-class _Pictures:
-    def __init__(self, load: PictureLoader) -> None:
-        self._load = load
-        self._cache: dict[FrameKey, tuple[np.ndarray, Features]] = {}
-
-    def get(self, key: FrameKey) -> tuple[np.ndarray, Features]:
-        if key not in self._cache:
-            rgb = self._load(key)
-            self._cache[key] = (rgb, sift_features(rgb))
-        return self._cache[key]
 
 
 def _aligned_frames(
@@ -687,6 +801,7 @@ class FrameSearch:
     matches: tuple[FrameMatchRow, ...]
     feature_frames: tuple[FrameKey, ...]
     confirmed_by_alignment: int
+    descriptors: DescriptorIndex | None = None  # to save when feature_frames is not empty
 
 
 def search_frames(
@@ -697,13 +812,18 @@ def search_frames(
     known: KnownMatches,
     indexes: tuple[hamming.HammingIndex, hamming.HammingIndex],
     pictures: PictureLoader,
+    verifier: Verifier | None = None,
+    descriptors: DescriptorIndex | None = None,
 ) -> FrameSearch:
     """Search every frame not indexed yet (and every feature not searched under params)
     against everything stored: the four searches of the module docstring, in order.
 
     indexes: (PDQ, mirrored PDQ) holding every entry of known.entries; the new frames are
-    added to both (the caller saves them). Nothing else is changed.
+    added to both (the caller saves them). Nothing else is changed. verifier: where the
+    keypoint confirmations run (default: `local_verifier(pictures)`, this process).
+    descriptors: the descriptor index saved by the last run, if any (`descriptor_index`).
     """
+    verifier = verifier or local_verifier(pictures)
     index, mirror_index = indexes
     rules = VerifyRules(
         cfg.keypoint_min_inliers,
@@ -725,7 +845,12 @@ def search_frames(
         pairs = index_pairs(table, index, mirror_index, new, by_id, cfg.pdq_max_distance)
         found += pdq_matches(table, pairs)
         found += confirm_pairs(
-            table, weak_still_pairs(table, pairs, cfg.weak_pdq_bits), pictures, rules, False
+            table,
+            weak_still_pairs(table, pairs, cfg.weak_pdq_bits),
+            pictures,
+            rules,
+            scenes=False,
+            verifier=verifier,
         )
         if cfg.video_anchor_max_distance > cfg.pdq_max_distance:
             # 64 bits is far beyond a multi-index's exact radius (15): search exhaustively.
@@ -733,7 +858,7 @@ def search_frames(
             candidates = anchor_candidates(
                 table, exact, new, by_id, pairs, cfg.video_anchor_max_distance
             )
-            found += confirm_pairs(table, candidates, pictures, rules)
+            found += confirm_pairs(table, candidates, pictures, rules, verifier=verifier)
     crop = feature_matches(
         table,
         [row for row in known.features if row.key in eligible.usable],
@@ -743,7 +868,9 @@ def search_frames(
         cfg.keypoint_votes,
         cfg.descriptor_max_l2,
         rules,
-        strong_links([*known.matches, *found], cfg.weak_pdq_bits),
+        verifier=verifier,
+        saved=descriptors,
+        related=strong_links([*known.matches, *found], cfg.weak_pdq_bits),
     )
     found += crop.matches
     found += plain_matches(table, eligible, new, crop.searched, found, known, pictures, rules)
@@ -751,5 +878,9 @@ def search_frames(
         table, known.features, eligible.usable, crop.searched, found, known, pictures, cfg, rules
     )
     new_media = {key[0] for key in new} | {key[0] for key in crop.searched}
-    extended = extend_alignments(table, [*known.matches, *found], new_media, pictures, rules)
-    return FrameSearch(tuple(new_entries), tuple(found + extended), crop.searched, len(extended))
+    extended = extend_alignments(
+        table, [*known.matches, *found], new_media, pictures, rules, verifier
+    )
+    return FrameSearch(
+        tuple(new_entries), tuple(found + extended), crop.searched, len(extended), crop.index
+    )

@@ -11,6 +11,7 @@ pixel check removed every false merge.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -23,7 +24,10 @@ QUERY_BATCH_DESCRIPTORS = 16_384  # descriptors per search call: ~8 MB of float3
 # Exact k-NN up to here (~250 frames): a full search of 58k descriptors took 25 s exact on 2
 # cores and 3.7 s with IVF, which found 1,195 of the exact search's 1,196 candidate pairs.
 EXACT_SEARCH_MAX_DESCRIPTORS = 65_536
-IVF_PROBES = 16  # inverted lists searched per query (of about sqrt(n))
+IVF_PROBES = 16  # inverted lists searched per query
+IVF_LIST_SIZE = 256  # descriptors per inverted list: a query scans ~4k whatever the archive
+INDEX_MAGIC = b"crosscheck-sift-index-1\n"
+RETRAIN_GROWTH = 4  # the lists are trained again once the index holds 4x their training
 IVF_TRAIN_PER_LIST = 40  # k-means training points per list (faiss warns below 39)
 IVF_TRAIN_ITERATIONS = 10  # measured on 397k descriptors: recall@8 0.937 (25 iterations: 0.938)
 
@@ -303,11 +307,11 @@ def candidate_pairs(
 
     Up to exact_up_to stored descriptors (an incident: hundreds of frames) the search is
     exact. Above it, every query against every descriptor grows with the square of the
-    collection (3,300 frames: well over 10 minutes on 2 cores), so an
-    inverted-file index (faiss IVF, about sqrt(n) lists, IVF_PROBES probed) answers instead:
-    it misses a few of a descriptor's nearest neighbours, and a true crop shares dozens to
-    hundreds of descriptors against the min_votes it needs, while every candidate is still
-    confirmed by homography and pixels.
+    collection (3,300 frames: well over 10 minutes on 2 cores), so an inverted-file index
+    answers instead (faiss IVF, about sqrt(n) lists, IVF_PROBES probed; the dedupe crop
+    path keeps its own between runs, `DescriptorIndex`): it misses a few of a descriptor's nearest
+    neighbours, and a true crop shares dozens to hundreds of descriptors against the
+    min_votes it needs, while every candidate is still confirmed by homography and pixels.
     """
     stored = features if searched is None else features[:searched]
     owners = np.concatenate(
@@ -373,6 +377,196 @@ def _descriptor_index(vectors: np.ndarray, exact_up_to: int) -> Any:
 
 
 descriptor_index = _descriptor_index  # core/shared_regions searches the same way
+
+
+class DescriptorIndex:
+    """Every searched frame's SIFT descriptors, kept between dedupe runs so that a run adds
+    and searches its new frames only (the index file under DIR/processed/index).
+
+    Exact (flat) up to exact_up_to descriptors; above, an inverted-file index of about
+    IVF_LIST_SIZE descriptors per list with IVF_PROBES lists probed: a query scans ~4k
+    descriptors however large the archive (with about sqrt(n) lists it scanned 16 sqrt(n),
+    and a full run grew as n^1.5), plus the n / IVF_LIST_SIZE list centres, the part that
+    still grows (it passes the lists' share near 10^6 descriptors, some 7,000 media). The
+    lists are trained once and kept; retrained (from the stored vectors) when the index
+    outgrows its training RETRAIN_GROWTH times.
+    Deterministic: k-means is seeded and trained on an evenly spaced sample, and vectors
+    keep the order they were added in (a full run adds them in catalog order).
+    """
+
+    def __init__(
+        self, index: Any, owners: np.ndarray, keys: list[tuple[str, int]], trained_for: int
+    ) -> None:
+        self._index = index
+        self._owners = owners  # vector -> frame number (position in keys)
+        self.keys = keys  # frame number -> (media_id, frame_index)
+        self._trained_for = trained_for  # vectors the IVF lists were trained on (0: flat)
+        self._exact_up_to = EXACT_SEARCH_MAX_DESCRIPTORS
+
+    @classmethod
+    def build(
+        cls,
+        features: list[Features],
+        keys: list[tuple[str, int]],
+        exact_up_to: int = EXACT_SEARCH_MAX_DESCRIPTORS,
+    ) -> DescriptorIndex:
+        empty = cls(_flat_index(), np.zeros(0, np.int64), [], 0)
+        empty._exact_up_to = exact_up_to
+        empty.add(features, keys)
+        return empty
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def add(self, features: list[Features], keys: list[tuple[str, int]]) -> None:
+        """Append these frames' descriptors (retraining the lists when the index outgrows
+        them; a flat index past exact_up_to becomes inverted-file)."""
+        if not keys:
+            return
+        first = len(self.keys)
+        self.keys = [*self.keys, *keys]
+        owners = [np.full(len(f), first + i, np.int64) for i, f in enumerate(features)]
+        self._owners = np.concatenate([self._owners, *owners])
+        vectors = np.concatenate(
+            [f.descriptors for f in features] or [np.zeros((0, 128), np.uint8)]
+        ).astype(np.float32)
+        total = len(self) + len(vectors)
+        flat = self._trained_for == 0
+        if (flat and total > self._exact_up_to) or (
+            not flat and total > RETRAIN_GROWTH * self._trained_for
+        ):
+            stored = self._vectors()
+            self._index = _trained_index(np.concatenate([stored, vectors]))
+            self._index.add(stored)
+            self._trained_for = total
+        if len(vectors):
+            self._index.add(vectors)
+
+    def _vectors(self) -> np.ndarray:
+        """Every stored vector, in the order added."""
+        if not len(self):
+            return np.zeros((0, 128), np.float32)
+        if self._trained_for:
+            self._index.make_direct_map()
+        return np.asarray(self._index.reconstruct_n(0, len(self)), np.float32)
+
+    def pairs(
+        self,
+        queries: list[tuple[int, Features]],
+        min_votes: int,
+        max_l2: float,
+        neighbours: int = 8,
+    ) -> set[tuple[int, int]]:
+        """(smaller, larger) frame numbers of frames of different media sharing at least
+        min_votes close descriptors, for queries (frame number, its features): frames
+        already added."""
+        pairs: set[tuple[int, int]] = set()
+        if not len(self):
+            return pairs
+        k = min(neighbours, len(self))
+        asking = [(q, f) for q, f in queries if len(f)]
+        # Queries go in batches of frames: every search call streams the whole database
+        # through memory, so one call per frame made the full run's search memory-bound
+        # (results are the same k-NN either way).
+        start = 0
+        while start < len(asking):
+            batch: list[tuple[int, Features]] = []
+            size = 0
+            while start < len(asking) and (not batch or size < QUERY_BATCH_DESCRIPTORS):
+                batch.append(asking[start])
+                size += len(asking[start][1])
+                start += 1
+            distances, hits = self._index.search(
+                np.concatenate([f.descriptors for _, f in batch]).astype(np.float32), k
+            )
+            row = 0
+            for query, found in batch:
+                n = len(found)
+                _vote(
+                    query,
+                    distances[row : row + n],
+                    hits[row : row + n],
+                    self._owners,
+                    self.keys,
+                    max_l2,
+                    min_votes,
+                    pairs,
+                )
+                row += n
+        return pairs
+
+    def to_bytes(self) -> bytes:
+        """MAGIC, a JSON header (keys, training), the owners (int64), faiss's own bytes:
+        the same index always gives the same bytes."""
+        import faiss
+
+        header = json.dumps(
+            {
+                "keys": self.keys,
+                "trained_for": self._trained_for,
+                "exact_up_to": self._exact_up_to,
+                "vectors": len(self._owners),
+            }
+        ).encode()
+        return b"".join(
+            [
+                INDEX_MAGIC,
+                len(header).to_bytes(8, "little"),
+                header,
+                self._owners.astype("<i8").tobytes(),
+                faiss.serialize_index(self._index).data,  # joined without a copy
+            ]
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> DescriptorIndex:
+        """Raises ValueError for bytes that are not an index `to_bytes` wrote."""
+        import faiss
+
+        if not data.startswith(INDEX_MAGIC):
+            raise ValueError("not a descriptor index")
+        at = len(INDEX_MAGIC)
+        size = int.from_bytes(data[at : at + 8], "little")
+        header = json.loads(data[at + 8 : at + 8 + size])
+        at += 8 + size
+        vectors = int(header["vectors"])
+        view = memoryview(data)  # slices without copying (the index is most of the bytes)
+        owners = np.frombuffer(view[at : at + 8 * vectors], "<i8").astype(np.int64)
+        faiss_bytes = np.frombuffer(view[at + 8 * vectors :], np.uint8)
+        index = cls(
+            faiss.deserialize_index(faiss_bytes),
+            owners,
+            [(str(m), int(f)) for m, f in header["keys"]],
+            int(header["trained_for"]),
+        )
+        index._exact_up_to = int(header["exact_up_to"])
+        if index._trained_for:
+            index._index.nprobe = min(IVF_PROBES, index._index.nlist)
+        if len(index) != vectors or (vectors and int(owners.max()) >= len(index.keys)):
+            raise ValueError("descriptor index: vectors and owners disagree")
+        return index
+
+
+def _flat_index() -> Any:
+    import faiss
+
+    return faiss.IndexFlatL2(128)
+
+
+def _trained_index(vectors: np.ndarray) -> Any:
+    """An inverted-file index (about IVF_LIST_SIZE vectors per list) trained on an evenly
+    spaced sample of vectors; empty."""
+    import faiss
+
+    lists = max(16, len(vectors) // IVF_LIST_SIZE)
+    quantizer = faiss.IndexFlatL2(128)
+    index = faiss.IndexIVFFlat(quantizer, 128, lists)
+    index.cp.seed = 1234
+    index.cp.niter = IVF_TRAIN_ITERATIONS
+    step = max(1, len(vectors) // (lists * IVF_TRAIN_PER_LIST))
+    index.train(vectors[::step])
+    index.nprobe = min(IVF_PROBES, lists)
+    return index
 
 
 def _vote(

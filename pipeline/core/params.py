@@ -62,6 +62,7 @@ def dedupe_params_hash(config: Config) -> str:
                     "min_agreeing_frames",
                     "short_run_frames",
                     "keypoint_min_coverage",
+                    "workers",
                 }
             ),
             "hash": hash_params_hash(config.hash),

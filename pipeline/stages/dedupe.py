@@ -3,15 +3,20 @@ cluster_provenance.csv.
 
 Fourth stage of the DAG, after hash. Every matchable frame (PDQ quality above the minimum, not
 uniform) goes into a Hamming-space index kept between runs; only frames new since the last
-run are searched (with their mirror-image hashes too), so an upload costs its own queries.
-Frame matches are stored; media relations, clusters and provenance are then assembled from
-all stored matches (cheap next to the search) and written as contract files. A match a
-reviewer rejected (or split apart) never links its two media again.
+run are searched (with their mirror-image hashes too), so an upload costs its own queries;
+the crop path's SIFT descriptor index is kept between runs the same way. Candidate pairs
+are confirmed (keypoints, RANSAC, pixels) in batches on the run's executor, a Dask cluster
+included: thumbnails travel as bytes, the catalog stays here. Frame matches are stored;
+media relations, clusters and provenance are then assembled from all stored matches (cheap
+next to the search) and written as contract files. A match a reviewer rejected (or split
+apart) never links its two media again.
 """
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,12 +24,21 @@ import numpy as np
 
 from pipeline.config import DedupeConfig
 from pipeline.core import alignment, hamming
-from pipeline.core.alignment import Eligible, FrameSearch, FrameTable, KnownMatches
+from pipeline.core.alignment import (
+    Check,
+    Checked,
+    Eligible,
+    FrameSearch,
+    FrameTable,
+    KnownMatches,
+    Verifier,
+)
 from pipeline.core.clusters import cluster_media, provenance_by_cluster
+from pipeline.core.keypoints import DescriptorIndex, VerifyRules
 from pipeline.core.metadata import exposure_stamp
 from pipeline.core.outcome import StageResult
 from pipeline.core.params import dedupe_params_hash
-from pipeline.core.records import IndexEntry, MediaRecord, Observation
+from pipeline.core.records import FrameKey, IndexEntry, MediaRecord, Observation
 from pipeline.core.relations import (
     Evidence,
     FrameMatch,
@@ -34,6 +48,7 @@ from pipeline.core.relations import (
     accepted_relations,
 )
 from pipeline.core.review import fold, pair
+from pipeline.executors import Executor, open_executor
 from pipeline.io import contract, thumbs
 from pipeline.io.atomic import write_bytes_atomic
 from pipeline.stages import derived
@@ -41,6 +56,9 @@ from pipeline.stages.context import RunContext
 
 STAGE = "dedupe"
 INDEX_COLUMNS = ("pdq", "pdq_mirror")  # the two index files: hashes and mirror-image hashes
+SIFT_INDEX = "sift.faiss.bin"  # the crop path's descriptor index (core/keypoints.DescriptorIndex)
+VERIFY_BATCH = 32  # checks per task: ~20-40 pictures of ~10 kB, a few seconds of work
+THUMB_CACHE = 4096  # thumbnails' bytes kept on the driver during a run (~40 MB)
 
 
 def params_hash(ctx: RunContext) -> str:
@@ -67,7 +85,7 @@ def _inputs_key(ctx: RunContext, params: str) -> str:
     config = ctx.settings.default
     extra = {
         "params": params,
-        "dedupe": config.dedupe.model_dump(),
+        "dedupe": config.dedupe.model_dump(exclude={"workers"}),
         "pdq_quality_min": config.hash.pdq_quality_min,
     }
     return derived.inputs_key(ctx, INPUTS, extra)
@@ -90,7 +108,11 @@ def run_dedupe(ctx: RunContext) -> StageResult:
     eligible = Eligible.of(table, observed, ctx.settings.default.hash.pdq_quality_min)
     indexes = _Indexes.open(ctx, cfg, known.entries, table)
     pictures = _picture_loader(ctx, table)
-    search = alignment.search_frames(cfg, params, table, eligible, known, indexes.pair, pictures)
+    with open_executor(ctx.settings.default.run, cfg.workers, "processes") as executor:
+        verifier = _batched_verifier(ctx, table, executor)
+        search = alignment.search_frames(
+            cfg, params, table, eligible, known, indexes.pair, pictures, verifier, indexes.sift
+        )
     _save_search(ctx, indexes, search, params)
     stored = alignment.merge_frame_matches(known.matches, search.matches)
     frame_matches = alignment.timed_matches(table, stored, eligible.matchable, eligible.usable)
@@ -164,6 +186,56 @@ def _picture_loader(ctx: RunContext, table: FrameTable) -> alignment.PictureLoad
 
 
 @dataclass(frozen=True)
+class VerifyJob:
+    """A batch of keypoint confirmations with the JPEG bytes of every thumbnail they name:
+    a worker needs no access to DIR/processed or the catalog. `first`: the position of the
+    batch's first check in the search's list."""
+
+    first: int
+    checks: tuple[Check, ...]
+    pictures: dict[FrameKey, bytes]
+    rules: VerifyRules
+
+
+def verify_batch(job: VerifyJob) -> tuple[int, list[Checked]]:
+    """Confirm a batch of candidate pairs (core/alignment.verify_checks), each with its
+    evidence: each picture decoded and its features computed once for the batch. Runs on a
+    worker."""
+    return job.first, alignment.verify_checks(
+        job.checks, lambda key: thumbs.decode(job.pictures[key]), job.rules
+    )
+
+
+def _batched_verifier(ctx: RunContext, table: FrameTable, executor: Executor) -> Verifier:
+    """Checks go out in batches of VERIFY_BATCH (in the search's order: a pair's aligned
+    frames and a frame's candidates sit together, so most pictures travel once) and their
+    answers are put back in order; thumbnail bytes are read here, each once per run while
+    it stays among the THUMB_CACHE last read."""
+
+    @functools.lru_cache(maxsize=THUMB_CACHE)
+    def read(key: FrameKey) -> bytes:
+        return thumbs.read(ctx.layout.thumbs, table.thumbs[key])
+
+    def verify_all(checks: Sequence[Check], rules: VerifyRules) -> list[Checked]:
+        jobs = (
+            VerifyJob(
+                start,
+                tuple(batch),
+                {key: read(key) for check in batch for key in (check.a, check.b)},
+                rules,
+            )
+            for start in range(0, len(checks), VERIFY_BATCH)
+            for batch in [checks[start : start + VERIFY_BATCH]]
+        )
+        answers: list[Checked | None] = [None] * len(checks)
+        for first, batch_answers in executor.map_unordered(verify_batch, jobs):
+            answers[first : first + len(batch_answers)] = batch_answers
+        return [answer for answer in answers if answer is not None]
+
+    return verify_all
+
+
+@dataclass(frozen=True)
 class _Indexes:
     """The two Hamming indexes and their files; `rebuilt` names the files to write even
     when no frame is new (missing, or ahead of a rolled-back catalog)."""
@@ -171,6 +243,8 @@ class _Indexes:
     pair: tuple[hamming.HammingIndex, hamming.HammingIndex]
     paths: tuple[Path, Path]
     rebuilt: tuple[bool, bool]
+    sift: DescriptorIndex | None  # the crop path's descriptors as the last run saved them
+    sift_path: Path
 
     @classmethod
     def open(
@@ -182,11 +256,23 @@ class _Indexes:
             _load_index(cfg, path, entries, table, column == "pdq_mirror")
             for column, path in zip(INDEX_COLUMNS, paths, strict=True)
         ]
+        sift_path = folder / SIFT_INDEX
         return cls(
             (loaded[0][0], loaded[1][0]),
             (paths[0], paths[1]),
             (not loaded[0][1], not loaded[1][1]),
+            _load_descriptors(sift_path),
+            sift_path,
         )
+
+
+def _load_descriptors(path: Path) -> DescriptorIndex | None:
+    """The saved descriptor index, or None (none yet, or unreadable: it is rebuilt from the
+    catalog's features, core/alignment.descriptor_index)."""
+    try:
+        return DescriptorIndex.from_bytes(path.read_bytes())
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError):
+        return None
 
 
 def _load_index(
@@ -222,6 +308,10 @@ def _save_search(ctx: RunContext, indexes: _Indexes, search: FrameSearch, params
         for index, path, rebuilt in zip(indexes.pair, indexes.paths, indexes.rebuilt, strict=True):
             if write_all or rebuilt:
                 write_bytes_atomic(path, index.to_bytes(), root=ctx.layout.processed)
+        if search.feature_frames and search.descriptors is not None:
+            write_bytes_atomic(
+                indexes.sift_path, search.descriptors.to_bytes(), root=ctx.layout.processed
+            )
         ctx.catalog.add_index_entries(search.new_entries)
         ctx.catalog.add_frame_matches(search.matches)
         ctx.catalog.mark_features_searched(list(search.feature_frames), params)

@@ -3,6 +3,7 @@ callable over in-memory sample photos)."""
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable
 
 import numpy as np
@@ -11,8 +12,8 @@ from pipeline.config import DedupeConfig, HashConfig
 from pipeline.core import alignment, hamming
 from pipeline.core.alignment import Eligible, FrameTable, KnownMatches
 from pipeline.core.hashing import hash_frame
-from pipeline.core.keypoints import VerifyRules
-from pipeline.core.records import FrameMatchRow, HashedFrame, HashRow, StoredFrame
+from pipeline.core.keypoints import VerifyRules, sift_features
+from pipeline.core.records import FeatureRow, FrameMatchRow, HashedFrame, HashRow, StoredFrame
 from pipeline.core.shots import SampledFrame
 from pipeline.synth import images as im
 
@@ -223,3 +224,46 @@ def test_search_frames_indexes_new_frames_and_finds_the_copies() -> None:
         ("a", i, "b", i) for i in range(3)
     }
     assert len(indexes[0]) == len(search.new_entries)
+
+
+def _feature_row(key: tuple[str, int], picture: np.ndarray, searched: str) -> FeatureRow:
+    points, descriptors = sift_features(picture).to_bytes()
+    return FeatureRow(key[0], key[1], "p", points, descriptors, searched)
+
+
+def test_the_saved_descriptor_index_is_used_only_while_it_holds_the_searched_frames() -> None:
+    _, pictures = _photo_table()
+    rows = [_feature_row(k, p, "p" if k[0] == "a" else "") for k, p in sorted(pictures.items())]
+    saved = alignment.descriptor_index(None, rows, "p")
+    assert saved.keys == [("a", 0), ("a", 1), ("a", 2)]
+    assert alignment.descriptor_index(saved, rows, "p") is saved
+    fewer = [r for r in rows if r.key != ("a", 2)]  # a media removed since
+    assert alignment.descriptor_index(saved, fewer, "p").keys == [("a", 0), ("a", 1)]
+    assert alignment.descriptor_index(saved, rows, "other params").keys == []
+
+
+def test_batched_verification_answers_as_one_check_at_a_time() -> None:
+    _, pictures = _photo_table()
+    keys = sorted(pictures)
+    checks = [alignment.Check(a, b) for a in keys for b in keys if a[0] < b[0]]
+    rules = VerifyRules(12, 0.9)
+    one_by_one = [
+        alignment.verify_checks([check], pictures.__getitem__, rules)[0] for check in checks
+    ]
+    confirmed = [answer.confirmed is not None for answer in one_by_one]
+    assert confirmed == [a[1] == b[1] for a, b in ((c.a, c.b) for c in checks)]
+    for batch in (1, 2, 100):
+        assert alignment.local_verifier(pictures.__getitem__, batch)(checks, rules) == one_by_one
+    # Each answer carries the evidence (the confirming check: keypoints here) and survives
+    # pickling, as it comes back from a Dask worker.
+    for answer, same in zip(one_by_one, confirmed, strict=True):
+        if same:
+            assert answer.confirmed == answer.keypoint and answer.keypoint.agreement > 0.9
+    back = pickle.loads(pickle.dumps(one_by_one))
+    assert back == one_by_one
+    assert all(
+        np.array_equal(x.keypoint.homography, y.keypoint.homography)
+        for x, y in zip(back, one_by_one, strict=True)
+        if y.keypoint.homography is not None
+    )
+    assert any(answer.keypoint.homography is not None for answer in back)

@@ -4,8 +4,16 @@ proposes the pairs that the exact search proposes."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from pipeline.core.keypoints import Features, VerifyRules, candidate_pairs, sift_features, verify
+from pipeline.core.keypoints import (
+    DescriptorIndex,
+    Features,
+    VerifyRules,
+    candidate_pairs,
+    sift_features,
+    verify,
+)
 from pipeline.synth import images as im
 from pipeline.synth.archive import distinct_still
 
@@ -152,3 +160,42 @@ def test_a_page_shared_by_unrelated_screenshots_is_set_aside_and_the_picture_kep
     related = {"m1": {"m2"}, "m2": {"m3"}, "m3": {"m4"}}
     linked = shared_regions.recurring(features, keys, sizes, {0}, related, 200.0)
     assert not linked[0].any()
+
+
+# --- issue 17: the descriptor index is kept between runs --------------------------------
+
+
+def test_an_index_saved_and_grown_finds_what_one_built_at_once_finds() -> None:
+    features, keys = _collection()
+    half = len(features) // 2
+    for exact_up_to in (10**9, 0):  # flat, and inverted-file trained on the first half
+        earlier = DescriptorIndex.build(features[:half], keys[:half], exact_up_to)
+        kept = DescriptorIndex.from_bytes(earlier.to_bytes())
+        assert kept.to_bytes() == earlier.to_bytes()
+        kept.add(features[half:], keys[half:])
+        queries = list(range(half, len(features)))
+        grown = kept.pairs([(q, features[q]) for q in queries], 10, 200.0)
+        at_once = candidate_pairs(features, keys, queries, 10, 200.0, exact_up_to=exact_up_to)
+        if exact_up_to:
+            assert sorted(grown) == at_once
+        else:  # retrained at 4x growth, as a rebuild would be: the same crops proposed
+            assert len(set(grown) ^ set(at_once)) <= max(1, len(at_once) // 50)
+        assert kept.keys == keys
+
+
+def test_a_flat_index_that_outgrows_exact_search_becomes_inverted_file() -> None:
+    features, keys = _collection()
+    index = DescriptorIndex.build(features[:5], keys[:5], exact_up_to=3000)
+    assert "Flat" in type(index._index).__name__
+    index.add(features[5:], keys[5:])
+    assert "IVF" in type(index._index).__name__ and len(index) == sum(map(len, features))
+    crops = {
+        tuple(sorted((keys.index((f"{n}-crop", 0)), keys.index((f"{n}-whole", 0)))))
+        for n in ("astronaut", "coffee", "rocket")
+    }
+    assert crops <= index.pairs(list(enumerate(features)), 10, 200.0)
+
+
+def test_bytes_that_are_not_an_index_are_refused() -> None:
+    with pytest.raises(ValueError):
+        DescriptorIndex.from_bytes(b"PK\x03\x04 not ours")
