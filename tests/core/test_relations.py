@@ -268,3 +268,18 @@ def test_a_pixel_scene_proposal_yields_to_a_chain_of_verified_relations() -> Non
     ]
     _, unproven = accepted_relations([scene, chain[0]], MEDIA, RULES, set(), _never)
     assert [m.relation for m in unproven if {m.media_a, m.media_b} == {"a", "b"}] == ["same_scene"]
+
+
+def test_a_still_near_an_overlaps_edge_is_not_carried_through_it() -> None:
+    """Overlap ends are estimated to half a sampling interval: a still placed within
+    EDGE_MARGIN_S of the end of what two videos share may lie outside the other video, so it
+    is carried only from well inside the shared footage."""
+    overlap = MediaMatch("v", "w", "video_overlap", 4, 2.0, 8.0, 0.0, 6.0, 6)
+    inside = infer_transitive(
+        [MediaMatch("a", "v", "still_in_video", 5, None, None, 3.0, 3.0), overlap], MEDIA
+    )
+    assert [(m.media_a, m.media_b, m.b_start_s) for m in inside] == [("a", "w", 1.0)]
+    near_edge = infer_transitive(
+        [MediaMatch("a", "v", "still_in_video", 5, None, None, 2.2, 2.2), overlap], MEDIA
+    )
+    assert near_edge == []
