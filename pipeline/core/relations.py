@@ -356,26 +356,66 @@ def _still_in_video(a: MediaInfo, b: MediaInfo, matches: list[FrameMatch]) -> Me
     )
 
 
+# Playback rates a re-upload commonly has (b's time per a's time): sped up or slowed down by
+# a quarter, a half, or twice. One offset cannot fit a 1.25x re-upload: its frames drift
+# 0.2 s per second from any one offset, so only a few agree and the interval is cut short.
+SPEED_RATES = (1.0, 1.25, 0.8, 1.5, 2 / 3, 2.0, 0.5)
+RATE_MIN_FRAMES = 4  # a rate other than 1 is fitted only on this many agreeing frames
+
+
 def _overlaps(
     a: MediaInfo, b: MediaInfo, matches: list[FrameMatch], rules: OverlapRules
 ) -> list[tuple[MediaMatch, list[FrameMatch]]]:
-    """Runs of frame matches agreeing on one offset; a compilation may hold several."""
-    remaining = sorted(matches, key=lambda m: ((m.time_b or 0.0) - (m.time_a or 0.0), m.distance))
+    """Runs of frame matches agreeing on one time line (offset and playback rate); a
+    compilation may hold several."""
+    remaining = list(matches)
     need = min(rules.min_frames, len(a.sample_times) or 1, len(b.sample_times) or 1)
     runs: list[tuple[MediaMatch, list[FrameMatch]]] = []
     while remaining:
-        run = _best_run(remaining, rules.offset_tolerance_s)
+        rate, run = _best_line(remaining, rules.offset_tolerance_s)
         if min(len({m.frame_a for m in run}), len({m.frame_b for m in run})) < need:
             break
-        runs.append((_interval(a, b, run), run))
+        runs.append((_interval(a, b, run, rate), run))
         used = set(map(id, run))
         remaining = [m for m in remaining if id(m) not in used]
     return runs
 
 
-def _best_run(matches: Sequence[FrameMatch], tolerance: float) -> list[FrameMatch]:
-    """The window of offsets (width `tolerance`) holding the most distinct frames of a."""
-    offsets = [(m.time_b or 0.0) - (m.time_a or 0.0) for m in matches]
+def _offset(match: FrameMatch, rate: float) -> float:
+    return (match.time_b or 0.0) - rate * (match.time_a or 0.0)
+
+
+def _spread(run: Sequence[FrameMatch], rate: float) -> float:
+    """Mean distance of the run's offsets from their median: how well one line fits."""
+    offsets = [_offset(m, rate) for m in run]
+    centre = median(offsets)
+    return sum(abs(o - centre) for o in offsets) / len(offsets)
+
+
+def _best_line(matches: Sequence[FrameMatch], tolerance: float) -> tuple[float, list[FrameMatch]]:
+    """The rate and run of matches that agree best: the most distinct frames of a within
+    `tolerance` of one offset. Rate 1 unless another common rate holds more frames, or as
+    many (at least RATE_MIN_FRAMES) on a line at least twice as tight: a slideshow's still
+    slides agree with several lines, a sped-up copy's moving frames with one."""
+    plain = _best_run(sorted(matches, key=lambda m: (_offset(m, 1.0), m.distance)), tolerance, 1.0)
+    best_rate, best = 1.0, plain
+    for rate in SPEED_RATES[1:]:
+        ordered_matches = sorted(matches, key=lambda m: (_offset(m, rate), m.distance))
+        run = _best_run(ordered_matches, tolerance, rate)
+        frames, best_frames = len({m.frame_a for m in run}), len({m.frame_a for m in best})
+        if frames < RATE_MIN_FRAMES or frames < best_frames:
+            continue
+        if frames > best_frames or _spread(run, rate) * 2 < _spread(best, best_rate):
+            best_rate, best = rate, run
+    return best_rate, best
+
+
+def _best_run(
+    matches: Sequence[FrameMatch], tolerance: float, rate: float = 1.0
+) -> list[FrameMatch]:
+    """The window of offsets at `rate` (width `tolerance`) holding the most distinct frames
+    of a; `matches` sorted by that offset."""
+    offsets = [_offset(m, rate) for m in matches]
     best: tuple[int, int, int] = (0, 0, 0)  # (distinct frames, -summed distance, start index)
     best_end = 0
     end = 0
@@ -402,14 +442,16 @@ def _widen(
     return start, end
 
 
-def _interval(a: MediaInfo, b: MediaInfo, run: list[FrameMatch]) -> MediaMatch:
+def _interval(a: MediaInfo, b: MediaInfo, run: list[FrameMatch], rate: float = 1.0) -> MediaMatch:
+    """The run's interval on each side, on the fitted line time_b = offset + rate * time_a:
+    each side's matched span widened, the narrower of the two read across."""
     times_a = [m.time_a or 0.0 for m in run]
     times_b = [m.time_b or 0.0 for m in run]
-    offset = median(tb - ta for ta, tb in zip(times_a, times_b, strict=True))
+    offset = median(tb - rate * ta for ta, tb in zip(times_a, times_b, strict=True))
     a_start, a_end = _widen(a.sample_times, min(times_a), max(times_a), a.duration_s)
     b_start, b_end = _widen(b.sample_times, min(times_b), max(times_b), b.duration_s)
-    start = max(a_start, b_start - offset, 0.0)
-    end = min(a_end, b_end - offset)
+    start = max(a_start, (b_start - offset) / rate, 0.0)
+    end = min(a_end, (b_end - offset) / rate)
     if a.duration_s:
         end = min(end, a.duration_s)
     end = max(end, start)
@@ -420,11 +462,11 @@ def _interval(a: MediaInfo, b: MediaInfo, run: list[FrameMatch]) -> MediaMatch:
         min(m.distance for m in run),
         round(start, 3),
         round(end, 3),
-        round(start + offset, 3),
-        round(end + offset, 3),
+        round(offset + rate * start, 3),
+        round(offset + rate * end, 3),
         frames_agreeing=len({m.frame_a for m in run}),
         method=_method(run),
-        reason=_support(run),
+        reason=_support(run) + (f"; playback rate {rate:.3g}" if rate != 1.0 else ""),
     )
 
 
@@ -457,32 +499,52 @@ def _spans(match: MediaMatch, media: dict[str, MediaInfo]) -> _Span:
     )
 
 
+def _rate(span: _Span) -> float:
+    """Y's time per X's time along a span (1 for a point or a degenerate span)."""
+    x_len, y_len = span.x_end - span.x_start, span.y_end - span.y_start
+    return y_len / x_len if x_len > 1e-6 and y_len > 1e-6 else 1.0
+
+
 def _compose(first: _Span, second: _Span) -> _Span | None:
     """X->Y then Y->Z as X->Z, over the part of Y both cover; None when they do not meet.
 
-    A moment (a still's place in a video) passes through an overlap only when it lies
-    inside the overlap by EDGE_MARGIN_S: estimated overlaps are widened by up to half a
-    sampling interval at each end, and a still just outside the shared footage must not
-    be carried into a video that does not contain it."""
-    offset_xy = first.y_start - first.x_start
-    offset_yz = second.y_start - second.x_start
+    Each span is a line (offset and playback rate: a sped-up re-upload's interval is shorter
+    on its own side), so the shared part of Y is read back onto X and forward onto Z along
+    each relation's own line. A moment (a still's place in a video) passes through an
+    overlap only when it lies inside the overlap by EDGE_MARGIN_S: estimated overlaps are
+    widened by up to half a sampling interval at each end, and a still just outside the
+    shared footage must not be carried into a video that does not contain it."""
+    rate_xy, rate_yz = _rate(first), _rate(second)
+
+    def back(y: float) -> float:  # Y's time on X
+        return first.x_start + (y - first.y_start) / rate_xy
+
+    def forward(y: float) -> float:  # Y's time on Z
+        return second.y_start + (y - second.x_start) * rate_yz
+
     first_point = first.y_start == first.y_end
     second_point = second.x_start == second.x_end
     if first_point and second_point:
         if abs(first.y_start - second.x_start) > POINT_TOLERANCE_S:
             return None
-        start = end = first.y_start
-    elif first_point or second_point:
+        return _Span(first.x_start, first.x_start, second.y_start, second.y_start)
+    if first_point or second_point:
         moment = first.y_start if first_point else second.x_start
         low, high = (second.x_start, second.x_end) if first_point else (first.y_start, first.y_end)
         if not low + EDGE_MARGIN_S <= moment <= high - EDGE_MARGIN_S:
             return None
-        start = end = moment
-    else:
-        start, end = max(first.y_start, second.x_start), min(first.y_end, second.x_end)
-        if end - start < MIN_SHARED_S:
-            return None
-    return _Span(start - offset_xy, end - offset_xy, start + offset_yz, end + offset_yz)
+        x = first.x_start if first_point else back(moment)
+        z = forward(moment) if first_point else second.y_start
+        return _Span(x, x, z, z)
+    start, end = max(first.y_start, second.x_start), min(first.y_end, second.x_end)
+    if end - start < MIN_SHARED_S:
+        return None
+    return _Span(back(start), back(end), forward(start), forward(end))
+
+
+def _chain_rank(span: _Span, hop: int, worst: int) -> tuple[float, int, int]:
+    """Order of preference among chains reaching one media (smallest first)."""
+    return (-round(max(span.x_end - span.x_start, span.y_end - span.y_start), 1), hop, worst)
 
 
 def infer_transitive(
@@ -521,13 +583,19 @@ def infer_transitive(
             following = []
             for node, span, distance in frontier:
                 for neighbour, edge, edge_distance in graph[node]:
-                    if neighbour == source or (neighbour in best and best[neighbour][0] < hop):
-                        continue
+                    if neighbour == source or (neighbour in best and best[neighbour][0] == 1):
+                        continue  # a direct neighbour keeps its own relation's interval
                     composed = _compose(span, edge)
                     if composed is None:
                         continue
                     worst = max(distance, edge_distance)
-                    if neighbour not in best or worst < best[neighbour][2]:
+                    # The chain showing the most shared footage wins, then the shortest,
+                    # then the closest: a chain through a compilation or a partly confirmed
+                    # re-upload shows only a part of what a chain of whole copies shows.
+                    held = best.get(neighbour)
+                    if held is None or _chain_rank(composed, hop, worst) < _chain_rank(
+                        held[1], held[0], held[2]
+                    ):
                         best[neighbour] = (hop, composed, worst)
                         following.append((neighbour, composed, worst))
             frontier = following

@@ -283,3 +283,62 @@ def test_a_still_near_an_overlaps_edge_is_not_carried_through_it() -> None:
         [MediaMatch("a", "v", "still_in_video", 5, None, None, 2.2, 2.2), overlap], MEDIA
     )
     assert near_edge == []
+
+
+# --- issue 15: intervals within 1 s ---------------------------------------------------------
+
+SLOW = MediaInfo("s", "video", 8.0, tuple(float(t) for t in range(8)))  # v at 1.25x speed
+MEDIA_SPEED = {**MEDIA_3, "s": SLOW}
+
+
+def test_a_sped_up_reupload_is_fitted_with_its_rate_not_cut_short() -> None:
+    # Each second of s shows 1.25 s of v: one offset holds only the first few frames.
+    run = [FrameMatch("s", i, float(i), "v", round(i * 1.25), round(i * 1.25), 6) for i in range(8)]
+    (overlap,) = media_matches(run, MEDIA_SPEED, OverlapRules())
+    assert overlap.frames_agreeing == 8
+    assert (overlap.a_start_s, overlap.a_end_s) == (0.0, 8.0)
+    assert overlap.b_start_s == 0.0 and overlap.b_end_s is not None
+    assert abs(overlap.b_end_s - 10.0) <= 0.5
+    assert "playback rate 1.25" in overlap.reason
+
+
+def test_still_slides_that_agree_with_several_rates_keep_rate_one() -> None:
+    run = [FrameMatch("v", i, float(i), "w", i, float(i), 6) for i in range(10)]
+    (overlap,) = media_matches(run, MEDIA, OverlapRules())
+    assert (overlap.a_start_s, overlap.a_end_s, overlap.b_start_s, overlap.b_end_s) == (
+        0.0,
+        10.0,
+        0.0,
+        10.0,
+    )
+    assert "rate" not in overlap.reason
+
+
+def test_an_inferred_interval_composes_along_each_relations_rate() -> None:
+    direct = [
+        MediaMatch("s", "v", "video_overlap", 6, 0.0, 8.0, 0.0, 10.0),  # s is v at 1.25x
+        MediaMatch("v", "w", "video_overlap", 6, 0.0, 10.0, 0.0, 10.0),
+        MediaMatch("a", "v", "still_in_video", 6, None, None, 5.0, 5.0),
+    ]
+    inferred = {(m.media_a, m.media_b): m for m in infer_transitive(direct, MEDIA_SPEED)}
+    sw = inferred[("s", "w")]
+    assert (sw.a_start_s, sw.a_end_s, sw.b_start_s, sw.b_end_s) == (0.0, 8.0, 0.0, 10.0)
+    still = inferred[("a", "s")]
+    assert still.b_start_s == 4.0  # 5 s of v is 4 s of its 1.25x copy
+
+
+def test_an_inferred_interval_takes_the_chain_sharing_the_most_footage() -> None:
+    # v-w is known whole through x (two hops), but also through a compilation c that holds
+    # only 3 s of each (two hops, closer): the inferred interval is the whole, not 3 s.
+    comp = MediaInfo("c", "video", 6.0, tuple(float(t) for t in range(6)))
+    media = {**MEDIA_3, "c": comp, "y": MediaInfo("y", "video", 10.0, TIMES)}
+    direct = [
+        MediaMatch("c", "v", "video_overlap", 2, 0.0, 3.0, 1.0, 4.0),
+        MediaMatch("c", "w", "video_overlap", 2, 0.0, 3.0, 1.0, 4.0),
+        MediaMatch("v", "x", "video_overlap", 9, 0.0, 10.0, 0.0, 10.0),
+        MediaMatch("x", "y", "video_overlap", 9, 0.0, 10.0, 0.0, 10.0),
+        MediaMatch("w", "y", "video_overlap", 9, 0.0, 10.0, 0.0, 10.0),
+    ]
+    inferred = {(m.media_a, m.media_b): m for m in infer_transitive(direct, media)}
+    vw = inferred[("v", "w")]
+    assert (vw.a_start_s, vw.a_end_s, vw.b_start_s, vw.b_end_s) == (0.0, 10.0, 0.0, 10.0)
