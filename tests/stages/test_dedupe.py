@@ -348,7 +348,6 @@ def test_a_static_scene_at_two_moments_is_a_same_scene_proposal_not_a_duplicate(
     assert groups["cell.jpg"] != groups["clock.jpg"]
 
 
-
 def moving_object(seconds: float, px_per_frame: float) -> list[np.ndarray]:
     """A still backdrop (a photo, 320x180) with a photo of another thing (128x96) crossing
     it at 25 fps: frames half a second apart show the backdrop in place and the thing
