@@ -117,7 +117,7 @@ def run_dedupe(ctx: RunContext) -> StageResult:
         search = alignment.search_frames(
             cfg, params, table, eligible, known, indexes.pair, pictures, verifier, indexes.sift
         )
-    placed = _grabs(ctx, table, known, search, observed, pictures)
+    tried, placed = _grabs(ctx, table, known, search, observed, pictures)
     search = replace(search, matches=(*search.matches, *(g.match for g in placed)))
     _save_search(ctx, indexes, search, params)
     stored = alignment.merge_frame_matches(known.matches, search.matches)
@@ -131,6 +131,7 @@ def run_dedupe(ctx: RunContext) -> StageResult:
             "frames_searched": len(search.new_entries),
             "feature_frames_searched": len(search.feature_frames),
             "frames_confirmed_by_alignment": search.confirmed_by_alignment,
+            "grab_candidates_decoded": tried,
             "grabs_confirmed_by_decoding": len(placed),
             "frame_matches": len(frame_matches),
             **counts,
@@ -192,14 +193,15 @@ def _grabs(
     search: FrameSearch,
     observed: dict[str, MediaRecord],
     pictures: alignment.PictureLoader,
-) -> list[grabs.Grab]:
+) -> tuple[int, list[grabs.Grab]]:
     """Stills this run left unproven next to a video frame, checked against the video decoded
-    at full rate around that frame (core/grabs; io/windows reads DIR/raw)."""
+    at full rate around that frame (core/grabs; io/windows reads DIR/raw): how many were
+    tried, and the confirmed grabs."""
     candidates = grabs.grab_candidates(
         table, search.matches, search.unconfirmed_anchors, [*known.matches, *search.matches]
     )
     if not candidates:
-        return []
+        return 0, []
     config = ctx.settings.default
     files = ctx.catalog.media_files()
     hashed = {s.path: FileIdentity(s.size_bytes, s.mtime_ns) for s in ctx.catalog.file_states()}
@@ -215,7 +217,7 @@ def _grabs(
         rel = files[video_id]
         return decode_window(raw / rel, plan, hashed.get(display_path(rel)))
 
-    return grabs.grab_matches(
+    return len(candidates), grabs.grab_matches(
         table,
         candidates,
         pictures,
