@@ -10,7 +10,9 @@ a few seconds, never the whole file), the decoded frames closest to the still in
 verified by the same keypoint and pixel check as every other match
 (`alignment.verify_checks`), and a confirmed one becomes a `keypoints` frame match between
 the still and the candidate's stored frame, with the evidence measured on the decoded frame
-and the time it was found at. Unconfirmed, nothing changes: precision first.
+and the time it was found at. The decoded frame must be a copy of the still by PDQ as well
+(under `dedupe.weak_pdq_bits`): what a grab is. Unconfirmed, nothing changes: precision
+first.
 
 Pure: the decoded window comes from a callable the stage hands in.
 """
@@ -31,7 +33,6 @@ from pipeline.core.relations import SCENE_METHOD
 
 WINDOW_HALF_S = 1.0  # decode this far either side of the candidate frame (samples are 1 s apart)
 VERIFY_CLOSEST = 3  # decoded frames verified per candidate, closest in PDQ first
-GRAB_MAX_BITS = 64  # a decoded frame farther than this from the still is not tried
 WINDOW_STEP_S = 0.5  # windows start on this grid, so candidates near one moment share a decode
 
 
@@ -99,10 +100,14 @@ def window_start(pts_s: float, half_s: float = WINDOW_HALF_S) -> float:
 
 
 def closest_frames(
-    still: np.ndarray, window: Window, config: HashConfig, count: int = VERIFY_CLOSEST
+    still: np.ndarray,
+    window: Window,
+    config: HashConfig,
+    max_bits: int,
+    count: int = VERIFY_CLOSEST,
 ) -> list[int]:
-    """The decoded frames closest to the still in mirror-invariant PDQ (at most count,
-    within GRAB_MAX_BITS), closest first; ties go to the earlier frame."""
+    """The decoded frames closest to the still in mirror-invariant PDQ (at most count, under
+    max_bits), closest first; ties go to the earlier frame."""
     target = hash_frame(still, config)
     ranked = []
     for index, picture in enumerate(window.pictures):
@@ -112,19 +117,25 @@ def closest_frames(
             hamming(target.pdq, frame.pdq_mirror),
             hamming(target.pdq_mirror, frame.pdq),
         )
-        if distance <= GRAB_MAX_BITS:
+        if distance < max_bits:
             ranked.append((distance, index))
     return [index for _, index in sorted(ranked)[:count]]
 
 
 def confirm_grab(
-    still: np.ndarray, window: Window, config: HashConfig, rules: VerifyRules
+    still: np.ndarray, window: Window, config: HashConfig, rules: VerifyRules, max_bits: int
 ) -> tuple[int, Verification] | None:
     """The decoded frame (index) that keypoints and pixels confirm the still was grabbed
-    from, with its evidence, or None. Keypoints only: plain frames are not aligned by
-    intensity here (any two plain pictures pass that), so an unverifiable grab stays a
-    candidate."""
-    tried = closest_frames(still, window, config)
+    from, with its evidence, or None.
+
+    A grab is a copy of one frame: the decoded frame must also be a copy by PDQ, under
+    max_bits (`dedupe.weak_pdq_bits`, 28: two moments of one static camera, different
+    things in front of one backdrop, match at 28-30 bits). Without it, trying every frame
+    of a window finds one where what differs is small enough for the pixel rule: a photo of
+    the same backdrop with another thing in front. Keypoints only: plain frames are not
+    aligned by intensity here (any two plain pictures pass that), so an unverifiable grab
+    stays a candidate."""
+    tried = closest_frames(still, window, config, max_bits)
     if not tried:
         return None
     pictures: dict[FrameKey, np.ndarray] = {("still", 0): still}
@@ -145,6 +156,7 @@ def grab_matches(
     durations: Mapping[str, float | None],
     config: HashConfig,
     rules: VerifyRules,
+    max_bits: int,
 ) -> list[Grab]:
     """Each candidate whose video, decoded around the candidate frame, holds a frame the
     still is confirmed to show: a `keypoints` match between the still and the candidate's
@@ -166,7 +178,7 @@ def grab_matches(
         if key not in decoded:
             decoded[key] = decode(video_id, start, end - start + WINDOW_STEP_S)
         window = decoded[key]
-        answer = confirm_grab(still_picture(candidate.still), window, config, rules)
+        answer = confirm_grab(still_picture(candidate.still), window, config, rules, max_bits)
         if answer is None:
             continue
         index, evidence = answer

@@ -225,6 +225,7 @@ def _grabs(
         {i: m.duration_s for i, m in observed.items()},
         config.hash,
         alignment.verify_rules(config.dedupe),
+        config.dedupe.weak_pdq_bits or config.dedupe.pdq_max_distance + 1,
     )
 
 

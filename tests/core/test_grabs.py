@@ -74,10 +74,10 @@ def test_the_grabbed_frame_is_found_in_the_window_and_a_frame_of_another_moment_
     path, frames = _moving(tmp_path)
     window = decode_window(path, ffmpeg.WindowPlan(1.5, 1.5, 320, 180), None)
     grabbed = frames[round(2.24 * 25)]
-    answer = grabs.confirm_grab(grabbed, window, HashConfig(), RULES)
+    answer = grabs.confirm_grab(grabbed, window, HashConfig(), RULES, 28)
     assert answer is not None
     index, evidence = answer
     assert abs(window.times_s[index] - 2.24) < 0.05 and evidence.agreement >= 0.9
     # The same footage a second and a half later: not in this window, nothing confirmed.
     elsewhere = decode_window(path, ffmpeg.WindowPlan(0.0, 1.0, 320, 180), None)
-    assert grabs.confirm_grab(grabbed, elsewhere, HashConfig(), RULES) is None
+    assert grabs.confirm_grab(grabbed, elsewhere, HashConfig(), RULES, 28) is None
