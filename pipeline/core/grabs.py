@@ -33,6 +33,10 @@ from pipeline.core.relations import SCENE_METHOD
 
 WINDOW_HALF_S = 1.0  # decode this far either side of the candidate frame (samples are 1 s apart)
 VERIFY_CLOSEST = 3  # decoded frames verified per candidate, closest in PDQ first
+# A decoded frame must be this close to the still: on synthetic, grabs lie 0-16 bits from the
+# frame they were grabbed at (through crf 38 re-uploads, mirrors, halving), the next frame of
+# fast footage 20-36 bits away, two moments of one static camera 28-30.
+GRAB_COPY_BITS = 20
 WINDOW_STEP_S = 0.5  # windows start on this grid, so candidates near one moment share a decode
 
 
@@ -107,7 +111,8 @@ def closest_frames(
     count: int = VERIFY_CLOSEST,
 ) -> list[int]:
     """The decoded frames closest to the still in mirror-invariant PDQ (at most count, under
-    max_bits), closest first; ties go to the earlier frame."""
+    max_bits), closest first; ties go to the earlier frame. None unless the window moves:
+    its median frame at least `moving_bits` (max_bits) from the still (below)."""
     target = hash_frame(still, config)
     ranked = []
     for index, picture in enumerate(window.pictures):
@@ -117,9 +122,10 @@ def closest_frames(
             hamming(target.pdq, frame.pdq_mirror),
             hamming(target.pdq_mirror, frame.pdq),
         )
-        if distance < max_bits:
-            ranked.append((distance, index))
-    return [index for _, index in sorted(ranked)[:count]]
+        ranked.append((distance, index))
+    if not ranked or sorted(ranked)[len(ranked) // 2][0] < max_bits:
+        return []  # still footage: the stored samples are as close, nothing between to find
+    return [index for distance, index in sorted(ranked)[:count] if distance < GRAB_COPY_BITS]
 
 
 def confirm_grab(
@@ -128,13 +134,14 @@ def confirm_grab(
     """The decoded frame (index) that keypoints and pixels confirm the still was grabbed
     from, with its evidence, or None.
 
-    A grab is a copy of one frame: the decoded frame must also be a copy by PDQ, under
-    max_bits (`dedupe.weak_pdq_bits`, 28: two moments of one static camera, different
-    things in front of one backdrop, match at 28-30 bits). Without it, trying every frame
-    of a window finds one where what differs is small enough for the pixel rule: a photo of
-    the same backdrop with another thing in front. Keypoints only: plain frames are not
-    aligned by intensity here (any two plain pictures pass that), so an unverifiable grab
-    stays a candidate."""
+    A grab is a copy of one moment of moving footage: the decoded frame must be a PDQ copy
+    (under GRAB_COPY_BITS) and the window must move (its median frame at max_bits,
+    `dedupe.weak_pdq_bits`, or more from the still). Two moments of one static camera,
+    different things in front of one backdrop, match at 28-30 bits frame after frame:
+    without these rules, trying every frame of a window found one where what differs was
+    small enough for the pixel rule (augly: a still of the street a moment later).
+    Keypoints only: plain frames are not aligned by intensity here (any two plain pictures
+    pass that), so an unverifiable grab stays a candidate."""
     tried = closest_frames(still, window, config, max_bits)
     if not tried:
         return None
