@@ -81,3 +81,17 @@ def test_the_grabbed_frame_is_found_in_the_window_and_a_frame_of_another_moment_
     # The same footage a second and a half later: not in this window, nothing confirmed.
     elsewhere = decode_window(path, ffmpeg.WindowPlan(0.0, 1.0, 320, 180), None)
     assert grabs.confirm_grab(grabbed, elsewhere, HashConfig(), RULES, 28) is None
+
+
+def test_a_window_of_still_footage_offers_no_frame_to_verify(tmp_path: Path) -> None:
+    """Precision first: a static camera's window holds every moment close to any other
+    (another thing in front of one backdrop stays near in PDQ); the path is for moving
+    footage, so a window whose median frame is a near copy of the still is not searched."""
+    backdrop = cv2.resize(im.photo("chelsea"), (320, 180), interpolation=cv2.INTER_AREA)
+    window = grabs.Window(
+        tuple(backdrop.copy() for _ in range(25)), tuple(i / 25 for i in range(25))
+    )
+    still = backdrop.copy()
+    still[60:84, 20:52] = cv2.resize(im.photo("rocket"), (32, 24))
+    assert grabs.closest_frames(still, window, HashConfig(), 28) == []
+    assert grabs.confirm_grab(still, window, HashConfig(), RULES, 28) is None
