@@ -56,6 +56,10 @@ FramePair = tuple[FrameKey, FrameKey]  # ordered: first < second
 PLAIN_FRAME_KEYPOINTS = 30  # fewer keypoints than this: check by intensity alignment instead
 ALIGN_WINDOW_S = 0.6  # a frame of the other video this close to the anchor's offset is its peer
 PDQ_BYTES = 32
+# A still and a video frame this close are a grab candidate (core/grabs): a still grabbed half
+# a second from the samples of moving footage lies 60-100 bits from them; unrelated pictures
+# lie at 128 +- 8 bits, so 96 is four deviations out. Only decoding and verification decide.
+GRAB_MAX_BITS = 96
 
 
 @dataclass(frozen=True)
@@ -802,6 +806,17 @@ class FrameSearch:
     feature_frames: tuple[FrameKey, ...]
     confirmed_by_alignment: int
     descriptors: DescriptorIndex | None = None  # to save when feature_frames is not empty
+    unconfirmed_anchors: tuple[FramePair, ...] = ()  # for core/grabs: a still between samples
+
+
+def verify_rules(cfg: DedupeConfig) -> VerifyRules:
+    """The keypoint and pixel rules every confirmation of a dedupe run applies."""
+    return VerifyRules(
+        cfg.keypoint_min_inliers,
+        cfg.keypoint_min_ncc,
+        block_min_ncc=cfg.keypoint_block_min_ncc,
+        min_agreement=cfg.keypoint_min_agreement,
+    )
 
 
 def search_frames(
@@ -825,16 +840,12 @@ def search_frames(
     """
     verifier = verifier or local_verifier(pictures)
     index, mirror_index = indexes
-    rules = VerifyRules(
-        cfg.keypoint_min_inliers,
-        cfg.keypoint_min_ncc,
-        block_min_ncc=cfg.keypoint_block_min_ncc,
-        min_agreement=cfg.keypoint_min_agreement,
-    )
+    rules = verify_rules(cfg)
     indexed = {e.key for e in known.entries}
     new = sorted(key for key in eligible.matchable if key not in indexed)
     new_entries: list[IndexEntry] = []
     found: list[FrameMatchRow] = []
+    unconfirmed: list[FramePair] = []
     if new:
         next_id = max((e.entry_id for e in known.entries), default=-1) + 1
         new_entries = [IndexEntry(next_id + i, k[0], k[1], params) for i, k in enumerate(new)]
@@ -854,11 +865,19 @@ def search_frames(
         )
         if cfg.video_anchor_max_distance > cfg.pdq_max_distance:
             # 64 bits is far beyond a multi-index's exact radius (15): search exhaustively.
-            exact = hamming.exact_for(index, cfg.video_anchor_max_distance)
+            exact = hamming.exact_for(index, max(cfg.video_anchor_max_distance, GRAB_MAX_BITS))
             candidates = anchor_candidates(
                 table, exact, new, by_id, pairs, cfg.video_anchor_max_distance
             )
-            found += confirm_pairs(table, candidates, pictures, rules, verifier=verifier)
+            anchored = confirm_pairs(table, candidates, pictures, rules, verifier=verifier)
+            found += anchored
+            proven = {(m.media_a, m.media_b) for m in anchored if m.method != SCENE_METHOD}
+            unconfirmed = [
+                (a, b)
+                for a, b in anchor_candidates(table, exact, new, by_id, pairs, GRAB_MAX_BITS)
+                if (table.hashed[a].pts_s is None) != (table.hashed[b].pts_s is None)
+                and (a[0], b[0]) not in proven
+            ]
     crop = feature_matches(
         table,
         [row for row in known.features if row.key in eligible.usable],
@@ -882,5 +901,10 @@ def search_frames(
         table, [*known.matches, *found], new_media, pictures, rules, verifier
     )
     return FrameSearch(
-        tuple(new_entries), tuple(found + extended), crop.searched, len(extended), crop.index
+        tuple(new_entries),
+        tuple(found + extended),
+        crop.searched,
+        len(extended),
+        crop.index,
+        tuple(unconfirmed),
     )

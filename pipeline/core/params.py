@@ -25,8 +25,9 @@ HASH_VERSION = 3
 
 # What dedupe's searches look for, versioned: a catalog searched by an earlier version is
 # searched again (its index and frame matches start over) rather than missing what the new
-# paths find. 2: the recall paths of issue 15 (core/subimage views, core/lowtexture).
-DEDUPE_SEARCH_VERSION = 2
+# paths find. 2: the recall paths of issue 15 (core/subimage views, core/lowtexture). 3: stills
+# grabbed between samples, confirmed on the video decoded around them (core/grabs).
+DEDUPE_SEARCH_VERSION = 3
 
 # Bump when the standard signatures' computation changes: all signed again.
 # 2: videos get TMK+PDQF (tmkpy) beside vPDQ.

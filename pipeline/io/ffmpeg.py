@@ -299,3 +299,46 @@ class FrameStream:
             if self.stopped:
                 process.kill()
                 return
+
+
+@dataclass(frozen=True)
+class WindowPlan:
+    """A few seconds of one video decoded at its full frame rate (dedupe's grab path: a still
+    grabbed between the frames stage's samples). Same output size as the stored frames."""
+
+    start_s: float
+    duration_s: float
+    width: int
+    height: int
+    deinterlace: bool = False
+    timeout_s: float = 60.0
+    stall_s: float = 30.0
+
+
+def window_command(path: Path, plan: WindowPlan) -> list[str]:
+    """The ffmpeg command streaming every frame of [start_s, start_s + duration_s) as raw RGB.
+
+    `-ss` before the input seeks to the key frame before start_s and decodes frame-exactly
+    from start_s (ffmpeg's accurate seek), so only the window is decoded; output times start
+    at 0 there. `select` with a scene term that is always true makes `metadata=print` report
+    every frame's pts (core/shots.parse_metadata_lines), as the frames stage reads them.
+    """
+    video = ffmpeg_lib.input(
+        str(path.absolute()),
+        ss=f"{max(plan.start_s, 0.0):.6f}",
+        t=f"{plan.duration_s:.6f}",
+        threads=1,
+        protocol_whitelist="file",
+        format_whitelist=DEMUXERS,
+    ).video
+    if plan.deinterlace:
+        video = video.filter("yadif", mode=0)
+    video = (
+        video.filter("select", "gte(scene,0)")
+        .filter("metadata", mode="print", file="pipe:2")
+        .filter("scale", plan.width, plan.height, flags="area")
+    )
+    output = ffmpeg_lib.output(
+        video, "pipe:", format="rawvideo", pix_fmt="rgb24", fps_mode="passthrough", threads=1
+    )
+    return [*output.compile(cmd="ffmpeg"), "-v", "error", "-nostdin"]

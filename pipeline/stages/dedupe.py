@@ -17,13 +17,13 @@ from __future__ import annotations
 import functools
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from pipeline.config import DedupeConfig
-from pipeline.core import alignment, hamming
+from pipeline.core import alignment, grabs, hamming
 from pipeline.core.alignment import (
     Check,
     Checked,
@@ -38,6 +38,7 @@ from pipeline.core.keypoints import DescriptorIndex, VerifyRules
 from pipeline.core.metadata import exposure_stamp
 from pipeline.core.outcome import StageResult
 from pipeline.core.params import dedupe_params_hash
+from pipeline.core.pathnames import display_path
 from pipeline.core.records import FrameKey, IndexEntry, MediaRecord, Observation
 from pipeline.core.relations import (
     Evidence,
@@ -49,10 +50,13 @@ from pipeline.core.relations import (
 )
 from pipeline.core.review import fold, pair
 from pipeline.executors import Executor, open_executor
-from pipeline.io import contract, thumbs
+from pipeline.io import contract, ffmpeg, thumbs
 from pipeline.io.atomic import write_bytes_atomic
+from pipeline.io.rawtree import FileIdentity
+from pipeline.io.windows import decode_window
 from pipeline.stages import derived
 from pipeline.stages.context import RunContext
+from pipeline.stages.frames import INTERLACED
 
 STAGE = "dedupe"
 INDEX_COLUMNS = ("pdq", "pdq_mirror")  # the two index files: hashes and mirror-image hashes
@@ -113,6 +117,8 @@ def run_dedupe(ctx: RunContext) -> StageResult:
         search = alignment.search_frames(
             cfg, params, table, eligible, known, indexes.pair, pictures, verifier, indexes.sift
         )
+    tried, placed = _grabs(ctx, table, known, search, observed, pictures)
+    search = replace(search, matches=(*search.matches, *(g.match for g in placed)))
     _save_search(ctx, indexes, search, params)
     stored = alignment.merge_frame_matches(known.matches, search.matches)
     frame_matches = alignment.timed_matches(table, stored, eligible.matchable, eligible.usable)
@@ -125,6 +131,8 @@ def run_dedupe(ctx: RunContext) -> StageResult:
             "frames_searched": len(search.new_entries),
             "feature_frames_searched": len(search.feature_frames),
             "frames_confirmed_by_alignment": search.confirmed_by_alignment,
+            "grab_candidates_decoded": tried,
+            "grabs_confirmed_by_decoding": len(placed),
             "frame_matches": len(frame_matches),
             **counts,
         }
@@ -175,6 +183,49 @@ def _load_known(ctx: RunContext, params: str) -> KnownMatches:
         entries = []
     return KnownMatches(
         tuple(entries), tuple(ctx.catalog.frame_matches()), tuple(ctx.catalog.feature_rows())
+    )
+
+
+def _grabs(
+    ctx: RunContext,
+    table: FrameTable,
+    known: KnownMatches,
+    search: FrameSearch,
+    observed: dict[str, MediaRecord],
+    pictures: alignment.PictureLoader,
+) -> tuple[int, list[grabs.Grab]]:
+    """Stills this run left unproven next to a video frame, checked against the video decoded
+    at full rate around that frame (core/grabs; io/windows reads DIR/raw): how many were
+    tried, and the confirmed grabs."""
+    candidates = grabs.grab_candidates(
+        table, search.matches, search.unconfirmed_anchors, [*known.matches, *search.matches]
+    )
+    if not candidates:
+        return 0, []
+    config = ctx.settings.default
+    files = ctx.catalog.media_files()
+    hashed = {s.path: FileIdentity(s.size_bytes, s.mtime_ns) for s in ctx.catalog.file_states()}
+    raw = ctx.layout.raw.absolute()
+    sizes = {key[0]: size for key, size in table.sizes().items()}
+
+    def decode(video_id: str, start_s: float, duration_s: float) -> grabs.Window:
+        width, height = sizes[video_id]
+        field_order = str(observed[video_id].derived.get("field_order", ""))
+        plan = ffmpeg.WindowPlan(
+            start_s, duration_s, width, height, deinterlace=field_order in INTERLACED
+        )
+        rel = files[video_id]
+        return decode_window(raw / rel, plan, hashed.get(display_path(rel)))
+
+    return len(candidates), grabs.grab_matches(
+        table,
+        candidates,
+        pictures,
+        decode,
+        {i: m.duration_s for i, m in observed.items()},
+        config.hash,
+        alignment.verify_rules(config.dedupe),
+        config.dedupe.weak_pdq_bits or config.dedupe.pdq_max_distance + 1,
     )
 
 

@@ -159,6 +159,7 @@ class _Master:
     width: int
     height: int
     min_scale: float
+    window: float = 0.8  # videos.Shot.window: the fast master pans with a smaller window
 
     @property
     def duration_s(self) -> float:
@@ -179,6 +180,9 @@ _MASTERS = (
     _Master("video2", (("retina:q1", 4.0), ("photo:text", 4.0)), 480, 270, 0),
     _Master("video3", (("retina:q2", 4.0), ("photo:clock", 3.0)), 640, 360, 0.6),
     _Master("video4", (("retina:q3", 3.6), ("photo:gravel", 3.4)), 480, 270, 0.9),
+    # Issue 15 development grabs: a fast pan (a window of half the photo crossing it in 3 s,
+    # about a fifth of the frame every half second), grabbed halfway between two samples.
+    _Master("video5", (("photo:grass", 3.0),), 640, 360, 0, window=0.5),
 )
 _MASTER_BY_KEY = {master.key: master for master in _MASTERS}
 
@@ -221,15 +225,23 @@ _REUPLOADS: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
         ("reupload_150k_320x180", "reupload", ("-vf", "scale=320:180", "-b:v", "150k")),
         ("mirror_reupload", "mirror_reupload", ("-vf", "hflip,scale=426:240", "-crf", "36")),
     ),
+    "video5": (("reupload_crf34_480x270", "reupload", ("-vf", "scale=480:270", "-crf", "34")),),
 }
 # (start_s, end_s) in the master: 3–5 s excerpts.
-_TRIMS = {"video1": (3.0, 7.4), "video2": (4.2, 8.0), "video3": (4.0, 7.0), "video4": (0.0, 3.6)}
+_TRIMS = {
+    "video1": (3.0, 7.4),
+    "video2": (4.2, 8.0),
+    "video3": (4.0, 7.0),
+    "video4": (0.0, 3.6),
+    "video5": (0.8, 2.8),
+}
 # (time_s in the master, scale factors of the stills saved from that frame)
 _GRABS: dict[str, tuple[float, tuple[float, ...]]] = {
     "video1": (4.6, (1.0, 0.5)),
     "video2": (2.0, (1.0,)),
     "video3": (5.6, (1.0, 0.5)),
     "video4": (5.0, (1.0,)),
+    "video5": (1.52, (1.0, 0.5)),
 }
 # (master, intro kind, intro seconds, card colour)
 _INTRO_REUPLOADS = (
@@ -1099,7 +1111,8 @@ def _composite(obj: str) -> np.ndarray:
 
 def _master_frames(master: _Master) -> Iterator[np.ndarray]:
     for unit, seconds in master.shots:
-        yield from shot_frames(Shot(_unit_image(unit), seconds), FPS, master.width, master.height)
+        shot = Shot(_unit_image(unit), seconds, master.window)
+        yield from shot_frames(shot, FPS, master.width, master.height)
 
 
 def _resized(frames: Iterable[np.ndarray], width: int, height: int) -> Iterator[np.ndarray]:

@@ -100,7 +100,7 @@ def test_small_corpus_is_a_few_dozen_media_over_several_sources(
 ) -> None:
     layout, _ = corpus
     files = [path for path in (layout.raw / EVAL_INCIDENT).rglob("*") if path.is_file()]
-    assert 30 <= len(files) <= 90
+    assert 30 <= len(files) <= 100  # 0.3 of the corpus, the fast-pan grabs included
     assert len({path.parent.name for path in files}) >= 5
 
 
