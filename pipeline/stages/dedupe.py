@@ -111,14 +111,7 @@ def run_dedupe(ctx: RunContext) -> StageResult:
     observed = {m.media_id: m for m in ctx.catalog.media_records() if m.media_id in seen}
     eligible = Eligible.of(table, observed, ctx.settings.default.hash.pdq_quality_min)
     indexes = _Indexes.open(ctx, cfg, known.entries, table)
-    pictures = _picture_loader(ctx, table)
-    with open_executor(ctx.settings.default.run, cfg.workers, "processes") as executor:
-        verifier = _batched_verifier(ctx, table, executor)
-        search = alignment.search_frames(
-            cfg, params, table, eligible, known, indexes.pair, pictures, verifier, indexes.sift
-        )
-    tried, placed = _grabs(ctx, table, known, search, observed, pictures)
-    search = replace(search, matches=(*search.matches, *(g.match for g in placed)))
+    search, searched = _search_new(ctx, params, table, eligible, known, indexes, observed)
     _save_search(ctx, indexes, search, params)
     stored = alignment.merge_frame_matches(known.matches, search.matches)
     frame_matches = alignment.timed_matches(table, stored, eligible.matchable, eligible.usable)
@@ -126,17 +119,37 @@ def run_dedupe(ctx: RunContext) -> StageResult:
     direct, matches = _relations(ctx, table, frame_matches, media, observed)
     clusters = cluster_media(sorted(observed), direct, media)
     counts = _save_outputs(ctx, params, matches, clusters, observed, observations)
-    return _result(
-        {
-            "frames_searched": len(search.new_entries),
-            "feature_frames_searched": len(search.feature_frames),
-            "frames_confirmed_by_alignment": search.confirmed_by_alignment,
-            "grab_candidates_decoded": tried,
-            "grabs_confirmed_by_decoding": len(placed),
-            "frame_matches": len(frame_matches),
-            **counts,
-        }
-    )
+    return _result({**searched, "frame_matches": len(frame_matches), **counts})
+
+
+def _search_new(
+    ctx: RunContext,
+    params: str,
+    table: FrameTable,
+    eligible: Eligible,
+    known: KnownMatches,
+    indexes: _Indexes,
+    observed: dict[str, MediaRecord],
+) -> tuple[FrameSearch, dict[str, int]]:
+    """What is new searched (core/alignment; keypoint checks on the run's executor), then
+    stills that nothing proves tried against decoded windows of video (the grab path); the
+    search with the grabs' matches added, and what each step did."""
+    cfg = ctx.settings.default.dedupe
+    pictures = _picture_loader(ctx, table)
+    with open_executor(ctx.settings.default.run, cfg.workers, "processes") as executor:
+        verifier = _batched_verifier(ctx, table, executor)
+        search = alignment.search_frames(
+            cfg, params, table, eligible, known, indexes.pair, pictures, verifier, indexes.sift
+        )
+    tried, placed = _grabs(ctx, table, known, search, observed, pictures)
+    counts = {
+        "frames_searched": len(search.new_entries),
+        "feature_frames_searched": len(search.feature_frames),
+        "frames_confirmed_by_alignment": search.confirmed_by_alignment,
+        "grab_candidates_decoded": tried,
+        "grabs_confirmed_by_decoding": len(placed),
+    }
+    return replace(search, matches=(*search.matches, *(g.match for g in placed))), counts
 
 
 def _relations(
