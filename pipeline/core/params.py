@@ -29,6 +29,11 @@ HASH_VERSION = 3
 # grabbed between samples, confirmed on the video decoded around them (core/grabs).
 DEDUPE_SEARCH_VERSION = 3
 
+# How relations, clusters and provenance are assembled from the same stored frame matches,
+# versioned: outputs written by an earlier version are assembled again on the next run (the
+# search is not redone). 1: issue 15's intervals (a playback rate fitted with the offset).
+ASSEMBLY_VERSION = 1
+
 # Bump when the standard signatures' computation changes: all signed again.
 # 2: videos get TMK+PDQF (tmkpy) beside vPDQ.
 SIGNATURE_VERSION = 2

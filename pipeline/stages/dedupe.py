@@ -37,7 +37,7 @@ from pipeline.core.clusters import cluster_media, provenance_by_cluster
 from pipeline.core.keypoints import DescriptorIndex, VerifyRules
 from pipeline.core.metadata import exposure_stamp
 from pipeline.core.outcome import StageResult
-from pipeline.core.params import dedupe_params_hash
+from pipeline.core.params import ASSEMBLY_VERSION, dedupe_params_hash
 from pipeline.core.pathnames import display_path
 from pipeline.core.records import FrameKey, IndexEntry, MediaRecord, Observation
 from pipeline.core.relations import (
@@ -89,6 +89,7 @@ def _inputs_key(ctx: RunContext, params: str) -> str:
     config = ctx.settings.default
     extra = {
         "params": params,
+        "assembly": ASSEMBLY_VERSION,  # relations assembled by other code are assembled again
         "dedupe": config.dedupe.model_dump(exclude={"workers"}),
         "pdq_quality_min": config.hash.pdq_quality_min,
     }

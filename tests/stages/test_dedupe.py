@@ -397,3 +397,20 @@ def test_a_still_of_the_backdrop_with_another_thing_in_front_stays_a_proposal(
     run_to_dedupe(run_stage)
     rows = relations(layout).get(frozenset({"street.mp4", "other.jpg"}), [])
     assert all(r["relation"] in {"candidate", "same_scene"} for r in rows), rows
+
+
+def test_relations_assembled_by_other_code_are_assembled_again_without_a_new_search(
+    layout: DataLayout, run_stage: RunStage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An upgrade that changes how relations are assembled (ASSEMBLY_VERSION) must not leave
+    an unchanged collection's matches.csv as the old code wrote it, nor search it again."""
+    photo = im.photo("astronaut")
+    put(layout.raw, "inc/a/original.jpg", im.jpeg_bytes(photo, 92))
+    put(layout.raw, "inc/b/repost.jpg", im.jpeg_bytes(im.mirror(photo), 60))
+    run_to_dedupe(run_stage)
+    idle = run_stage(run_dedupe)
+    assert isinstance(idle, dict) and "matches" not in idle  # up to date: nothing assembled
+    monkeypatch.setattr("pipeline.stages.dedupe.ASSEMBLY_VERSION", 10**6)
+    again = run_stage(run_dedupe)
+    assert isinstance(again, dict)
+    assert again["frames_searched"] == 0 and again["matches"] == 1
