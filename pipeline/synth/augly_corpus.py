@@ -58,6 +58,16 @@ from pipeline.synth.family import (
     render_jobs,
     write_rendered_corpus,
 )
+from pipeline.synth.repost_family import (
+    X264,
+    Job,
+    PilEdit,
+    chain,
+    render_composed,
+    render_copy,
+    render_grab,
+    save_still,
+)
 from pipeline.synth.videos import Shot, shot_frames
 
 FAMILY = "augly"
@@ -73,8 +83,8 @@ HARD_NEGATIVE_KINDS = (
     "same_backdrop",
 )
 FPS = 25.0
+_GRAB_QUALITY = 85  # JPEG quality of a still saved from a video
 _EPS_S = 1e-6
-_X264 = ("-c:v", "libx264", "-preset", "veryfast", "-threads", "1", "-pix_fmt", "yuv420p", "-an")
 
 # Originals with reposts, most textured first so that small corpora keep variety.
 _ORIGINALS = (
@@ -156,20 +166,6 @@ class CorpusFile:
     scene: str = ""
     sibling: str = ""
     backdrops: frozenset[str] = field(default_factory=frozenset)
-
-
-@dataclass(frozen=True)
-class _Job:
-    file: CorpusFile
-    render: Callable[[Path, Path], None]  # (target, raw root)
-    needs: str = ""
-
-    @property
-    def path(self) -> str:
-        return self.file.path
-
-    def render_into(self, raw: Path) -> None:
-        self.render(raw / self.file.path, raw)
 
 
 # ---------------------------------------------------------------------------------------
@@ -332,14 +328,12 @@ def _hard_negative_kind(x: CorpusFile, y: CorpusFile) -> str:
 # ---------------------------------------------------------------------------------------
 # Image edits (AugLy)
 
-_PilEdit = Callable[[Image.Image], Image.Image]
-
 
 @dataclass(frozen=True)
 class _Edit:
     name: str
     category: str
-    apply: _PilEdit
+    apply: PilEdit
     quality: int = 85  # JPEG quality of the saved copy; 0 for PNG
     template: str = ""
 
@@ -350,7 +344,7 @@ def _augly() -> object:
     return imaugs
 
 
-def _screenshot(template: str) -> _PilEdit:
+def _screenshot(template: str) -> PilEdit:
     """AugLy's overlay_onto_screenshot with its shipped templates and boxes (its own function
     leaves the boxes file open, which the tests' warnings-as-errors catch): the picture
     scaled into the template's box, padded to it, pasted."""
@@ -398,20 +392,11 @@ def _meme(image: Image.Image) -> Image.Image:
     return meme
 
 
-def _call(name: str, **kwargs: object) -> _PilEdit:
+def _call(name: str, **kwargs: object) -> PilEdit:
     def edit(image: Image.Image) -> Image.Image:
         function = getattr(_augly(), name)
         result: Image.Image = function(image, **kwargs)
         return result
-
-    return edit
-
-
-def _chain(*edits: _PilEdit) -> _PilEdit:
-    def edit(image: Image.Image) -> Image.Image:
-        for step in edits:
-            image = step(image)
-        return image
 
     return edit
 
@@ -469,7 +454,7 @@ def _edits() -> tuple[_Edit, ...]:
         _Edit(
             "crop_15+colour_jitter+jpeg_q20",
             "chain",
-            _chain(
+            chain(
                 _call("crop", x1=0.15, y1=0.05, x2=1.0, y2=0.95),
                 _call("color_jitter", brightness_factor=0.8, saturation_factor=1.5),
                 _call("encoding_quality", quality=20),
@@ -478,7 +463,7 @@ def _edits() -> tuple[_Edit, ...]:
         _Edit(
             "mirror+text_overlay+scale_50",
             "chain",
-            _chain(
+            chain(
                 _call("hflip"),
                 _call(
                     "overlay_text",
@@ -493,13 +478,13 @@ def _edits() -> tuple[_Edit, ...]:
         _Edit(
             "rotate_4+screenshot_mobile",
             "chain",
-            _chain(_call("rotate", degrees=4.0), _screenshot("mobile")),
+            chain(_call("rotate", degrees=4.0), _screenshot("mobile")),
             template="mobile",
         ),
         _Edit(
             "grayscale+pad+blur_2",
             "chain",
-            _chain(
+            chain(
                 _call("grayscale"),
                 _call("pad", w_factor=0.1, h_factor=0.25, color=(255, 255, 255)),
                 _call("blur", radius=2.0),
@@ -512,7 +497,7 @@ def _edits() -> tuple[_Edit, ...]:
 # The plan
 
 
-def _plan(scale: float, seed: int) -> list[_Job]:
+def _plan(scale: float, seed: int) -> list[Job]:
     if not scale > 0:
         raise ValueError(f"scale must be positive, got {scale}")
     rng = np.random.default_rng(seed)
@@ -526,7 +511,7 @@ def _plan(scale: float, seed: int) -> list[_Job]:
     originals = list(_ORIGINALS[:n_originals])
     per_original = max(math.ceil(len(edits) / n_originals), min(len(edits), round(9 * scale)))
     offset = int(rng.integers(len(edits)))
-    jobs: list[_Job] = []
+    jobs: list[Job] = []
     for index, name in enumerate(originals):
         start = offset + index * per_original
         picked = [edits[(start + j) % len(edits)] for j in range(per_original)]
@@ -553,9 +538,9 @@ def _photo_file(name: str, place: Callable[[str], str], scene: str = "") -> Corp
     )
 
 
-def _still_family(name: str, edits: Sequence[_Edit], place: Callable[[str], str]) -> list[_Job]:
+def _still_family(name: str, edits: Sequence[_Edit], place: Callable[[str], str]) -> list[Job]:
     original = _photo_file(name, place)
-    jobs = [_Job(original, functools.partial(_render_still, f"photo:{name}", None, 92))]
+    jobs = [Job(original, functools.partial(_render_still, f"photo:{name}", None, 92))]
     for edit in edits:
         extension = "jpg" if edit.quality else "png"
         copy = CorpusFile(
@@ -569,11 +554,11 @@ def _still_family(name: str, edits: Sequence[_Edit], place: Callable[[str], str]
             picture=f"photo:{name}",
             template=edit.template,
         )
-        jobs.append(_Job(copy, functools.partial(_render_still, copy.picture, edit, edit.quality)))
+        jobs.append(Job(copy, functools.partial(_render_still, copy.picture, edit, edit.quality)))
     return jobs
 
 
-def _same_scene(scale: float, place: Callable[[str], str]) -> list[_Job]:
+def _same_scene(scale: float, place: Callable[[str], str]) -> list[Job]:
     """Two captures of one scene, and a repost of the first: the repost is a copy of one
     capture only."""
     pairs = _SAME_SCENE[: len(_SAME_SCENE) if scale >= 0.6 else 2]
@@ -583,7 +568,7 @@ def _same_scene(scale: float, place: Callable[[str], str]) -> list[_Job]:
         scene = f"{first}+{second}"
         for name in (first, second):
             file = _photo_file(name, place, scene=scene)
-            jobs.append(_Job(file, functools.partial(_render_still, file.picture, None, 90)))
+            jobs.append(Job(file, functools.partial(_render_still, file.picture, None, 90)))
         copy = CorpusFile(
             place(f"{first}_scale_50.jpg"),
             f"{first}/scale_50",
@@ -595,11 +580,11 @@ def _same_scene(scale: float, place: Callable[[str], str]) -> list[_Job]:
             picture=f"photo:{first}",
             scene=scene,
         )
-        jobs.append(_Job(copy, functools.partial(_render_still, copy.picture, repost, 80)))
+        jobs.append(Job(copy, functools.partial(_render_still, copy.picture, repost, 80)))
     return jobs
 
 
-def _siblings(place: Callable[[str], str]) -> list[_Job]:
+def _siblings(place: Callable[[str], str]) -> list[Job]:
     """The left and right halves of one painting, each with a repost: no shared pixels."""
     jobs = []
     for half, edit in (
@@ -612,7 +597,7 @@ def _siblings(place: Callable[[str], str]) -> list[_Job]:
     return jobs
 
 
-def _backdrop(scale: float, place: Callable[[str], str]) -> list[_Job]:
+def _backdrop(scale: float, place: Callable[[str], str]) -> list[Job]:
     """Different objects in front of one backdrop photo, at one place: a homography fits the
     backdrop, only the object differs."""
     jobs = []
@@ -632,7 +617,7 @@ def _photo_and_repost(
     place: Callable[[str], str],
     sibling: str = "",
     backdrops: frozenset[str] = frozenset(),
-) -> list[_Job]:
+) -> list[Job]:
     """An original still (JPEG quality 90) and one repost of it made by edit."""
     original = CorpusFile(
         place(f"{key}.jpg"),
@@ -658,8 +643,8 @@ def _photo_and_repost(
         backdrops=backdrops,
     )
     return [
-        _Job(original, functools.partial(_render_still, picture, None, 90)),
-        _Job(copy, functools.partial(_render_still, picture, edit, edit.quality)),
+        Job(original, functools.partial(_render_still, picture, None, 90)),
+        Job(copy, functools.partial(_render_still, picture, edit, edit.quality)),
     ]
 
 
@@ -732,8 +717,8 @@ def _video_copies() -> tuple[_VideoCopy, ...]:
     )
 
 
-def _videos(scale: float, photo_name: str, place: Callable[[str], str]) -> list[_Job]:
-    jobs: list[_Job] = []
+def _videos(scale: float, photo_name: str, place: Callable[[str], str]) -> list[Job]:
+    jobs: list[Job] = []
     masters: dict[str, CorpusFile] = {}
     for key, clip, start_s, seconds, width, height, backdrop in (*_MASTERS, _LATER):
         file = CorpusFile(
@@ -756,9 +741,9 @@ def _videos(scale: float, photo_name: str, place: Callable[[str], str]) -> list[
             f"fps=25,scale={width}:{height},setsar=1",
             "-crf",
             "20",
-            *_X264,
+            *X264,
         )
-        jobs.append(_Job(file, functools.partial(_render_clip, OPENCV_DATA / clip, args)))
+        jobs.append(Job(file, functools.partial(_render_clip, OPENCV_DATA / clip, args)))
     for copy in _video_copies():
         if scale < copy.min_scale:
             continue
@@ -777,9 +762,9 @@ def _videos(scale: float, photo_name: str, place: Callable[[str], str]) -> list[
                 backdrops=master.backdrops,
             )
             jobs.append(
-                _Job(
+                Job(
                     file,
-                    functools.partial(_render_copy, master.path, (*copy.args, *_X264)),
+                    functools.partial(render_copy, master.path, (*copy.args, *X264)),
                     needs=master.path,
                 )
             )
@@ -795,7 +780,7 @@ def _videos(scale: float, photo_name: str, place: Callable[[str], str]) -> list[
     return jobs
 
 
-def _excerpt_and_grabs(master: CorpusFile, place: Callable[[str], str]) -> list[_Job]:
+def _excerpt_and_grabs(master: CorpusFile, place: Callable[[str], str]) -> list[Job]:
     key = master.key
     start_s, end_s = _TRIMS[key]
     trim = CorpusFile(
@@ -809,8 +794,8 @@ def _excerpt_and_grabs(master: CorpusFile, place: Callable[[str], str]) -> list[
         segments=(Segment(0.0, end_s - start_s, key, start_s),),
         backdrops=master.backdrops,
     )
-    args = ("-ss", f"{start_s:g}", "-t", f"{end_s - start_s:g}", "-crf", "26", *_X264)
-    jobs = [_Job(trim, functools.partial(_render_copy, master.path, args), needs=master.path)]
+    args = ("-ss", f"{start_s:g}", "-t", f"{end_s - start_s:g}", "-crf", "26", *X264)
+    jobs = [Job(trim, functools.partial(render_copy, master.path, args), needs=master.path)]
     jobs += [_grab(master, time_s, place) for time_s in _GRABS[key]]
     if key == "megamind":
         jobs.append(_grab(master, _GRABS[key][-1], place, screenshot=True))
@@ -819,7 +804,7 @@ def _excerpt_and_grabs(master: CorpusFile, place: Callable[[str], str]) -> list[
 
 def _grab(
     master: CorpusFile, time_s: float, place: Callable[[str], str], screenshot: bool = False
-) -> _Job:
+) -> Job:
     """A still saved from the master at time_s (on the 25 fps grid); optionally then
     screenshotted on a phone."""
     assert abs(time_s * FPS - round(time_s * FPS)) < 1e-6, "grabs fall on a frame"
@@ -838,10 +823,12 @@ def _grab(
         backdrops=master.backdrops,
     )
     edit = _screenshot("mobile") if screenshot else None
-    return _Job(file, functools.partial(_render_grab, master.path, time_s, edit), master.path)
+    return Job(
+        file, functools.partial(render_grab, _GRAB_QUALITY, master.path, time_s, edit), master.path
+    )
 
 
-def _pip(master: CorpusFile, place: Callable[[str], str]) -> _Job:
+def _pip(master: CorpusFile, place: Callable[[str], str]) -> Job:
     """The footage at 45% in the corner of a plain studio frame (picture-in-picture)."""
     seconds = master.segments[0].end_s
     file = CorpusFile(
@@ -858,13 +845,11 @@ def _pip(master: CorpusFile, place: Callable[[str], str]) -> _Job:
     )
     inputs = (("-f", "lavfi", "-i", f"color=c=0x2a3440:s=854x480:r=25:d={seconds:g}"),)
     graph = "[1:v]scale=384:-2[small];[0:v][small]overlay=W-w-24:24,format=yuv420p[out]"
-    args = ("-filter_complex", graph, "-map", "[out]", "-crf", "28", *_X264)
-    return _Job(
-        file, functools.partial(_render_composed, inputs, (master.path,), args), master.path
-    )
+    args = ("-filter_complex", graph, "-map", "[out]", "-crf", "28", *X264)
+    return Job(file, functools.partial(render_composed, inputs, (master.path,), args), master.path)
 
 
-def _compilation(masters: dict[str, CorpusFile], place: Callable[[str], str]) -> _Job:
+def _compilation(masters: dict[str, CorpusFile], place: Callable[[str], str]) -> Job:
     segments, start, graph, labels = [], 0.0, [], []
     for index, (key, part_start, part_end) in enumerate(_COMPILATION):
         end = round(start + part_end - part_start, 6)
@@ -888,11 +873,11 @@ def _compilation(masters: dict[str, CorpusFile], place: Callable[[str], str]) ->
         backdrops=frozenset().union(*(masters[key].backdrops for key, _, _ in _COMPILATION)),
     )
     sources = tuple(masters[key].path for key, _, _ in _COMPILATION)
-    args = ("-filter_complex", ";".join(graph), "-map", "[out]", "-crf", "26", *_X264)
-    return _Job(file, functools.partial(_render_composed, (), sources, args), sources[0])
+    args = ("-filter_complex", ";".join(graph), "-map", "[out]", "-crf", "26", *X264)
+    return Job(file, functools.partial(render_composed, (), sources, args), sources[0])
 
 
-def _title_cards(master: CorpusFile, place: Callable[[str], str]) -> list[_Job]:
+def _title_cards(master: CorpusFile, place: Callable[[str], str]) -> list[Job]:
     """A channel's logo card before a re-upload and before two unrelated clips: the card
     is not content and must link none of them."""
     reupload = CorpusFile(
@@ -925,13 +910,13 @@ def _title_cards(master: CorpusFile, place: Callable[[str], str]) -> list[_Job]:
         card="logo",
     )
     return [
-        _Job(reupload, functools.partial(_render_carded, master.path, 0.0, 0.0), master.path),
-        _Job(tree, functools.partial(_render_carded, str(OPENCV_DATA / "tree.avi"), 0.0, 5.0)),
-        _Job(plate, _render_carded_pan),
+        Job(reupload, functools.partial(_render_carded, master.path, 0.0, 0.0), master.path),
+        Job(tree, functools.partial(_render_carded, str(OPENCV_DATA / "tree.avi"), 0.0, 5.0)),
+        Job(plate, _render_carded_pan),
     ]
 
 
-def _photo_video(name: str, place: Callable[[str], str]) -> _Job:
+def _photo_video(name: str, place: Callable[[str], str]) -> Job:
     """A video made from a photo: a slow 4 s zoom into it, letterboxed to 640x360."""
     file = CorpusFile(
         place(f"{name}_photo_video.mp4"),
@@ -943,7 +928,7 @@ def _photo_video(name: str, place: Callable[[str], str]) -> _Job:
         (name,),
         photos=frozenset({f"photo:{name}"}),
     )
-    return _Job(file, functools.partial(_render_photo_video, name))
+    return Job(file, functools.partial(_render_photo_video, name))
 
 
 # ---------------------------------------------------------------------------------------
@@ -993,55 +978,16 @@ def _pasted(backdrop_name: str, obj: str) -> Image.Image:
     return backdrop
 
 
-def _save_still(image: Image.Image, quality: int, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    image = image.convert("RGB")
-    if quality:
-        image.save(target, format="JPEG", quality=quality)
-    else:
-        image.save(target, format="PNG")
-
-
 def _render_still(unit: str, edit: _Edit | None, quality: int, target: Path, raw: Path) -> None:
     image = _picture(unit)
     if edit is not None:
         image = edit.apply(image.copy())
-    _save_still(image, quality, target)
-
-
-def _render_grab(
-    master_path: str, time_s: float, edit: _PilEdit | None, target: Path, raw: Path
-) -> None:
-    with tempfile.TemporaryDirectory(prefix="crosscheck-grab-") as tmp:
-        frame_path = Path(tmp) / "frame.png"
-        ffmpeg.transcode(raw / master_path, frame_path, ("-ss", f"{time_s:g}", "-frames:v", "1"))
-        with Image.open(frame_path) as frame:
-            image = frame.convert("RGB")
-    if edit is not None:
-        image = edit(image)
-    _save_still(image, 85, target)
+    save_still(image, quality, target)
 
 
 def _render_clip(source: Path, args: Sequence[str], target: Path, raw: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     ffmpeg.transcode(source, target, args)
-
-
-def _render_copy(master_path: str, args: Sequence[str], target: Path, raw: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    ffmpeg.transcode(raw / master_path, target, args)
-
-
-def _render_composed(
-    inputs: Sequence[Sequence[str]],
-    sources: Sequence[str],
-    args: Sequence[str],
-    target: Path,
-    raw: Path,
-) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    files = [("-i", str((raw / path).absolute())) for path in sources]
-    ffmpeg.compose([*inputs, *files], target, args)
 
 
 def _card_image() -> Image.Image:
@@ -1074,7 +1020,7 @@ def _render_carded(body: str, start_s: float, seconds: float, target: Path, raw:
             "[card][body]concat=n=2:v=1:a=0[out]"
         )
         ffmpeg.compose(
-            inputs, target, ("-filter_complex", graph, "-map", "[out]", "-crf", "28", *_X264)
+            inputs, target, ("-filter_complex", graph, "-map", "[out]", "-crf", "28", *X264)
         )
 
 

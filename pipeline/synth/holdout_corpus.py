@@ -59,6 +59,16 @@ from pipeline.synth.augly_corpus import (
     truth_rows,
 )
 from pipeline.synth.family import corpus_main, render_jobs, write_rendered_corpus
+from pipeline.synth.repost_family import (
+    X264,
+    Job,
+    PilEdit,
+    chain,
+    render_composed,
+    render_copy,
+    render_grab,
+    save_still,
+)
 
 FAMILY = "holdout"
 INCIDENT = "holdout"
@@ -73,8 +83,8 @@ HARD_NEGATIVE_KINDS = (
     "same_backdrop",
 )
 FPS = 25.0
+_GRAB_QUALITY = 87  # JPEG quality of a still saved from a video
 _LONG_SIDE = 1280  # originals as posted: the wallpapers are up to 2560 px wide
-_X264 = ("-c:v", "libx264", "-preset", "veryfast", "-threads", "1", "-pix_fmt", "yuv420p", "-an")
 
 # Originals with reposts; the dark and the low-texture ones early so that small corpora
 # keep them.
@@ -109,20 +119,6 @@ def _font_path(bold: bool = True) -> str:
 
     name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
     return str(Path(matplotlib.get_data_path()) / "fonts/ttf" / name)
-
-
-@dataclass(frozen=True)
-class _Job:
-    file: CorpusFile
-    render: Callable[[Path, Path], None]  # (target, raw root)
-    needs: str = ""
-
-    @property
-    def path(self) -> str:
-        return self.file.path
-
-    def render_into(self, raw: Path) -> None:
-        self.render(raw / self.file.path, raw)
 
 
 # ---------------------------------------------------------------------------------------
@@ -195,7 +191,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 # ---------------------------------------------------------------------------------------
 # Image edits: albumentations, and compositions drawn with Pillow
 
-_PilEdit = Callable[[Image.Image], Image.Image]
 _AlbuFactory = Callable[[Any, int, int], list[Any]]  # (albumentations, width, height)
 
 
@@ -203,7 +198,7 @@ _AlbuFactory = Callable[[Any, int, int], list[Any]]  # (albumentations, width, h
 class _Edit:
     name: str
     category: str
-    apply: _PilEdit
+    apply: PilEdit
     quality: int = 88  # JPEG quality of the saved copy; 0 for PNG
     template: str = ""
 
@@ -216,7 +211,7 @@ def _albumentations() -> Any:
     return albumentations
 
 
-def _albu(factory: _AlbuFactory, seed: int = 7) -> _PilEdit:
+def _albu(factory: _AlbuFactory, seed: int = 7) -> PilEdit:
     """An albumentations pipeline, built for the picture's size, with a fixed seed (noise)."""
 
     def edit(image: Image.Image) -> Image.Image:
@@ -240,15 +235,6 @@ def _crop(left: float, top: float, right: float, bottom: float) -> _AlbuFactory:
         return [albu.Crop(x_min=box[0], y_min=box[1], x_max=box[2], y_max=box[3], p=1.0)]
 
     return factory
-
-
-def _chain(*edits: _PilEdit) -> _PilEdit:
-    def edit(image: Image.Image) -> Image.Image:
-        for step in edits:
-            image = step(image)
-        return image
-
-    return edit
 
 
 def _text_overlay(image: Image.Image) -> Image.Image:
@@ -500,7 +486,7 @@ def _edits() -> tuple[_Edit, ...]:
         _Edit(
             "rotate_4+screenshot_phone",
             "chain",
-            _chain(
+            chain(
                 _albu(lambda a, w, h: [a.Rotate(limit=(4, 4), fill=0, p=1.0)]), _phone_screenshot
             ),
             template="phone",
@@ -508,7 +494,7 @@ def _edits() -> tuple[_Edit, ...]:
         _Edit(
             "clahe+pad+blur",
             "chain",
-            _chain(
+            chain(
                 _albu(lambda a, w, h: [a.CLAHE(clip_limit=(4, 4), p=1.0)]),
                 _albu(_pad_factory),
                 _albu(
@@ -521,7 +507,7 @@ def _edits() -> tuple[_Edit, ...]:
         _Edit(
             "text_bar+crop_20",
             "chain",
-            _chain(_text_overlay, _albu(_crop(0.1, 0.1, 0.9, 0.9))),
+            chain(_text_overlay, _albu(_crop(0.1, 0.1, 0.9, 0.9))),
         ),
     )
 
@@ -530,7 +516,7 @@ def _edits() -> tuple[_Edit, ...]:
 # The plan
 
 
-def _plan(scale: float, seed: int) -> list[_Job]:
+def _plan(scale: float, seed: int) -> list[Job]:
     if not scale > 0:
         raise ValueError(f"scale must be positive, got {scale}")
     rng = np.random.default_rng(seed)
@@ -544,7 +530,7 @@ def _plan(scale: float, seed: int) -> list[_Job]:
     originals = list(_ORIGINALS[:n_originals])
     per_original = max(math.ceil(len(edits) / n_originals), min(len(edits), round(10 * scale)))
     offset = int(rng.integers(len(edits)))
-    jobs: list[_Job] = []
+    jobs: list[Job] = []
     for index, name in enumerate(originals):
         start = offset + index * per_original
         picked = [edits[(start + j) % len(edits)] for j in range(per_original)]
@@ -589,27 +575,27 @@ def _repost(
     )
 
 
-def _still_family(name: str, edits: Sequence[_Edit], place: Callable[[str], str]) -> list[_Job]:
+def _still_family(name: str, edits: Sequence[_Edit], place: Callable[[str], str]) -> list[Job]:
     original = _original(name, f"photo:{name}", place)
-    jobs = [_Job(original, functools.partial(_render_still, original.picture, None, 92))]
+    jobs = [Job(original, functools.partial(_render_still, original.picture, None, 92))]
     for edit in edits:
         copy = _repost(original, edit, place)
-        jobs.append(_Job(copy, functools.partial(_render_still, copy.picture, edit, edit.quality)))
+        jobs.append(Job(copy, functools.partial(_render_still, copy.picture, edit, edit.quality)))
     return jobs
 
 
 def _pair_with_repost(
     key: str, picture: str, edit: _Edit, place: Callable[[str], str], **traps: Any
-) -> list[_Job]:
+) -> list[Job]:
     original = _original(key, picture, place, **traps)
     copy = _repost(original, edit, place, **traps)
     return [
-        _Job(original, functools.partial(_render_still, picture, None, 90)),
-        _Job(copy, functools.partial(_render_still, picture, edit, edit.quality)),
+        Job(original, functools.partial(_render_still, picture, None, 90)),
+        Job(copy, functools.partial(_render_still, picture, edit, edit.quality)),
     ]
 
 
-def _same_scene(place: Callable[[str], str]) -> list[_Job]:
+def _same_scene(place: Callable[[str], str]) -> list[Job]:
     """Two views of one dune from a camera that moved (a fifth of the frame in common, other
     exposure and perspective), and a repost of the first view."""
     scene = f"{_SCENE_SOURCE}:views"
@@ -623,11 +609,11 @@ def _same_scene(place: Callable[[str], str]) -> list[_Job]:
         f"{_SCENE_SOURCE}_view1", f"view:{_SCENE_SOURCE}:1", repost, place, scene=scene
     )
     second = _original(f"{_SCENE_SOURCE}_view2", f"view:{_SCENE_SOURCE}:2", place, scene=scene)
-    jobs.append(_Job(second, functools.partial(_render_still, second.picture, None, 90)))
+    jobs.append(Job(second, functools.partial(_render_still, second.picture, None, 90)))
     return jobs
 
 
-def _siblings(place: Callable[[str], str]) -> list[_Job]:
+def _siblings(place: Callable[[str], str]) -> list[Job]:
     """The left and right parts of one photo of leaves, each with a repost: no shared pixels."""
     jobs = []
     for side, edit in (
@@ -657,7 +643,7 @@ def _siblings(place: Callable[[str], str]) -> list[_Job]:
     return jobs
 
 
-def _backdrop(scale: float, place: Callable[[str], str]) -> list[_Job]:
+def _backdrop(scale: float, place: Callable[[str], str]) -> list[Job]:
     """Different objects pasted in front of one meadow photo, each with a repost."""
     jobs = []
     repost = _Edit(
@@ -762,9 +748,9 @@ def _master(key: str, place: Callable[[str], str]) -> CorpusFile:
     )
 
 
-def _videos(scale: float, photo_name: str, place: Callable[[str], str]) -> list[_Job]:
+def _videos(scale: float, photo_name: str, place: Callable[[str], str]) -> list[Job]:
     masters = {key: _master(key, place) for key in _MASTERS}
-    jobs = [_Job(file, functools.partial(_render_master, key)) for key, file in masters.items()]
+    jobs = [Job(file, functools.partial(_render_master, key)) for key, file in masters.items()]
     for copy in _video_copies():
         if scale < copy.min_scale:
             continue
@@ -783,8 +769,8 @@ def _videos(scale: float, photo_name: str, place: Callable[[str], str]) -> list[
                 sibling=master.sibling,
                 backdrops=master.backdrops,
             )
-            args = (*copy.args, *_X264)
-            jobs.append(_Job(file, functools.partial(_render_copy, master.path, args), master.path))
+            args = (*copy.args, *X264)
+            jobs.append(Job(file, functools.partial(render_copy, master.path, args), master.path))
     for key, (start_s, end_s) in _TRIMS.items():
         jobs.append(_trim(masters[key], start_s, end_s, place))
     for key, times in _GRABS.items():
@@ -799,7 +785,7 @@ def _videos(scale: float, photo_name: str, place: Callable[[str], str]) -> list[
     return jobs
 
 
-def _trim(master: CorpusFile, start_s: float, end_s: float, place: Callable[[str], str]) -> _Job:
+def _trim(master: CorpusFile, start_s: float, end_s: float, place: Callable[[str], str]) -> Job:
     file = CorpusFile(
         place(f"{master.key}_trim.mp4"),
         f"{master.key}/trim",
@@ -812,13 +798,13 @@ def _trim(master: CorpusFile, start_s: float, end_s: float, place: Callable[[str
         sibling=master.sibling,
         backdrops=master.backdrops,
     )
-    args = ("-ss", f"{start_s:g}", "-t", f"{end_s - start_s:g}", "-crf", "27", *_X264)
-    return _Job(file, functools.partial(_render_copy, master.path, args), master.path)
+    args = ("-ss", f"{start_s:g}", "-t", f"{end_s - start_s:g}", "-crf", "27", *X264)
+    return Job(file, functools.partial(render_copy, master.path, args), master.path)
 
 
 def _grab(
     master: CorpusFile, time_s: float, place: Callable[[str], str], screenshot: bool = False
-) -> _Job:
+) -> Job:
     """A still saved from the master at time_s; optionally then screenshotted in the phone app."""
     assert abs(time_s * FPS - round(time_s * FPS)) < 1e-6, "grabs fall on a frame"
     transform = "grab_screenshot" if screenshot else "grab"
@@ -837,10 +823,12 @@ def _grab(
         backdrops=master.backdrops,
     )
     edit = _phone_screenshot if screenshot else None
-    return _Job(file, functools.partial(_render_grab, master.path, time_s, edit), master.path)
+    return Job(
+        file, functools.partial(render_grab, _GRAB_QUALITY, master.path, time_s, edit), master.path
+    )
 
 
-def _pip(master: CorpusFile, place: Callable[[str], str]) -> _Job:
+def _pip(master: CorpusFile, place: Callable[[str], str]) -> Job:
     """The footage at 40% in the lower left of a reaction stream's frame."""
     seconds = master.segments[0].end_s
     file = CorpusFile(
@@ -865,13 +853,11 @@ def _pip(master: CorpusFile, place: Callable[[str], str]) -> _Job:
         "[1:v]scale=384:-2[small];[bg][small]overlay=24:H-h-40,format=yuv420p[out]"
     )
     inputs = (("-f", "lavfi", "-i", background),)
-    args = ("-filter_complex", graph, "-map", "[out]", "-crf", "28", *_X264)
-    return _Job(
-        file, functools.partial(_render_composed, inputs, (master.path,), args), master.path
-    )
+    args = ("-filter_complex", graph, "-map", "[out]", "-crf", "28", *X264)
+    return Job(file, functools.partial(render_composed, inputs, (master.path,), args), master.path)
 
 
-def _compilation(masters: dict[str, CorpusFile], place: Callable[[str], str]) -> _Job:
+def _compilation(masters: dict[str, CorpusFile], place: Callable[[str], str]) -> Job:
     segments, start, graph, labels = [], 0.0, [], []
     for index, (key, part_start, part_end) in enumerate(_COMPILATION):
         end = round(start + part_end - part_start, 6)
@@ -894,11 +880,11 @@ def _compilation(masters: dict[str, CorpusFile], place: Callable[[str], str]) ->
         backdrops=frozenset().union(*(masters[key].backdrops for key, _, _ in _COMPILATION)),
     )
     sources = tuple(masters[key].path for key, _, _ in _COMPILATION)
-    args = ("-filter_complex", ";".join(graph), "-map", "[out]", "-crf", "26", *_X264)
-    return _Job(file, functools.partial(_render_composed, (), sources, args), sources[0])
+    args = ("-filter_complex", ";".join(graph), "-map", "[out]", "-crf", "26", *X264)
+    return Job(file, functools.partial(render_composed, (), sources, args), sources[0])
 
 
-def _title_cards(master: CorpusFile, place: Callable[[str], str]) -> list[_Job]:
+def _title_cards(master: CorpusFile, place: Callable[[str], str]) -> list[Job]:
     """A channel's card before a re-upload and before two unrelated lavfi clips."""
     reupload = CorpusFile(
         place(f"{master.key}_card.mp4"),
@@ -912,7 +898,7 @@ def _title_cards(master: CorpusFile, place: Callable[[str], str]) -> list[_Job]:
         card="channel9",
         sibling=master.sibling,
     )
-    jobs = [_Job(reupload, functools.partial(_render_carded, master.path, ""), master.path)]
+    jobs = [Job(reupload, functools.partial(_render_carded, master.path, ""), master.path)]
     for key, spec in (
         (
             "life_card",
@@ -923,11 +909,11 @@ def _title_cards(master: CorpusFile, place: Callable[[str], str]) -> list[_Job]:
         file = CorpusFile(
             place(f"{key}.mp4"), key, "video", "original", "original", "original", card="channel9"
         )
-        jobs.append(_Job(file, functools.partial(_render_carded, "", spec)))
+        jobs.append(Job(file, functools.partial(_render_carded, "", spec)))
     return jobs
 
 
-def _photo_video(name: str, place: Callable[[str], str]) -> _Job:
+def _photo_video(name: str, place: Callable[[str], str]) -> Job:
     """A video made from a photo: ffmpeg's zoompan pushing slowly into it for 5 s."""
     file = CorpusFile(
         place(f"{name}_zoom_video.mp4"),
@@ -939,7 +925,7 @@ def _photo_video(name: str, place: Callable[[str], str]) -> _Job:
         (name,),
         photos=frozenset({f"photo:{name}"}),
     )
-    return _Job(file, functools.partial(_render_photo_video, name))
+    return Job(file, functools.partial(_render_photo_video, name))
 
 
 # ---------------------------------------------------------------------------------------
@@ -1026,33 +1012,11 @@ def _pasted(backdrop: str, obj: str) -> Image.Image:
     return canvas
 
 
-def _save_still(image: Image.Image, quality: int, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    image = image.convert("RGB")
-    if quality:
-        image.save(target, format="JPEG", quality=quality)
-    else:
-        image.save(target, format="PNG")
-
-
 def _render_still(unit: str, edit: _Edit | None, quality: int, target: Path, raw: Path) -> None:
     image = _picture(unit)
     if edit is not None:
         image = edit.apply(image.copy())
-    _save_still(image, quality, target)
-
-
-def _render_grab(
-    master_path: str, time_s: float, edit: _PilEdit | None, target: Path, raw: Path
-) -> None:
-    with tempfile.TemporaryDirectory(prefix="crosscheck-grab-") as tmp:
-        frame_path = Path(tmp) / "frame.png"
-        ffmpeg.transcode(raw / master_path, frame_path, ("-ss", f"{time_s:g}", "-frames:v", "1"))
-        with Image.open(frame_path) as frame:
-            image = frame.convert("RGB")
-    if edit is not None:
-        image = edit(image)
-    _save_still(image, 87, target)
+    save_still(image, quality, target)
 
 
 def _render_master(key: str, target: Path, raw: Path) -> None:
@@ -1060,7 +1024,7 @@ def _render_master(key: str, target: Path, raw: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     seconds, _ = _MASTERS[key]
     frames = round(seconds * FPS)
-    output = ("-frames:v", str(frames), "-crf", "20", *_X264)
+    output = ("-frames:v", str(frames), "-crf", "20", *X264)
     if key in _PANS:
         # A 720x405 window of the 5640 px painting moving a few pixels a frame: it travels its
         # own width in 2.4 s (gallery, to the right past the elephants) or 4.8 s (river, to the
@@ -1091,23 +1055,6 @@ def _render_master(key: str, target: Path, raw: Path) -> None:
         )
         graph = f"[0:v][1:v]overlay={path_x}:shortest=0,setsar=1[out]"
         ffmpeg.compose(inputs, target, ("-filter_complex", graph, "-map", "[out]", *output))
-
-
-def _render_copy(master_path: str, args: Sequence[str], target: Path, raw: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    ffmpeg.transcode(raw / master_path, target, args)
-
-
-def _render_composed(
-    inputs: Sequence[Sequence[str]],
-    sources: Sequence[str],
-    args: Sequence[str],
-    target: Path,
-    raw: Path,
-) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    files = [("-i", str((raw / path).absolute())) for path in sources]
-    ffmpeg.compose([*inputs, *files], target, args)
 
 
 def _card_image() -> Image.Image:
@@ -1142,7 +1089,7 @@ def _render_carded(body: str, lavfi: str, target: Path, raw: Path) -> None:
             "[card][body]concat=n=2:v=1:a=0[out]"
         )
         ffmpeg.compose(
-            inputs, target, ("-filter_complex", graph, "-map", "[out]", "-crf", "28", *_X264)
+            inputs, target, ("-filter_complex", graph, "-map", "[out]", "-crf", "28", *X264)
         )
 
 
@@ -1165,7 +1112,7 @@ def _render_photo_video(name: str, target: Path, raw: Path) -> None:
             str(frames),
             "-crf",
             "24",
-            *_X264,
+            *X264,
         )
         ffmpeg.compose((("-i", str(still)),), target, args)
 
