@@ -358,21 +358,11 @@ def candidate_pairs(
 def _descriptor_index(vectors: np.ndarray, exact_up_to: int) -> Any:
     """Exact (flat) for small collections, IVF above exact_up_to; deterministic either way:
     k-means is seeded and trained on an evenly spaced sample."""
-    import faiss
-
     if len(vectors) <= exact_up_to:
-        flat = faiss.IndexFlatL2(128)
-        flat.add(vectors)
-        return flat
-    lists = max(16, int(math.sqrt(len(vectors))))
-    quantizer = faiss.IndexFlatL2(128)
-    index = faiss.IndexIVFFlat(quantizer, 128, lists)
-    index.cp.seed = 1234
-    index.cp.niter = IVF_TRAIN_ITERATIONS
-    step = max(1, len(vectors) // (lists * IVF_TRAIN_PER_LIST))
-    index.train(vectors[::step])
+        index = _flat_index()
+    else:
+        index = _trained_index(vectors, max(16, int(math.sqrt(len(vectors)))))
     index.add(vectors)
-    index.nprobe = min(IVF_PROBES, lists)
     return index
 
 
@@ -553,12 +543,12 @@ def _flat_index() -> Any:
     return faiss.IndexFlatL2(128)
 
 
-def _trained_index(vectors: np.ndarray) -> Any:
-    """An inverted-file index (about IVF_LIST_SIZE vectors per list) trained on an evenly
-    spaced sample of vectors; empty."""
+def _trained_index(vectors: np.ndarray, lists: int = 0) -> Any:
+    """An inverted-file index of `lists` lists (0: about IVF_LIST_SIZE vectors per list)
+    trained on an evenly spaced sample of vectors; empty."""
     import faiss
 
-    lists = max(16, len(vectors) // IVF_LIST_SIZE)
+    lists = lists or max(16, len(vectors) // IVF_LIST_SIZE)
     quantizer = faiss.IndexFlatL2(128)
     index = faiss.IndexIVFFlat(quantizer, 128, lists)
     index.cp.seed = 1234
