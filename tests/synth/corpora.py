@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -67,3 +67,63 @@ def assert_refuses_stray_file(
     with pytest.raises(FileExistsError):
         write(layout, scale=scale)
     assert stray.read_bytes() == b"evidence"
+
+
+# What a repost family (augly_corpus, holdout_corpus) makes of its master videos.
+REPOST_VIDEO_CATEGORIES = frozenset(
+    {
+        "reupload",
+        "vertical_blurfill",
+        "text_banner",
+        "speed",
+        "fps_change",
+        "video_crop",
+        "mirror_crop",
+        "pip",
+        "title_card_reupload",
+        "trim",
+        "compilation",
+        "grab",
+        "grab_screenshot",
+        "photo_video",
+    }
+)
+
+
+def assert_categories_and_hard_negatives(
+    truth: pd.DataFrame, categories: set[str] | frozenset[str], kinds: Sequence[str]
+) -> None:
+    """The truth names exactly these copy categories and these hard-negative kinds; a
+    negative row has no category."""
+    assert set(truth["category"]) - {""} == categories
+    negatives = truth[truth["relation"] == "none"]
+    assert set(negatives["transform"]) == set(kinds)
+    assert (negatives["category"] == "").all()
+
+
+def assert_copies_name_the_original_first(truth: pd.DataFrame) -> None:
+    """Every original-copy row (not a compilation's) has the original as path_a; a copy's
+    name starts with its original's."""
+    direct = truth[~truth["category"].isin(["", "compilation"])]
+    assert all(
+        Path(b).stem.startswith(Path(a).stem)
+        for a, b in zip(direct["path_a"], direct["path_b"], strict=True)
+    )
+
+
+def assert_intervals_within_files(layout: DataLayout, truth: pd.DataFrame) -> None:
+    """More than ten timed sides, each inside its file (to a frame)."""
+    timed = truth[truth["relation"].isin(["video_overlap", "still_in_video"])]
+    assert (timed["a_start_s"] != "").sum() > 10
+    for relation, start, end, duration_s in timed_sides(layout, truth):
+        assert 0 <= start <= end <= duration_s + FRAME_S, (relation, start, end)
+
+
+def assert_rerun_reuses_and_refuses(
+    layout: DataLayout, tmp_path: Path, incident: str, write: WriteCorpus, scale: float
+) -> None:
+    """Writing the same corpus again touches no file; a stray file elsewhere is refused."""
+    before = raw_mtimes(layout)
+    write(layout, scale=scale, seed=0)
+    assert raw_mtimes(layout) == before
+    assert_refuses_stray_file(tmp_path, incident, write, scale)

@@ -27,10 +27,12 @@ from pipeline.synth.augly_corpus import (
 from pipeline.synth.family import sha256_file
 from tests.synth.corpora import (
     FRAME_S,
-    assert_refuses_stray_file,
+    REPOST_VIDEO_CATEGORIES,
+    assert_categories_and_hard_negatives,
+    assert_copies_name_the_original_first,
+    assert_intervals_within_files,
+    assert_rerun_reuses_and_refuses,
     manifest_files,
-    raw_mtimes,
-    timed_sides,
     written_corpus,
 )
 
@@ -50,22 +52,6 @@ IMAGE_CATEGORIES = {
     "crop",
     "mirror",
     "chain",
-}
-VIDEO_CATEGORIES = {
-    "reupload",
-    "vertical_blurfill",
-    "text_banner",
-    "speed",
-    "fps_change",
-    "video_crop",
-    "mirror_crop",
-    "pip",
-    "title_card_reupload",
-    "trim",
-    "compilation",
-    "grab",
-    "grab_screenshot",
-    "photo_video",
 }
 
 
@@ -115,30 +101,20 @@ def test_every_category_and_hard_negative_kind_is_present_at_small_scale(
     corpus: tuple[DataLayout, pd.DataFrame],
 ) -> None:
     _, truth = corpus
-    categories = set(truth["category"]) - {""}
-    assert categories == IMAGE_CATEGORIES | VIDEO_CATEGORIES
-    negatives = truth[truth["relation"] == "none"]
-    assert set(negatives["transform"]) == set(HARD_NEGATIVE_KINDS)
-    assert (negatives["category"] == "").all()
+    assert_categories_and_hard_negatives(
+        truth, IMAGE_CATEGORIES | REPOST_VIDEO_CATEGORIES, HARD_NEGATIVE_KINDS
+    )
 
 
 def test_every_original_copy_row_names_the_original_first(
     corpus: tuple[DataLayout, pd.DataFrame],
 ) -> None:
     _, truth = corpus
-    direct = truth[~truth["category"].isin(["", "compilation"])]
-    stems = [Path(a).stem for a in direct["path_a"]]
-    assert all(
-        Path(b).stem.startswith(stem) for stem, b in zip(stems, direct["path_b"], strict=True)
-    )
+    assert_copies_name_the_original_first(truth)
 
 
 def test_video_intervals_lie_within_the_files(corpus: tuple[DataLayout, pd.DataFrame]) -> None:
-    _, truth = corpus
-    timed = truth[truth["relation"].isin(["video_overlap", "still_in_video"])]
-    assert (timed["a_start_s"] != "").sum() > 10
-    for relation, start, end, duration_s in timed_sides(*corpus):
-        assert 0 <= start <= end <= duration_s + FRAME_S, (relation, start, end)
+    assert_intervals_within_files(*corpus)
 
 
 def test_speed_change_maps_master_time_onto_the_copy(
@@ -158,10 +134,7 @@ def test_rerun_reuses_the_files_and_refuses_other_files(
     corpus: tuple[DataLayout, pd.DataFrame], tmp_path: Path
 ) -> None:
     layout, _ = corpus
-    before = raw_mtimes(layout)
-    write_augly_corpus(layout, scale=SMALL_SCALE, seed=0)
-    assert raw_mtimes(layout) == before
-    assert_refuses_stray_file(tmp_path, INCIDENT, write_augly_corpus, SMALL_SCALE)
+    assert_rerun_reuses_and_refuses(layout, tmp_path, INCIDENT, write_augly_corpus, SMALL_SCALE)
 
 
 def test_truth_is_closed_and_consistent_at_full_scale() -> None:

@@ -23,11 +23,12 @@ from pipeline.synth.holdout_corpus import (
     write_holdout_corpus,
 )
 from tests.synth.corpora import (
-    FRAME_S,
-    assert_refuses_stray_file,
+    REPOST_VIDEO_CATEGORIES,
+    assert_categories_and_hard_negatives,
+    assert_copies_name_the_original_first,
+    assert_intervals_within_files,
+    assert_rerun_reuses_and_refuses,
     manifest_files,
-    raw_mtimes,
-    timed_sides,
     written_corpus,
 )
 
@@ -49,22 +50,6 @@ IMAGE_CATEGORIES = {
     "blur",
     "scale",
     "chain",
-}
-VIDEO_CATEGORIES = {
-    "reupload",
-    "vertical_blurfill",
-    "text_banner",
-    "speed",
-    "fps_change",
-    "video_crop",
-    "mirror_crop",
-    "pip",
-    "title_card_reupload",
-    "trim",
-    "compilation",
-    "grab",
-    "grab_screenshot",
-    "photo_video",
 }
 
 
@@ -89,10 +74,9 @@ def test_every_category_and_hard_negative_kind_is_present_at_small_scale(
     corpus: tuple[DataLayout, pd.DataFrame],
 ) -> None:
     _, truth = corpus
-    assert set(truth["category"]) - {""} == IMAGE_CATEGORIES | VIDEO_CATEGORIES
-    negatives = truth[truth["relation"] == "none"]
-    assert set(negatives["transform"]) == set(HARD_NEGATIVE_KINDS)
-    assert (negatives["category"] == "").all()
+    assert_categories_and_hard_negatives(
+        truth, IMAGE_CATEGORIES | REPOST_VIDEO_CATEGORIES, HARD_NEGATIVE_KINDS
+    )
 
 
 def test_truth_rows_are_consistent(corpus: tuple[DataLayout, pd.DataFrame]) -> None:
@@ -112,19 +96,11 @@ def test_truth_rows_are_consistent(corpus: tuple[DataLayout, pd.DataFrame]) -> N
     phone = [f.path for f in files if f.template == "phone" and f.picture != "photo:LadyBird"]
     assert len(phone) >= 2
     assert all(frozenset(pair) in negatives for pair in itertools.combinations(phone, 2))
-    direct = truth[~truth["category"].isin(["", "compilation"])]
-    assert all(
-        Path(b).stem.startswith(Path(a).stem)
-        for a, b in zip(direct["path_a"], direct["path_b"], strict=True)
-    )
+    assert_copies_name_the_original_first(truth)
 
 
 def test_video_intervals_lie_within_the_files(corpus: tuple[DataLayout, pd.DataFrame]) -> None:
-    _, truth = corpus
-    timed = truth[truth["relation"].isin(["video_overlap", "still_in_video"])]
-    assert (timed["a_start_s"] != "").sum() > 10
-    for relation, start, end, duration_s in timed_sides(*corpus):
-        assert 0 <= start <= end <= duration_s + FRAME_S, (relation, start, end)
+    assert_intervals_within_files(*corpus)
 
 
 def test_same_scale_and_seed_give_the_same_bytes(
@@ -154,7 +130,4 @@ def test_rerun_reuses_the_files_and_refuses_other_files(
     corpus: tuple[DataLayout, pd.DataFrame], tmp_path: Path
 ) -> None:
     layout, _ = corpus
-    before = raw_mtimes(layout)
-    write_holdout_corpus(layout, scale=SMALL_SCALE, seed=0)
-    assert raw_mtimes(layout) == before
-    assert_refuses_stray_file(tmp_path, INCIDENT, write_holdout_corpus, SMALL_SCALE)
+    assert_rerun_reuses_and_refuses(layout, tmp_path, INCIDENT, write_holdout_corpus, SMALL_SCALE)
