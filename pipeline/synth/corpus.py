@@ -652,22 +652,7 @@ def _family_jobs(
     name: str, unit: str, edits: dict[str, tuple[_Edit, int]], place: Callable[[str], str]
 ) -> list[_Job]:
     """The original of a content unit (as name.jpg) and one repost per edit."""
-    jobs = [
-        _still_job(
-            CorpusFile(
-                place(f"{name}.jpg"),
-                name,
-                "image",
-                "original",
-                "original",
-                still_unit=unit,
-                units=frozenset({unit}),
-            ),
-            unit,
-            lambda image: image,
-            92,
-        )
-    ]
+    jobs = [_original_job(name, unit, 92, place)]
     for transform, (edit, quality) in edits.items():
         extension = "jpg" if quality else "png"
         file_name = f"{name}_{transform.replace('+', '__')}.{extension}"
@@ -683,6 +668,20 @@ def _family_jobs(
         )
         jobs.append(_still_job(copy, unit, edit, quality))
     return jobs
+
+
+def _original_job(key: str, unit: str, quality: int, place: Callable[[str], str]) -> _Job:
+    """An original still (key.jpg) that shows the content unit unedited."""
+    original = CorpusFile(
+        place(f"{key}.jpg"),
+        key,
+        "image",
+        "original",
+        "original",
+        still_unit=unit,
+        units=frozenset({unit}),
+    )
+    return _still_job(original, unit, lambda image: image, quality)
 
 
 def _still_job(file: CorpusFile, unit: str, edit: _Edit, quality: int) -> _Job:
@@ -724,15 +723,7 @@ def _sibling_crops(place: Callable[[str], str]) -> list[_Job]:
         ("right", "jpeg_q50", lambda image: image, 50),
     ):
         unit, key = f"hubble:{half}", f"hubble_{half}"
-        original = CorpusFile(
-            place(f"{key}.jpg"),
-            key,
-            "image",
-            "original",
-            "original",
-            still_unit=unit,
-            units=frozenset({unit}),
-        )
+        original = _original_job(key, unit, 90, place)  # placed first: place() draws from rng
         copy = CorpusFile(
             place(f"{key}_{repost}.jpg"),
             f"{key}/{repost}",
@@ -744,7 +735,7 @@ def _sibling_crops(place: Callable[[str], str]) -> list[_Job]:
             units=frozenset({unit}),
         )
         jobs += [
-            _still_job(original, unit, lambda image: image, 90),
+            original,
             _still_job(copy, unit, edit, quality),
         ]
     return jobs
@@ -757,16 +748,7 @@ def _shared_background(scale: float, place: Callable[[str], str]) -> list[_Job]:
     jobs = []
     for obj in objects:
         unit, key = f"background:grass+{obj}", f"grass_{obj}"
-        original = CorpusFile(
-            place(f"{key}.jpg"),
-            key,
-            "image",
-            "original",
-            "original",
-            still_unit=unit,
-            units=frozenset({unit}),
-        )
-        jobs.append(_still_job(original, unit, lambda image: image, 90))
+        jobs.append(_original_job(key, unit, 90, place))
         if scale >= 0.6:
             copy = CorpusFile(
                 place(f"{key}_resize_70.jpg"),
@@ -795,16 +777,7 @@ def _precision_traps(place: Callable[[str], str]) -> list[_Job]:
     jobs = []
     for unit in units:
         key = unit.replace(":", "_")
-        original = CorpusFile(
-            place(f"{key}.jpg"),
-            key,
-            "image",
-            "original",
-            "original",
-            still_unit=unit,
-            units=frozenset({unit}),
-        )
-        jobs.append(_still_job(original, unit, lambda image: image, 88))
+        jobs.append(_original_job(key, unit, 88, place))
     return jobs
 
 
