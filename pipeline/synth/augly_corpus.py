@@ -40,7 +40,7 @@ import math
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -60,9 +60,13 @@ from pipeline.synth.family import (
 )
 from pipeline.synth.repost_family import (
     X264,
+    CorpusFile,
+    FIT_640x360,
     Job,
     PilEdit,
+    Segment,
     chain,
+    compilation_job,
     render_composed,
     render_copy,
     render_grab,
@@ -119,53 +123,6 @@ _TEXT_BANNER = "BREAKING - shared 2 min ago"
 # default is drawn at random when it is imported, which changed these files' bytes from
 # one process to the next.
 _OVERLAY_TEXT = (310, 520, 205, 645, 90)
-
-
-@dataclass(frozen=True)
-class Segment:
-    """A stretch [start_s, end_s) of a file showing master footage from master_start_s, at
-    `speed` times the master's pace (1.25: the copy plays 1.25 s of master per second)."""
-
-    start_s: float
-    end_s: float
-    master: str
-    master_start_s: float
-    speed: float = 1.0
-
-    @property
-    def master_end_s(self) -> float:
-        return self.master_start_s + (self.end_s - self.start_s) * self.speed
-
-    def local_s(self, master_s: float) -> float:
-        return round(self.start_s + (master_s - self.master_start_s) / self.speed, 6)
-
-
-@dataclass(frozen=True)
-class CorpusFile:
-    """One generated file and what it shows; the truth is derived from these fields.
-
-    `picture` is what a still shows (`photo:NAME`, or `frame:MASTER@SECONDS`); a video shows
-    `segments` of masters and, if made from photos, `photos` (shown throughout). The other
-    fields are what a file shares with others without sharing content: a screenshot or meme
-    `template`, a title `card`, a `scene` captured twice, a `sibling` group of crops, the
-    `backdrops` its content stands in front of.
-    """
-
-    path: str
-    key: str
-    kind: str
-    transform: str
-    category: str
-    role: str
-    derived_from: tuple[str, ...] = ()
-    picture: str = ""
-    segments: tuple[Segment, ...] = ()
-    photos: frozenset[str] = frozenset()
-    template: str = ""
-    card: str = ""
-    scene: str = ""
-    sibling: str = ""
-    backdrops: frozenset[str] = field(default_factory=frozenset)
 
 
 # ---------------------------------------------------------------------------------------
@@ -664,10 +621,6 @@ _BLUR_FILL = (
     "split[a][b];[a]scale=360:640:force_original_aspect_ratio=increase,crop=360:640,"
     "boxblur=20:2[bg];[b]scale=360:-2[fg];[bg][fg]overlay=0:(H-h)/2"
 )
-_FIT_640x360 = (
-    "scale=640:360:force_original_aspect_ratio=decrease,pad=640:360:(ow-iw)/2:(oh-ih)/2,"
-    "setsar=1,fps=25,format=yuv420p"
-)
 
 
 @dataclass(frozen=True)
@@ -773,7 +726,7 @@ def _videos(scale: float, photo_name: str, place: Callable[[str], str]) -> list[
     jobs.append(_pip(masters["megamind"], place))
     if scale >= 0.6:
         jobs.append(_pip(masters["street"], place))
-    jobs.append(_compilation(masters, place))
+    jobs.append(compilation_job(_COMPILATION, masters, place))
     jobs += _title_cards(masters["megamind"], place)
     jobs.append(_grab(masters["street_later"], 5.0, place))
     jobs.append(_photo_video(photo_name, place))
@@ -847,34 +800,6 @@ def _pip(master: CorpusFile, place: Callable[[str], str]) -> Job:
     graph = "[1:v]scale=384:-2[small];[0:v][small]overlay=W-w-24:24,format=yuv420p[out]"
     args = ("-filter_complex", graph, "-map", "[out]", "-crf", "28", *X264)
     return Job(file, functools.partial(render_composed, inputs, (master.path,), args), master.path)
-
-
-def _compilation(masters: dict[str, CorpusFile], place: Callable[[str], str]) -> Job:
-    segments, start, graph, labels = [], 0.0, [], []
-    for index, (key, part_start, part_end) in enumerate(_COMPILATION):
-        end = round(start + part_end - part_start, 6)
-        segments.append(Segment(start, end, key, part_start))
-        start = end
-        graph.append(
-            f"[{index}:v]trim=start={part_start:g}:end={part_end:g},setpts=PTS-STARTPTS,"
-            f"{_FIT_640x360}[p{index}]"
-        )
-        labels.append(f"[p{index}]")
-    graph.append("".join(labels) + f"concat=n={len(labels)}:v=1:a=0[out]")
-    file = CorpusFile(
-        place("compilation.mp4"),
-        "compilation",
-        "video",
-        "compilation",
-        "compilation",
-        "compilation",
-        tuple(key for key, _, _ in _COMPILATION),
-        segments=tuple(segments),
-        backdrops=frozenset().union(*(masters[key].backdrops for key, _, _ in _COMPILATION)),
-    )
-    sources = tuple(masters[key].path for key, _, _ in _COMPILATION)
-    args = ("-filter_complex", ";".join(graph), "-map", "[out]", "-crf", "26", *X264)
-    return Job(file, functools.partial(render_composed, (), sources, args), sources[0])
 
 
 def _title_cards(master: CorpusFile, place: Callable[[str], str]) -> list[Job]:
@@ -1015,8 +940,8 @@ def _render_carded(body: str, start_s: float, seconds: float, target: Path, raw:
             ("-i", str(body_path.absolute())),
         )
         graph = (
-            f"[0:v]{_FIT_640x360}[card];"
-            f"[1:v]{trim}setpts=PTS-STARTPTS,{_FIT_640x360}[body];"
+            f"[0:v]{FIT_640x360}[card];"
+            f"[1:v]{trim}setpts=PTS-STARTPTS,{FIT_640x360}[body];"
             "[card][body]concat=n=2:v=1:a=0[out]"
         )
         ffmpeg.compose(

@@ -61,9 +61,11 @@ from pipeline.synth.augly_corpus import (
 from pipeline.synth.family import corpus_main, render_jobs, write_rendered_corpus
 from pipeline.synth.repost_family import (
     X264,
+    FIT_640x360,
     Job,
     PilEdit,
     chain,
+    compilation_job,
     render_composed,
     render_copy,
     render_grab,
@@ -678,10 +680,6 @@ _TRIMS = {"river": (2.5, 7.5), "gallery": (1.0, 6.0)}
 _COMPILATION = (("river", 1.0, 4.6), ("gallery", 5.0, 8.0), ("meadow_a", 2.0, 4.0))
 _CARD_S = 1.6
 _SIZE = (640, 360)
-_FIT = (
-    "scale=640:360:force_original_aspect_ratio=decrease,pad=640:360:(ow-iw)/2:(oh-ih)/2,"
-    "setsar=1,fps=25,format=yuv420p"
-)
 _VERTICAL = (
     "split[a][b];[a]scale=406:720:force_original_aspect_ratio=increase,crop=406:720,"
     "gblur=sigma=24[bg];[b]scale=406:-2[fg];[bg][fg]overlay=0:(H-h)/2,format=yuv420p"
@@ -779,7 +777,7 @@ def _videos(scale: float, photo_name: str, place: Callable[[str], str]) -> list[
     jobs.append(_pip(masters["gallery"], place))
     if scale >= 0.6:
         jobs.append(_pip(masters["river"], place))
-    jobs.append(_compilation(masters, place))
+    jobs.append(compilation_job(_COMPILATION, masters, place))
     jobs += _title_cards(masters["river"], place)
     jobs.append(_photo_video(photo_name, place))
     return jobs
@@ -855,33 +853,6 @@ def _pip(master: CorpusFile, place: Callable[[str], str]) -> Job:
     inputs = (("-f", "lavfi", "-i", background),)
     args = ("-filter_complex", graph, "-map", "[out]", "-crf", "28", *X264)
     return Job(file, functools.partial(render_composed, inputs, (master.path,), args), master.path)
-
-
-def _compilation(masters: dict[str, CorpusFile], place: Callable[[str], str]) -> Job:
-    segments, start, graph, labels = [], 0.0, [], []
-    for index, (key, part_start, part_end) in enumerate(_COMPILATION):
-        end = round(start + part_end - part_start, 6)
-        segments.append(Segment(start, end, key, part_start))
-        start = end
-        graph.append(
-            f"[{index}:v]trim=start={part_start:g}:end={part_end:g},setpts=PTS-STARTPTS,{_FIT}[p{index}]"
-        )
-        labels.append(f"[p{index}]")
-    graph.append("".join(labels) + f"concat=n={len(labels)}:v=1:a=0[out]")
-    file = CorpusFile(
-        place("compilation.mp4"),
-        "compilation",
-        "video",
-        "compilation",
-        "compilation",
-        "compilation",
-        tuple(key for key, _, _ in _COMPILATION),
-        segments=tuple(segments),
-        backdrops=frozenset().union(*(masters[key].backdrops for key, _, _ in _COMPILATION)),
-    )
-    sources = tuple(masters[key].path for key, _, _ in _COMPILATION)
-    args = ("-filter_complex", ";".join(graph), "-map", "[out]", "-crf", "26", *X264)
-    return Job(file, functools.partial(render_composed, (), sources, args), sources[0])
 
 
 def _title_cards(master: CorpusFile, place: Callable[[str], str]) -> list[Job]:
@@ -1085,7 +1056,7 @@ def _render_carded(body: str, lavfi: str, target: Path, raw: Path) -> None:
             second,
         )
         graph = (
-            f"[0:v]{_FIT}[card];[1:v]setpts=PTS-STARTPTS,{_FIT}[body];"
+            f"[0:v]{FIT_640x360}[card];[1:v]setpts=PTS-STARTPTS,{FIT_640x360}[body];"
             "[card][body]concat=n=2:v=1:a=0[out]"
         )
         ffmpeg.compose(
