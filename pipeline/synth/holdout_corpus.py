@@ -53,17 +53,17 @@ from pipeline.io import ffmpeg
 from pipeline.layout import DataLayout
 from pipeline.synth.augly_corpus import (
     AUGLY_TRUTH_COLUMNS,
-    CorpusFile,
-    Segment,
     corpus_counts,
     truth_rows,
 )
 from pipeline.synth.family import corpus_main, render_jobs, write_rendered_corpus
 from pipeline.synth.repost_family import (
     X264,
+    CorpusFile,
     FIT_640x360,
     Job,
     PilEdit,
+    Segment,
     chain,
     compilation_job,
     render_composed,
